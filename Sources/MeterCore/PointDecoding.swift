@@ -1,0 +1,44 @@
+import MeterProtocols
+
+extension PointDefinition {
+    /// Turns the registers (or bits, as 0/1 words) of this point into an engineering value.
+    /// Integers and BCD stay exact decimals; floats stay binary; a NaN or infinite float, or
+    /// bad BCD, yields `.invalidValue` instead of a number.
+    public func decode(_ registers: some Collection<UInt16>) -> (MeterValue?, Quality) {
+        let raw: RawValue
+        do {
+            raw = try RegisterCodec.decode(registers, as: type, order: wordOrder)
+        } catch {
+            return (nil, .invalidValue)
+        }
+        switch raw {
+        case let .bit(b):
+            return (.bool(b), .good)
+        case let .float(f):
+            guard f.isFinite else { return (nil, .invalidValue) }
+            return (.real(f * scale.doubleValue + offset.doubleValue), .good)
+        case let .signed(v):
+            return (exact(ExactDecimal(significand: v, exponent: 0), fallback: Double(v)), .good)
+        case let .unsigned(v):
+            guard let s = Int64(exactly: v) else { return (.real(Double(v) * scale.doubleValue + offset.doubleValue), .good) }
+            return (exact(ExactDecimal(significand: s, exponent: 0), fallback: Double(v)), .good)
+        }
+    }
+
+    private func exact(_ value: ExactDecimal, fallback: Double) -> MeterValue {
+        if let scaled = value.multiplied(by: scale), let shifted = scaled.adding(offset) {
+            return .decimal(shifted)
+        }
+        return .real(fallback * scale.doubleValue + offset.doubleValue)
+    }
+
+    /// The inverse of `decode` for simulators: raw registers for an engineering value.
+    public func encode(_ engineering: Double) -> [UInt16] {
+        let raw = (engineering - offset.doubleValue) / scale.doubleValue
+        switch type {
+        case .f32, .f64: return RegisterCodec.encode(.float(raw), as: type, order: wordOrder)
+        case .bool: return RegisterCodec.encode(.bit(raw != 0), as: type, order: wordOrder)
+        default: return RegisterCodec.encode(.signed(Int64(raw.rounded())), as: type, order: wordOrder)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import MeterProtocols
+
+public enum BusTransport: Sendable, Hashable {
+    /// `port` is a device path (`/dev/ttyUSB0`, a pty path) or a USB identity `usb:VID:PID[:SERIAL]`.
+    case serial(port: String, settings: SerialSettings, rs485: Bool)
+    case tcp(host: String, port: Int)
+}
+
+public struct BusConfig: Sendable, Hashable {
+    public var id: BusID
+    public var transport: BusTransport
+    public var protocolName: WireProtocol
+    /// Time to wait for a reply before a transaction counts as timed out.
+    public var timeoutMs: Int
+    /// Extra attempts after a timeout or CRC error.
+    public var retries: Int
+    /// Pending transactions beyond this are refused, never queued without bound.
+    public var queueDepth: Int
+
+    public init(id: BusID, transport: BusTransport, protocolName: WireProtocol = .modbus,
+                timeoutMs: Int = 500, retries: Int = 1, queueDepth: Int = 64) {
+        self.id = id
+        self.transport = transport
+        self.protocolName = protocolName
+        self.timeoutMs = timeoutMs
+        self.retries = retries
+        self.queueDepth = queueDepth
+    }
+}
+
+public struct DeviceConfig: Sendable, Hashable {
+    public var id: DeviceID
+    public var bus: BusID
+    public var unit: UnitID
+    public var profile: DeviceProfile
+    public var pollIntervalMs: Int
+    public var tags: [String: String]
+
+    public init(id: DeviceID, bus: BusID, unit: UnitID, profile: DeviceProfile, pollIntervalMs: Int = 10_000,
+                tags: [String: String] = [:]) {
+        self.id = id
+        self.bus = bus
+        self.unit = unit
+        self.profile = profile
+        self.pollIntervalMs = pollIntervalMs
+        self.tags = tags
+    }
+}
+
+/// One gateway's site: its buses and the devices on them.
+public struct SiteConfig: Sendable, Hashable {
+    public var gatewayID: String
+    public var buses: [BusConfig]
+    public var devices: [DeviceConfig]
+    /// Where the config was loaded from.
+    public var source: String
+
+    public init(gatewayID: String, buses: [BusConfig], devices: [DeviceConfig], source: String = "") {
+        self.gatewayID = gatewayID
+        self.buses = buses
+        self.devices = devices
+        self.source = source
+    }
+
+    public func bus(_ id: BusID) -> BusConfig? { buses.first { $0.id == id } }
+    public func device(_ id: DeviceID) -> DeviceConfig? { devices.first { $0.id == id } }
+    public func devices(on bus: BusID) -> [DeviceConfig] { devices.filter { $0.bus == bus } }
+}

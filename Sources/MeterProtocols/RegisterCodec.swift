@@ -1,0 +1,121 @@
+public enum RegisterDecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Fewer registers than the type needs.
+    case tooFewRegisters(needed: Int, got: Int)
+    /// A BCD nibble above 9.
+    case invalidBCD(register: UInt16)
+
+    public var description: String {
+        switch self {
+        case let .tooFewRegisters(needed, got): "needs \(needed) registers, got \(got)"
+        case let .invalidBCD(register): "register 0x\(hex(UInt8(register >> 8)))\(hex(UInt8(register & 0xFF))) is not BCD"
+        }
+    }
+}
+
+/// Turns registers into raw values and back, for every `ValueType` and `WordOrder`.
+public enum RegisterCodec {
+    /// Decodes `type` from the first `type.registerCount` registers of `registers`.
+    public static func decode(
+        _ registers: some Collection<UInt16>, as type: ValueType, order: WordOrder
+    ) throws(RegisterDecodeError) -> RawValue {
+        guard registers.count >= type.registerCount else {
+            throw .tooFewRegisters(needed: type.registerCount, got: registers.count)
+        }
+        let bits = combine(registers.prefix(type.registerCount), order: order)
+        switch type {
+        case .bool: return .bit(bits != 0)
+        case .u16, .u32, .u64: return .unsigned(bits)
+        case .i16: return .signed(Int64(Int16(truncatingIfNeeded: bits)))
+        case .i32: return .signed(Int64(Int32(truncatingIfNeeded: bits)))
+        case .i64: return .signed(Int64(bitPattern: bits))
+        case .f32: return .float(Double(Float(bitPattern: UInt32(truncatingIfNeeded: bits))))
+        case .f64: return .float(Double(bitPattern: bits))
+        case .bcd16, .bcd32:
+            var value: UInt64 = 0
+            let nibbles = type.registerCount * 4
+            for i in stride(from: nibbles - 1, through: 0, by: -1) {
+                let digit = (bits >> UInt64(i * 4)) & 0xF
+                guard digit <= 9 else {
+                    throw .invalidBCD(register: UInt16(truncatingIfNeeded: bits >> UInt64((i / 4) * 16)))
+                }
+                value = value * 10 + digit
+            }
+            return .unsigned(value)
+        }
+    }
+
+    /// Encodes `value` as `type` in `order`. Out-of-range integers are truncated to the type's
+    /// width; BCD takes the low decimal digits that fit.
+    public static func encode(_ value: RawValue, as type: ValueType, order: WordOrder) -> [UInt16] {
+        let bits: UInt64
+        switch type {
+        case .bool:
+            bits = value.asBit ? 1 : 0
+        case .u16, .u32, .u64, .i16, .i32, .i64:
+            bits = UInt64(bitPattern: value.asInt64)
+        case .f32:
+            bits = UInt64(Float(value.asDouble).bitPattern)
+        case .f64:
+            bits = value.asDouble.bitPattern
+        case .bcd16, .bcd32:
+            var decimal = UInt64(max(0, value.asInt64))
+            var packed: UInt64 = 0
+            for i in 0..<(type.registerCount * 4) {
+                packed |= (decimal % 10) << UInt64(i * 4)
+                decimal /= 10
+            }
+            bits = packed
+        }
+        return split(bits, count: type.registerCount, order: order)
+    }
+
+    /// Registers as they sit in the device, most significant word first before `order` applies.
+    static func combine(_ registers: some Collection<UInt16>, order: WordOrder) -> UInt64 {
+        var words = Array(registers)
+        if order.lowWordFirst { words.reverse() }
+        var bits: UInt64 = 0
+        for word in words {
+            let w = order.bytesSwapped ? word.byteSwapped : word
+            bits = (bits << 16) | UInt64(w)
+        }
+        return bits
+    }
+
+    static func split(_ bits: UInt64, count: Int, order: WordOrder) -> [UInt16] {
+        var words = [UInt16](repeating: 0, count: count)
+        for i in 0..<count {
+            let shift = UInt64((count - 1 - i) * 16)
+            let word = UInt16(truncatingIfNeeded: bits >> shift)
+            words[i] = order.bytesSwapped ? word.byteSwapped : word
+        }
+        if order.lowWordFirst { words.reverse() }
+        return words
+    }
+}
+
+extension RawValue {
+    public var asDouble: Double {
+        switch self {
+        case let .signed(v): Double(v)
+        case let .unsigned(v): Double(v)
+        case let .float(v): v
+        case let .bit(b): b ? 1 : 0
+        }
+    }
+
+    public var asInt64: Int64 {
+        switch self {
+        case let .signed(v): v
+        case let .unsigned(v): Int64(bitPattern: v)
+        case let .float(v): v.isFinite ? Int64(exactly: v.rounded()) ?? (v < 0 ? .min : .max) : 0
+        case let .bit(b): b ? 1 : 0
+        }
+    }
+
+    public var asBit: Bool {
+        switch self {
+        case let .bit(b): b
+        default: asDouble != 0
+        }
+    }
+}
