@@ -28,7 +28,9 @@ let package = Package(
         .target(name: "MeterSimulation", dependencies: ["MeterProtocols", "MeterCore", "MeterIO"], path: "Simulators/MeterSimulation"),
         .executableTarget(name: "metersim", dependencies: ["MeterSimulation"], path: "Simulators/metersim"),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols"]),
-        .testTarget(name: "MeterCoreTests", dependencies: ["MeterCore"]),
+        .testTarget(name: "MeterCoreTests", dependencies: ["MeterCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "MeterIOTests", dependencies: ["MeterIO", "MeterDrivers"]),
+        .testTarget(name: "MeterSimulationTests", dependencies: ["MeterSimulation", "MeterIO", "MeterCore", "MeterProtocols", "CModbus"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterIO", "MeterDrivers", "MeterSimulation"]),
     ],
     swiftLanguageModes: [.v6]

@@ -10,6 +10,9 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         self.exponent = exponent
     }
 
+    /// Largest exponent magnitude the text parser accepts.
+    public static let maxExponent = 64
+
     public static let one = ExactDecimal(significand: 1, exponent: 0)
     public static let zero = ExactDecimal(significand: 0, exponent: 0)
 
@@ -50,7 +53,11 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
             index += 1
         }
         guard digits > 0 else { return nil }
-        self.init(significand: negative ? -significand : significand, exponent: exponentPart - fractionDigits)
+        // Exponents far beyond any meter's range would make `description` and `doubleValue`
+        // loop or allocate without bound (a config could say `scale: 1e999999999`).
+        let (exponent, overflow) = exponentPart.subtractingReportingOverflow(fractionDigits)
+        guard !overflow, (-Self.maxExponent...Self.maxExponent).contains(exponent) else { return nil }
+        self.init(significand: negative ? -significand : significand, exponent: exponent)
     }
 
     public init?(_ text: String) { self.init(text[...]) }
@@ -70,7 +77,8 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
     /// Exact product; nil when it does not fit in 64 bits.
     public func multiplied(by other: ExactDecimal) -> ExactDecimal? {
         let (p, overflow) = significand.multipliedReportingOverflow(by: other.significand)
-        return overflow ? nil : ExactDecimal(significand: p, exponent: exponent + other.exponent)
+        let (e, exponentOverflow) = exponent.addingReportingOverflow(other.exponent)
+        return overflow || exponentOverflow ? nil : ExactDecimal(significand: p, exponent: e)
     }
 
     /// Exact sum; nil when it does not fit in 64 bits.

@@ -21,9 +21,21 @@ public struct PlannedRead: Sendable, Hashable {
     /// Indices into the planner's input, each with its offset (in registers or bits) from `start`.
     public var members: [Member]
 
+    public init(table: RegisterTable, start: UInt16, count: Int, members: [Member]) {
+        self.table = table
+        self.start = start
+        self.count = count
+        self.members = members
+    }
+
     public struct Member: Sendable, Hashable {
         public var point: Int
         public var offset: Int
+
+        public init(point: Int, offset: Int) {
+            self.point = point
+            self.offset = offset
+        }
     }
 }
 

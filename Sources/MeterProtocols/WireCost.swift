@@ -19,6 +19,12 @@ public struct SerialFraming: Sendable, Hashable {
         Double(bytes * bitsPerCharacter) / Double(baud)
     }
 
+    /// The 1.5-character gap that voids a frame if it occurs inside one; fixed at 750 µs above
+    /// 19200 baud (Modbus over serial line V1.02 §2.5.1.1).
+    public var interCharacterTimeout: Double {
+        baud > 19200 ? 0.00075 : 1.5 * Double(bitsPerCharacter) / Double(baud)
+    }
+
     /// The 3.5-character silence that ends an RTU frame; fixed at 1.75 ms above 19200 baud
     /// (Modbus over serial line V1.02 §2.5.1.1).
     public var interFrameSilence: Double {

@@ -1,0 +1,63 @@
+# MeterAgent — build, test, run and measure.
+# `make run` and `make test` install what they need on a fresh Debian machine (as root or with sudo).
+
+SWIFT       ?= swift
+BUILD_DIR   ?= .build
+VENV        := .venv
+PYTHON      := $(VENV)/bin/python
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := libmodbus-dev libserialport-dev libyaml-dev socat mbpoll pkg-config mosquitto mosquitto-clients
+PY_PEERS    := pymodbus==3.16.1 pyserial==3.5
+
+.PHONY: all deps apt-deps py-deps build test run bench release clean cross-aarch64
+
+all: build
+
+deps: apt-deps py-deps
+
+# Installs the Debian packages only when one is missing, so repeated runs stay offline and fast.
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Python peers that no one here wrote (pymodbus) go into a venv inside the repo.
+py-deps: $(VENV)/.installed
+
+$(VENV)/.installed:
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check $(PY_PEERS)
+	touch $@
+
+build: apt-deps
+	$(SWIFT) build --scratch-path $(BUILD_DIR)
+
+test: deps
+	$(SWIFT) build --scratch-path $(BUILD_DIR)
+	METERAGENT_PYTHON=$(abspath $(PYTHON)) $(SWIFT) test --scratch-path $(BUILD_DIR)
+
+run: deps build
+	./Hardware/examples/run-demo.sh $(BUILD_DIR)/debug
+
+bench: deps release
+	METERAGENT_PYTHON=$(abspath $(PYTHON)) ./Tests/Benchmarks/bench.sh $(BUILD_DIR)
+
+# Static Swift stdlib, stripped: the binary that ships to gateways.
+release: apt-deps
+	$(SWIFT) build --scratch-path $(BUILD_DIR) -c release --static-swift-stdlib -Xswiftc -Osize
+	strip -o $(BUILD_DIR)/meteragent $(BUILD_DIR)/release/meteragent
+	@ls -l $(BUILD_DIR)/meteragent
+
+# Cross-build for aarch64 gateways. Needs a Swift SDK for the target, which this build machine
+# does not have; install one (Swift's static Linux SDK, or a Debian arm64 sysroot SDK built with
+# swift-sdk-generator) and then:
+#   swift sdk list
+#   swift build -c release --swift-sdk aarch64-swift-linux-musl --static-swift-stdlib
+# The C libraries (libmodbus, libserialport, libyaml) must be present in the SDK's sysroot.
+cross-aarch64:
+	$(SWIFT) build --scratch-path $(BUILD_DIR)-aarch64 -c release --swift-sdk $${SWIFT_SDK:-aarch64-swift-linux-musl} --static-swift-stdlib
+
+clean:
+	rm -rf $(BUILD_DIR) $(VENV) .run

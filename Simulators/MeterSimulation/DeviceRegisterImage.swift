@@ -1,0 +1,154 @@
+import MeterCore
+import MeterIO
+import MeterProtocols
+
+/// A device's registers as libmodbus serves them: one `ModbusRegisterMap` per device, covering
+/// each table from the profile's lowest to highest register (holes read as 0, reads outside get
+/// exception 02, like most meters). Lives on the serving thread only.
+final class DeviceRegisterImage {
+    let device: SimulatedDevice
+    let map: ModbusRegisterMap
+
+    init(device: SimulatedDevice) throws(ModbusServerError) {
+        self.device = device
+        var ranges: [RegisterTable: Range<Int>] = [:]
+        for point in device.profile.points {
+            let lower = Int(point.address), upper = Int(point.address) + point.type.registerCount
+            if let r = ranges[point.table] {
+                ranges[point.table] = min(r.lowerBound, lower)..<max(r.upperBound, upper)
+            } else {
+                ranges[point.table] = lower..<upper
+            }
+        }
+        map = try ModbusRegisterMap(ranges: ranges)
+    }
+
+    /// Copies the model's current values into the registers, encoded by each point's own
+    /// definition (never libmodbus's float setters, which swap bytes in 3.1.6).
+    func refresh() {
+        let values = device.pointValues()
+        for point in device.profile.points {
+            map.store(point.table, at: Int(point.address), point.encode(values[point.name] ?? 0))
+        }
+    }
+
+    /// After a write request was answered: hands every point the write touched back to the model.
+    func applyWrite(pdu: ArraySlice<UInt8>) {
+        guard let (table, address, count) = Self.writtenRange(pdu: pdu) else { return }
+        for point in device.profile.points where point.table == table {
+            let start = Int(point.address), end = start + point.type.registerCount
+            guard start < address + count, end > address,
+                  let words = map.load(table, at: start, count: point.type.registerCount) else { continue }
+            let (value, _) = point.decode(words)
+            if let value { device.write(point.name, value: value.doubleValue) }
+        }
+    }
+
+    /// Which table and registers a write PDU (function code first) changes.
+    static func writtenRange(pdu: ArraySlice<UInt8>) -> (RegisterTable, Int, Int)? {
+        let b = Array(pdu)
+        guard b.count >= 5 else { return nil }
+        let address = Int(b[1]) << 8 | Int(b[2])
+        let quantity = Int(b[3]) << 8 | Int(b[4])
+        switch b[0] {
+        case 0x05: return (.coil, address, 1)
+        case 0x06, 0x16: return (.holding, address, 1)
+        case 0x0F: return (.coil, address, quantity)
+        case 0x10: return (.holding, address, quantity)
+        case 0x17:
+            guard b.count >= 9 else { return nil }
+            return (.holding, Int(b[5]) << 8 | Int(b[6]), Int(b[7]) << 8 | Int(b[8]))
+        default: return nil
+        }
+    }
+}
+
+/// What the server does with one request after faults are applied.
+struct PlannedReply: Equatable {
+    var bytes: [UInt8]
+    var delayMs: Int
+}
+
+/// Answers requests for the devices of one line or listener; owns the libmodbus reply context.
+/// Lives on the serving thread only.
+final class ModbusResponder {
+    let framing: ModbusFraming
+    private let builder: ModbusReplyBuilder
+    private var images: [UInt8: DeviceRegisterImage] = [:]
+    private var random: SplitMixGenerator
+
+    init(framing: ModbusFraming, devices: [SimulatedDevice], seed: UInt64) throws(ModbusServerError) {
+        self.framing = framing
+        builder = try ModbusReplyBuilder(framing: framing)
+        for device in devices { images[device.unit.rawValue] = try DeviceRegisterImage(device: device) }
+        random = SplitMixGenerator(seed: seed)
+    }
+
+    /// `adu` is the whole request (RTU frame with CRC, or MBAP + PDU); `unit` and `pdu` taken from it.
+    /// nil means stay silent.
+    func respond(to adu: [UInt8], unit: UInt8, pdu: ArraySlice<UInt8>) -> PlannedReply? {
+        guard let image = images[unit] else { return nil }
+        let device = image.device
+        device.countRequest()
+        let faults = device.faults
+        if faults.noReply { return nil }
+        var bytes: [UInt8]
+        do {
+            if let code = faults.exception {
+                bytes = try builder.exception(to: adu, code: ModbusExceptionCode(rawValue: code))
+            } else {
+                image.refresh()
+                bytes = try builder.reply(to: adu, map: image.map)
+                // An exception reply means libmodbus refused the write; an empty reply is an
+                // RTU broadcast, which libmodbus carried out without answering.
+                let functionIndex = framing == .rtu ? 1 : 7
+                let refused = bytes.count > functionIndex && bytes[functionIndex] & 0x80 != 0
+                if !refused { image.applyWrite(pdu: pdu) }
+            }
+        } catch {
+            return nil
+        }
+        if bytes.isEmpty { return nil } // broadcast
+        bytes = ReplyCorruption.apply(faults, to: bytes, framing: framing, random: &random)
+        return PlannedReply(bytes: bytes, delayMs: faults.delayMs)
+    }
+
+    /// For TCP requests to a unit nobody serves: a gateway's answer.
+    func gatewayTargetFailed(_ adu: [UInt8]) -> [UInt8]? {
+        try? builder.exception(to: adu, code: .gatewayTargetFailed)
+    }
+
+    var units: [UInt8] { images.keys.sorted() }
+}
+
+/// Byte-level faults applied to a finished reply.
+enum ReplyCorruption {
+    static func apply(_ faults: DeviceFaults, to reply: [UInt8], framing: ModbusFraming,
+                      random: inout SplitMixGenerator) -> [UInt8] {
+        var bytes = reply
+        switch framing {
+        case .rtu:
+            guard bytes.count >= 4 else { return bytes }
+            if faults.wrongUnit {
+                bytes[0] = bytes[0] >= 247 ? 1 : bytes[0] + 1
+                bytes = ModbusCRC.appending(to: Array(bytes.dropLast(2)))
+            }
+            if faults.badCRC {
+                bytes[bytes.count - 1] ^= 0xFF
+                bytes[bytes.count - 2] ^= 0xFF
+            }
+        case .tcp:
+            guard bytes.count >= 8 else { return bytes }
+            if faults.wrongUnit { bytes[6] = bytes[6] &+ 1 }
+            if faults.badCRC {
+                bytes[0] ^= 0xFF
+                bytes[1] ^= 0xFF
+            }
+        }
+        if faults.garbage {
+            let count = Int.random(in: 1...8, using: &random)
+            bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) } + bytes
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,89 @@
+import MeterCore
+
+/// One simulated meter: a profile, a physics model driven by an injected clock, pinned values,
+/// and faults. Shared between the thread that serves it and the control channel, so all state
+/// sits behind a lock.
+public final class SimulatedDevice: Sendable {
+    public let unit: UnitID
+    public let profile: DeviceProfile
+    public let kind: DeviceModelKind
+    public let seed: UInt64
+    private let clock: any SimulationClock
+    private let state: Locked<State>
+
+    struct State {
+        var model: DeviceModel
+        var faults: DeviceFaults
+        /// Values fixed by `set` or by a Modbus write that the physics does not use.
+        var overrides: [String: Double] = [:]
+        var requests = 0
+    }
+
+    public init(unit: UnitID, profile: DeviceProfile, kind: DeviceModelKind? = nil, seed: UInt64,
+                faults: DeviceFaults = DeviceFaults(), clock: any SimulationClock) {
+        self.unit = unit
+        self.profile = profile
+        let kind = kind ?? DeviceModelKind(medium: profile.medium)
+        self.kind = kind
+        self.seed = seed
+        self.clock = clock
+        var model = DeviceModel(kind: kind, seed: seed, profile: profile)
+        model.advance(to: clock.now())
+        state = Locked(State(model: model, faults: faults))
+    }
+
+    public var faults: DeviceFaults { state.value.faults }
+
+    public func updateFaults(_ body: (inout DeviceFaults) throws(DeviceFaults.SetError) -> Void) throws(DeviceFaults.SetError) {
+        var faults = state.value.faults
+        try body(&faults)
+        let updated = faults
+        state.withLock { $0.faults = updated }
+    }
+
+    public func setFaults(_ faults: DeviceFaults) { state.withLock { $0.faults = faults } }
+
+    /// Every quantity of the model now, by name, with overrides applied.
+    public func modelValues() -> [String: Double] {
+        let t = clock.now()
+        return state.withLock { s in
+            s.model.advance(to: t)
+            var values = s.model.values(at: t)
+            for (name, value) in s.overrides { values[name] = value }
+            return values
+        }
+    }
+
+    /// The engineering value of each of the profile's points now; names the model does not know read 0.
+    public func pointValues() -> [PointName: Double] {
+        let values = modelValues()
+        var out: [PointName: Double] = [:]
+        for point in profile.points { out[point.name] = values[point.name.rawValue] ?? 0 }
+        return out
+    }
+
+    /// The engineering value of one point now.
+    public func value(of point: String) -> Double? { modelValues()[point] }
+
+    /// Fixes `point` at `value` (`nil` releases it). Driving quantities (power, flow, valve,
+    /// relay) change the physics; anything else is reported as set.
+    public func set(_ point: String, to value: Double?) {
+        let t = clock.now()
+        state.withLock { s in
+            s.model.advance(to: t)
+            if s.model.pin(point, value) {
+                s.overrides[point] = nil
+            } else {
+                s.overrides[point] = value
+            }
+        }
+    }
+
+    /// A Modbus write landed on `point`.
+    public func write(_ point: PointName, value: Double) { set(point.rawValue, to: value) }
+
+    func countRequest() { state.withLock { $0.requests += 1 } }
+
+    /// Requests this device has answered or been asked (for tests and `state`).
+    public var requestCount: Int { state.value.requests }
+}

@@ -1,0 +1,114 @@
+import MeterCore
+import MeterDrivers
+import MeterIO
+import MeterProtocols
+
+public struct AgentError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Opens one `ModbusBus` per configured bus and one driver per device, and polls every device on
+/// its own interval. Devices on one serial line share that line's bus, which runs their
+/// transactions one at a time; a device in back-off is skipped without holding the line.
+public final class PollScheduler: Sendable {
+    public let site: SiteConfig
+    private let buses: [BusID: ModbusBus]
+    private let drivers: [DeviceID: ModbusMeterDriver]
+    private let log: Log
+
+    public init(site: SiteConfig, log: Log = Log()) throws(AgentError) {
+        self.site = site
+        self.log = log
+        var buses: [BusID: ModbusBus] = [:]
+        for bus in site.buses where !site.devices(on: bus.id).isEmpty {
+            buses[bus.id] = ModbusBus(config: bus)
+        }
+        var drivers: [DeviceID: ModbusMeterDriver] = [:]
+        for device in site.devices {
+            guard let bus = buses[device.bus] else { throw AgentError("device \(device.id): unknown bus \(device.bus)") }
+            do {
+                drivers[device.id] = try ModbusMeterDriver(device: device, bus: bus)
+            } catch {
+                throw AgentError("device \(device.id) (profile \(device.profile.name)): \(error)")
+            }
+        }
+        self.buses = buses
+        self.drivers = drivers
+    }
+
+    public func driver(for device: DeviceID) -> ModbusMeterDriver? { drivers[device] }
+
+    /// One live read of a device, as `meteragent read` does it.
+    public func readOnce(_ device: DeviceID, points: [PointName]? = nil) async -> [Reading]? {
+        guard let driver = drivers[device] else { return nil }
+        return await driver.read(points: points, now: WallClock.nowMs)
+    }
+
+    /// Polls every device until the task is cancelled or `durationMs` has passed.
+    public func run(sink: some ReadingSink, durationMs: Int64? = nil) async {
+        let clock = ContinuousClock()
+        let stop = durationMs.map { clock.now + .milliseconds($0) }
+        log.info("polling", ["devices": String(drivers.count), "buses": String(buses.count), "gateway": site.gatewayID])
+        await withTaskGroup(of: Void.self) { group in
+            for device in site.devices {
+                guard let driver = drivers[device.id] else { continue }
+                group.addTask { [log] in
+                    await Self.poll(device: device, driver: driver, sink: sink, clock: clock, stop: stop, log: log)
+                }
+            }
+        }
+        close()
+    }
+
+    private static func poll(device: DeviceConfig, driver: ModbusMeterDriver, sink: some ReadingSink,
+                             clock: ContinuousClock, stop: ContinuousClock.Instant?, log: Log) async {
+        let interval = Duration.milliseconds(device.pollIntervalMs)
+        var next = clock.now
+        var lastQuality = Quality.good
+        while !Task.isCancelled {
+            if let stop, clock.now >= stop { return }
+            let readings = await driver.read(points: nil, now: WallClock.nowMs)
+            await sink.deliver(readings)
+            let quality = readings.first { $0.quality != .good }?.quality ?? .good
+            if quality != lastQuality {
+                if quality == .good {
+                    log.info("device recovered", ["device.id": device.id.rawValue])
+                } else {
+                    log.warning("device read failed", ["device.id": device.id.rawValue, "quality": quality.description])
+                }
+                lastQuality = quality
+            }
+            // Keep the schedule on a fixed grid; a cycle that overran skips the slots it missed
+            // instead of bursting to catch up.
+            next += interval
+            let now = clock.now
+            if next < now {
+                let behind = now - next
+                let missed = Int64(behind / interval) + 1
+                next += interval * missed
+            }
+            if let stop, next > stop { next = stop }
+            try? await Task.sleep(until: next, clock: clock)
+        }
+    }
+
+    /// Reads every device once, all buses in parallel, and returns how long the cycle took.
+    public func runOnce(sink: some ReadingSink) async -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        await withTaskGroup(of: Void.self) { group in
+            for device in site.devices {
+                guard let driver = drivers[device.id] else { continue }
+                group.addTask {
+                    await sink.deliver(await driver.read(points: nil, now: WallClock.nowMs))
+                }
+            }
+        }
+        return clock.now - start
+    }
+
+    public func close() {
+        for bus in buses.values { bus.close() }
+    }
+}

@@ -1,0 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import MeterCore
+
+/// Where the poller hands its readings. The MQTT outbox takes this place once the uplink lands.
+public protocol ReadingSink: Sendable {
+    func deliver(_ readings: [Reading]) async
+}
+
+/// JSON lines on stdout, one reading a line, flushed per batch so a pipe sees them at once.
+public struct JSONLinesSink: ReadingSink {
+    public init() {}
+
+    public func deliver(_ readings: [Reading]) async {
+        var text = ""
+        for reading in readings {
+            text += reading.json
+            text += "\n"
+        }
+        writeAll(text, to: STDOUT_FILENO)
+    }
+}

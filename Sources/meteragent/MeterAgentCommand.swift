@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ArgumentParser
+import MeterAgent
+import MeterCore
+
+@main
+struct MeterAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meteragent",
+        abstract: "Edge agent for smart-meter gateways: reads electricity, water and gas meters over Modbus RTU/TCP.",
+        discussion: """
+        Exit codes: 0 success; 1 a device did not answer or a reading is not good; 2 invalid \
+        configuration or profile; 3 a bus or port could not be opened; 64 bad command-line usage.
+        """,
+        version: MeterAgentVersion.current,
+        subcommands: [Run.self, Read.self, Probe.self, Ports.self, Plan.self, Config.self]
+    )
+}
+
+enum MeterAgentVersion {
+    static let current = "0.1.0"
+}
+
+/// Exit codes scripts can rely on.
+enum Exit {
+    static let deviceFailed = ExitCode(1)
+    static let invalidConfig = ExitCode(2)
+    static let busUnavailable = ExitCode(3)
+}
+
+/// Prints one error line on stderr and returns the exit code to throw.
+func fail(_ message: String, _ code: ExitCode) -> ExitCode {
+    var stderrStream = StandardError()
+    print("meteragent: \(message)", to: &stderrStream)
+    return code
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) { writeAll(string, to: STDERR_FILENO) }
+}
+
+/// Loads a site config or exits with every error found, one per line.
+func loadSite(_ path: String, profiles: String?) throws -> SiteConfig {
+    do {
+        return try SiteConfigLoader.load(path: path, profilesDirectory: profiles)
+    } catch {
+        var stderrStream = StandardError()
+        print(error.description, to: &stderrStream)
+        throw Exit.invalidConfig
+    }
+}
+
+struct ProfileOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Directory of device profiles.", valueName: "dir"))
+    var profiles: String?
+}

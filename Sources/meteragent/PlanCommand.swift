@@ -1,0 +1,48 @@
+import ArgumentParser
+import MeterAgent
+import MeterCore
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the requests of one poll cycle per bus, with bytes and bus time against one request per point."
+    )
+
+    @Argument(help: "Site configuration file (YAML).")
+    var config: String
+
+    @OptionGroup var profileOptions: ProfileOptions
+
+    func run() throws {
+        let site = try loadSite(config, profiles: profileOptions.profiles)
+        for bus in site.buses {
+            do {
+                print(try BusPlanReport(bus: bus, devices: site.devices(on: bus.id)).text)
+            } catch {
+                throw fail("bus \(bus.id): \(error)", Exit.invalidConfig)
+            }
+        }
+    }
+}
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work with site configuration files.",
+        subcommands: [Validate.self]
+    )
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a site config and the profiles it uses; print every error as file:line:column: message."
+        )
+
+        @Argument(help: "Site configuration file (YAML).")
+        var file: String
+
+        @OptionGroup var profileOptions: ProfileOptions
+
+        func run() throws {
+            let site = try loadSite(file, profiles: profileOptions.profiles)
+            print("\(file): ok (gateway \(site.gatewayID), \(site.buses.count) buses, \(site.devices.count) devices)")
+        }
+    }
+}

@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ArgumentParser
+import MeterAgent
+import MeterCore
+
+struct Probe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read a meter without a site config, to check wiring and settings on site.",
+        discussion: """
+        Examples:
+          meteragent probe --port /dev/ttyUSB0 --baud 9600 --unit 1 --profile eastron-sdm120
+          meteragent probe --port tcp://192.0.2.10:502 --unit 1 --profile eastron-sdm630
+        """
+    )
+
+    @Option(help: "Serial port (/dev/ttyUSB0, usb:VID:PID[:SERIAL]) or tcp://HOST:PORT.")
+    var port: String
+
+    @Option(help: "Baud rate (default: the profile's).")
+    var baud: Int?
+
+    @Option(help: "Parity: none, even or odd (default: the profile's).")
+    var parity: String?
+
+    @Option(help: "Stop bits (default: the profile's).")
+    var stopBits: Int?
+
+    @Option(help: "Modbus unit id (slave address).")
+    var unit: UInt8
+
+    @Option(help: "Profile name from the profiles directory, or a path to a profile file.")
+    var profile: String
+
+    @Option(help: "Reply timeout in milliseconds.")
+    var timeoutMs: Int = 1000
+
+    @Flag(help: "Set the port to RS-485 mode (where the driver supports it).")
+    var rs485 = false
+
+    @OptionGroup var profileOptions: ProfileOptions
+
+    @Flag(help: "Print JSON lines instead of a table.")
+    var json = false
+
+    func run() async throws {
+        let deviceProfile = try loadProfile(profile, directory: profileOptions.profiles)
+        let transport: BusTransport
+        if port.hasPrefix("tcp://") {
+            let rest = port.dropFirst("tcp://".count)
+            let parts = rest.split(separator: ":")
+            guard parts.count == 2, let tcpPort = Int(parts[1]), (1...65535).contains(tcpPort) else {
+                throw ValidationError("--port tcp://HOST:PORT expected, got '\(port)'")
+            }
+            transport = .tcp(host: String(parts[0]), port: tcpPort)
+        } else {
+            var settings = deviceProfile.serialDefaults
+            if let baud { settings.baud = baud }
+            if let stopBits { settings.stopBits = stopBits }
+            if let parity {
+                guard let p = Parity(rawValue: parity.lowercased()) else {
+                    throw ValidationError("--parity must be none, even or odd, got '\(parity)'")
+                }
+                settings.parity = p
+            }
+            transport = .serial(port: port, settings: settings, rs485: rs485)
+        }
+        let bus = BusConfig(id: BusID("probe"), transport: transport, timeoutMs: timeoutMs, retries: 0)
+        let device = DeviceConfig(id: DeviceID("probe"), bus: bus.id, unit: UnitID(unit), profile: deviceProfile)
+        let scheduler: PollScheduler
+        do {
+            scheduler = try PollScheduler(site: SiteConfig(gatewayID: "probe", buses: [bus], devices: [device]))
+        } catch {
+            throw fail(error.description, Exit.invalidConfig)
+        }
+        defer { scheduler.close() }
+        let readings = await scheduler.readOnce(device.id) ?? []
+        printReadings(readings, json: json)
+        if let bad = readings.first(where: { $0.quality != .good }) {
+            let reason = bad.quality == .busError ? Exit.busUnavailable : Exit.deviceFailed
+            throw fail("unit \(unit) on \(port): \(bad.quality)", reason)
+        }
+    }
+}
+
+/// A profile by name from the profiles directory, or by path.
+func loadProfile(_ nameOrPath: String, directory: String?) throws -> DeviceProfile {
+    let path: String
+    if nameOrPath.hasSuffix(".yaml") || nameOrPath.contains("/") {
+        path = nameOrPath
+    } else {
+        guard let dir = directory ?? ProfileSearch.defaultDirectory() else {
+            throw fail("no profiles directory found; pass --profiles DIR", Exit.invalidConfig)
+        }
+        path = dir + "/" + nameOrPath + ".yaml"
+        guard access(path, R_OK) == 0 else {
+            throw fail("no profile '\(nameOrPath)' in \(dir)", Exit.invalidConfig)
+        }
+    }
+    do {
+        return try ProfileLoader.load(path: path)
+    } catch {
+        throw fail(error.description, Exit.invalidConfig)
+    }
+}
+
+/// Where device profiles live when no directory is given: the source tree, next to the
+/// installed binary, or the system share directory.
+enum ProfileSearch {
+    static func defaultDirectory() -> String? {
+        var candidates = ["Hardware/profiles"]
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let slash = exe.lastIndex(of: "/") {
+                candidates.append(String(exe[..<slash]) + "/../share/meteragent/profiles")
+            }
+        }
+        candidates.append("/usr/share/meteragent/profiles")
+        return candidates.first { access($0, R_OK | X_OK) == 0 }
+    }
+}

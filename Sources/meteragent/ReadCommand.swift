@@ -1,0 +1,60 @@
+import ArgumentParser
+import MeterAgent
+import MeterCore
+
+struct Read: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read a device of a site once, now.",
+        discussion: "Prints a table of point, value, unit and quality, or JSON lines with --json."
+    )
+
+    @Argument(help: "Site configuration file (YAML).")
+    var config: String
+
+    @Argument(help: "Device id from the site configuration.")
+    var device: String
+
+    @Argument(help: "Points to read (default: all points of the device's profile).")
+    var points: [String] = []
+
+    @OptionGroup var profileOptions: ProfileOptions
+
+    @Flag(help: "Print JSON lines instead of a table.")
+    var json = false
+
+    func run() async throws {
+        let site = try loadSite(config, profiles: profileOptions.profiles)
+        guard let deviceConfig = site.device(DeviceID(device)) else {
+            let known = site.devices.map(\.id.rawValue).joined(separator: ", ")
+            throw fail("no device '\(device)' in \(config) (devices: \(known))", Exit.invalidConfig)
+        }
+        for point in points where deviceConfig.profile.point(named: PointName(point)) == nil {
+            let known = deviceConfig.profile.points.map(\.name.rawValue).joined(separator: ", ")
+            throw fail("profile \(deviceConfig.profile.name) has no point '\(point)' (points: \(known))", Exit.invalidConfig)
+        }
+        let single = SiteConfig(gatewayID: site.gatewayID, buses: site.buses.filter { $0.id == deviceConfig.bus },
+                                devices: [deviceConfig], source: site.source)
+        let scheduler: PollScheduler
+        do {
+            scheduler = try PollScheduler(site: single)
+        } catch {
+            throw fail(error.description, Exit.invalidConfig)
+        }
+        defer { scheduler.close() }
+        let readings = await scheduler.readOnce(deviceConfig.id, points: points.isEmpty ? nil : points.map { PointName($0) }) ?? []
+        printReadings(readings, json: json)
+        if readings.contains(where: { $0.quality != .good }) { throw Exit.deviceFailed }
+    }
+}
+
+func printReadings(_ readings: [Reading], json: Bool) {
+    if json {
+        for reading in readings { print(reading.json) }
+        return
+    }
+    var rows = [["POINT", "VALUE", "UNIT", "QUALITY"]]
+    for r in readings {
+        rows.append([r.point.rawValue, r.value?.description ?? "-", r.unit, r.quality.description + (r.billing ? "" : "")])
+    }
+    print(TextFormat.table(rows), terminator: "")
+}

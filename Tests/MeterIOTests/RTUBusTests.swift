@@ -1,0 +1,130 @@
+import Foundation
+import MeterCore
+import MeterDrivers
+import MeterIO
+import MeterProtocols
+import Testing
+
+/// A hand-written RTU responder on the master side of a pty, so the RTU path (libmodbus opening a
+/// "serial port", CRC checks, retries, RS-485 mode on a port that cannot do it) runs for real.
+/// Unit 1 answers read-holding requests with register n = 100 + n, unit 2 answers with a broken CRC,
+/// every other unit is silent.
+final class RTUResponder: @unchecked Sendable {
+    // @unchecked: `pty` is only read and written by the responder thread; `running` and `requests`
+    // are behind `lock`.
+    let pty: PseudoTerminal
+    private let lock = NSLock()
+    private var running = true
+    private var seen: [[UInt8]] = []
+    private let finished = DispatchSemaphore(value: 0)
+
+    init() throws {
+        pty = try PseudoTerminal()
+        Thread { [self] in
+            serve()
+            finished.signal()
+        }.start()
+    }
+
+    var requests: [[UInt8]] {
+        lock.lock()
+        defer { lock.unlock() }
+        return seen
+    }
+
+    func stop() {
+        lock.lock()
+        running = false
+        lock.unlock()
+        _ = finished.wait(timeout: .now() + 3)
+    }
+
+    private var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return running
+    }
+
+    private func serve() {
+        var buffer: [UInt8] = []
+        while isRunning {
+            var pfd = pollfd(fd: pty.masterFD, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 20) > 0 else { continue }
+            guard let bytes = try? pty.readAvailable(), !bytes.isEmpty else { continue }
+            buffer += bytes
+            // Every request this responder handles is 8 bytes: unit, function 3, address, count, CRC.
+            while buffer.count >= 8 {
+                let frame = Array(buffer.prefix(8))
+                buffer.removeFirst(8)
+                lock.lock()
+                seen.append(frame)
+                lock.unlock()
+                guard ModbusCRC.isValid(frame), frame[1] == 0x03 else { continue }
+                let start = Int(frame[2]) << 8 | Int(frame[3])
+                let count = Int(frame[4]) << 8 | Int(frame[5])
+                var reply: [UInt8] = [frame[0], 0x03, UInt8(count * 2)]
+                for n in start..<(start + count) {
+                    let value = UInt16(truncatingIfNeeded: 100 + n)
+                    reply += [UInt8(value >> 8), UInt8(value & 0xFF)]
+                }
+                switch frame[0] {
+                case 1:
+                    try? pty.write(ModbusCRC.appending(to: reply))
+                case 2:
+                    var broken = ModbusCRC.appending(to: reply)
+                    broken[broken.count - 1] ^= 0xFF
+                    try? pty.write(broken)
+                default:
+                    break
+                }
+            }
+        }
+    }
+}
+
+@Suite struct RTUBusTests {
+    func rtuBus(_ responder: RTUResponder, rs485: Bool = false, retries: Int = 1) -> ModbusBus {
+        ModbusBus(config: BusConfig(id: BusID("rtu-test"),
+                                    transport: .serial(port: responder.pty.slavePath, settings: SerialSettings(baud: 19_200), rs485: rs485),
+                                    timeoutMs: 200, retries: retries))
+    }
+
+    @Test func readsOverAPseudoTerminal() async throws {
+        let responder = try RTUResponder()
+        defer { responder.stop() }
+        let bus = rtuBus(responder, rs485: true)
+        defer { bus.close() }
+
+        let words = try await bus.readRegisters(unit: UnitID(1), table: .holding, address: 0, count: 10)
+        #expect(words == (100..<110).map { UInt16($0) })
+        // The request on the wire is the one captured from mbpoll in PROTOCOLS.md.
+        #expect(responder.requests.first == [0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD])
+
+        // A pty cannot switch to RS-485 mode: the bus says so and carries on.
+        let stats = bus.statistics
+        #expect(stats.connects == 1)
+        #expect(stats.notes.contains { $0.contains("RS-485") && $0.contains(responder.pty.slavePath) })
+    }
+
+    @Test func badCRCIsRetriedThenReported() async throws {
+        let responder = try RTUResponder()
+        defer { responder.stop() }
+        let bus = rtuBus(responder, retries: 2)
+        defer { bus.close() }
+        let profile = DeviceProfile(name: "p", manufacturer: "", model: "", medium: .water, points: [
+            PointDefinition(name: PointName("volume.total"), table: .holding, address: 4, type: .u32, unit: "m3"),
+        ])
+        let bad = try ModbusMeterDriver(device: DeviceConfig(id: DeviceID("noisy"), bus: BusID("rtu-test"), unit: UnitID(2), profile: profile), bus: bus)
+        let readings = await bad.read(now: { 5 })
+        #expect(readings.map(\.quality) == [.crcError])
+        #expect(bus.statistics.crcErrors == 3)
+        #expect(bus.statistics.retries == 2)
+        #expect(responder.requests.count == 3)
+
+        // The line still works for a healthy meter afterwards.
+        let good = try ModbusMeterDriver(device: DeviceConfig(id: DeviceID("fine"), bus: BusID("rtu-test"), unit: UnitID(1), profile: profile), bus: bus)
+        let values = await good.read(now: { 6 })
+        #expect(values.map(\.quality) == [.good])
+        #expect(values.first?.value?.description == String((104 << 16) | 105))
+    }
+}

@@ -1,0 +1,163 @@
+import CModbus
+import Foundation
+
+/// A tiny Modbus TCP server built directly on libmodbus's server side, so the client path is checked
+/// against code we did not write. Listens on 127.0.0.1 on an ephemeral port, serves one connection at
+/// a time on a background thread, and stays silent for the units in `silentUnits`.
+///
+/// `@unchecked Sendable`: the libmodbus context and mapping are touched only by the server thread
+/// after `start()`; the test thread only reads the fixed `port` and, under `lock`, the socket numbers
+/// it shuts down in `stop()` (shutdown(2) on another thread's socket is safe and is what unblocks it).
+final class TestModbusServer: @unchecked Sendable {
+    let port: UInt16
+    private let context: OpaquePointer
+    private let mapping: UnsafeMutablePointer<modbus_mapping_t>
+    private let listenSocket: Int32
+    private let silentUnits: Set<UInt8>
+    private let lock = NSLock()
+    private var clientSocket: Int32 = -1
+    private var stopping = false
+    private var accepted = 0
+    private let finished = DispatchSemaphore(value: 0)
+
+    struct SetupError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Maps coils 0..<64, discrete inputs 0..<64, holding 0..<100 and input registers 0..<100;
+    /// anything above answers exception 2 (illegal data address).
+    init(holding: [UInt16: UInt16] = [:], input: [UInt16: UInt16] = [:], coils: [UInt16: Bool] = [:],
+         silentUnits: Set<UInt8> = []) throws {
+        guard let ctx = modbus_new_tcp("127.0.0.1", 0) else { throw SetupError(description: "modbus_new_tcp failed") }
+        guard let map = modbus_mapping_new(64, 64, 100, 100) else {
+            modbus_free(ctx)
+            throw SetupError(description: "modbus_mapping_new failed")
+        }
+        for (address, value) in holding { map.pointee.tab_registers[Int(address)] = value }
+        for (address, value) in input { map.pointee.tab_input_registers[Int(address)] = value }
+        for (address, value) in coils { map.pointee.tab_bits[Int(address)] = value ? 1 : 0 }
+        let socket = modbus_tcp_listen(ctx, 1)
+        guard socket >= 0 else {
+            let code = errno
+            modbus_mapping_free(map)
+            modbus_free(ctx)
+            throw SetupError(description: "modbus_tcp_listen: \(String(cString: modbus_strerror(code)))")
+        }
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        port = UInt16(bigEndian: address.sin_port)
+        context = ctx
+        mapping = map
+        listenSocket = socket
+        self.silentUnits = silentUnits
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            serve()
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Unblocks the server thread, waits (bounded) for it to end, and frees everything.
+    func stop() {
+        lock.lock()
+        stopping = true
+        let client = clientSocket
+        lock.unlock()
+        shutdown(listenSocket, Int32(SHUT_RDWR))
+        if client >= 0 { shutdown(client, Int32(SHUT_RDWR)) }
+        let ended = finished.wait(timeout: .now() + 5) == .success
+        Foundation.close(listenSocket)
+        if ended {
+            // Not modbus_close: it would close the last accepted socket a second time.
+            modbus_mapping_free(mapping)
+            modbus_free(context)
+        }
+    }
+
+    /// Hangs up on the current client, as servers do with idle connections; the server then waits
+    /// for the next connection.
+    func dropClient() {
+        lock.lock()
+        let client = clientSocket
+        lock.unlock()
+        if client >= 0 { shutdown(client, Int32(SHUT_RDWR)) }
+    }
+
+    /// Connections accepted so far.
+    var acceptedConnections: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return accepted
+    }
+
+    private var isStopping: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopping
+    }
+
+    private func serve() {
+        var listening = listenSocket
+        let headerLength = Int(modbus_get_header_length(context))
+        var query = [UInt8](repeating: 0, count: 260) // MODBUS_TCP_MAX_ADU_LENGTH
+        while !isStopping {
+            let client = modbus_tcp_accept(context, &listening)
+            guard client >= 0 else { return }
+            lock.lock()
+            clientSocket = client
+            accepted += 1
+            let stop = stopping
+            lock.unlock()
+            if stop { return }
+            while true {
+                let received = query.withUnsafeMutableBufferPointer { modbus_receive(context, $0.baseAddress) }
+                if received < 0 { break }
+                if received == 0 { continue }
+                // The unit id is the last byte of the MBAP header.
+                if silentUnits.contains(query[headerLength - 1]) { continue }
+                _ = query.withUnsafeBufferPointer { modbus_reply(context, $0.baseAddress, received, mapping) }
+            }
+            Foundation.close(client)
+            lock.lock()
+            clientSocket = -1
+            lock.unlock()
+        }
+    }
+}
+
+/// A TCP listener that completes connections (the kernel's backlog does) but never reads or answers:
+/// every Modbus request sent to it times out, which keeps a bus thread busy on demand.
+final class SilentListener {
+    let port: UInt16
+    private let socket: Int32
+
+    init() throws {
+        let fd = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestModbusServer.SetupError(description: "socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 8) == 0 else {
+            Foundation.close(fd)
+            throw TestModbusServer.SetupError(description: "bind/listen failed")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = UInt16(bigEndian: address.sin_port)
+        socket = fd
+    }
+
+    func close() { Foundation.close(socket) }
+}
