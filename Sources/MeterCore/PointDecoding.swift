@@ -16,7 +16,11 @@ extension PointDefinition {
             return (.bool(b), .good)
         case let .float(f):
             guard f.isFinite else { return (nil, .invalidValue) }
-            return (.real(f * scale.doubleValue + offset.doubleValue), .good)
+            let engineering = f * scale.doubleValue + offset.doubleValue
+            guard type == .f32 else { return (.real(engineering), .good) }
+            // A float32 carries about 7 significant digits: send its shortest round-trip text
+            // (231.41428), not the binary expansion of the widened Double (231.41427612304688).
+            return (.real(Double(Float(engineering).description) ?? engineering), .good)
         case let .signed(v):
             return (exact(ExactDecimal(significand: v, exponent: 0), fallback: Double(v)), .good)
         case let .unsigned(v):

@@ -16,6 +16,11 @@ public struct BusConfig: Sendable, Hashable {
     public var retries: Int
     /// Pending transactions beyond this are refused, never queued without bound.
     public var queueDepth: Int
+    /// First skip interval of a device that stopped answering; it doubles up to `backoffMaxMs`.
+    public var backoffInitialMs: Int = 2_000
+    public var backoffMaxMs: Int = 60_000
+    /// First wait before reopening a port or connection that failed; doubles up to 10 s.
+    public var reconnectInitialMs: Int = 500
 
     public init(id: BusID, transport: BusTransport, protocolName: WireProtocol = .modbus,
                 timeoutMs: Int = 500, retries: Int = 1, queueDepth: Int = 64) {

@@ -13,7 +13,7 @@ final class BusWorker {
     private var devices: [UnitID: DeviceBackoff] = [:]
     /// Back-off for opening the port: a missing adapter or refused connection is retried after
     /// 0.5 s, 1 s, 2 s … up to 10 s instead of on every transaction.
-    private var connectBackoff = DeviceBackoff(threshold: 1, initialMs: 500, maxMs: 10_000)
+    private var connectBackoff: DeviceBackoff
     private var lastConnectError = ""
     /// Silence the RTU spec demands between frames (3.5 characters), 0 for TCP.
     private let interFrameSilenceUs: UInt64
@@ -24,11 +24,16 @@ final class BusWorker {
         self.client = ModbusClient(config: config)
         self.status = status
         self.now = now
+        connectBackoff = DeviceBackoff(threshold: 1, initialMs: UInt64(config.reconnectInitialMs), maxMs: max(10_000, UInt64(config.reconnectInitialMs)))
         if case let .serial(_, settings, _) = config.transport {
             interFrameSilenceUs = UInt64((settings.framing.interFrameSilence * 1_000_000).rounded(.up))
         } else {
             interFrameSilenceUs = 0
         }
+    }
+
+    private func deviceBackoff() -> DeviceBackoff {
+        DeviceBackoff(initialMs: UInt64(config.backoffInitialMs), maxMs: UInt64(max(config.backoffInitialMs, config.backoffMaxMs)))
     }
 
     /// Runs until the bus is closed, then closes the port.
@@ -98,7 +103,7 @@ final class BusWorker {
                 }
                 // Only silence means a dead device; a garbled reply shows something is there.
                 if error.kind == .timeout {
-                    devices[unit, default: DeviceBackoff()].recordFailure(now: now())
+                    devices[unit, default: deviceBackoff()].recordFailure(now: now())
                 }
                 return result
             case .exception:

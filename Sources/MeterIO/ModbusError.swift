@@ -45,7 +45,10 @@ public struct ModbusError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var text = "bus \(bus)"
         if let unit { text += " unit \(unit)" }
-        if let function { text += " function 0x\(String(function, radix: 16, uppercase: true))" }
+        if let function {
+            let digits = String(function, radix: 16, uppercase: true)
+            text += " function 0x" + (digits.count < 2 ? "0" : "") + digits
+        }
         if let address { text += " register \(address)" }
         text += ": "
         switch kind {

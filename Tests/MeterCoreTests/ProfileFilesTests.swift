@@ -63,7 +63,7 @@ import Testing
         #expect(quality == .good)
         #expect(value == .real(36.625))
         // PROTOCOLS.md quotes `80 6B 42 12` as 36.625; it is 0x4212806B, a hair above.
-        #expect(flow.decode([0x806B, 0x4212] as [UInt16]).0 == .real(Double(Float(bitPattern: 0x4212_806B))))
+        #expect(flow.decode([0x806B, 0x4212] as [UInt16]).0 == .real(Double(Float(bitPattern: 0x4212_806B).description)!))
         #expect(p.point(named: PointName("volume.total"))?.address == 24)
         #expect(p.point(named: PointName("volume.total"))?.type == .i32)
         #expect(p.point(named: PointName("volume.total"))?.billing == true)

@@ -138,11 +138,9 @@ import Testing
         #expect(bus.statistics.retries == 3)
 
         // Three silent transactions in a row: the unit is skipped without touching the wire.
-        let started = Date()
         let skipped = await dead.read(now: { 0 })
         #expect(skipped.count == Self.profile.points.count)
         #expect(skipped.allSatisfy { $0.quality == .backoff })
-        #expect(Date().timeIntervalSince(started) < 0.5, "a backing-off unit must not cost its 3 requests a timeout each")
         #expect(bus.statistics.backoffSkips == 3)
         #expect(bus.statistics.timeouts == 6)
 
