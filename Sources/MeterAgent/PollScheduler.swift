@@ -13,31 +13,32 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
 /// transactions one at a time; a device in back-off is skipped without holding the line.
 public final class PollScheduler: Sendable {
     public let site: SiteConfig
-    private let buses: [BusID: ModbusBus]
-    private let drivers: [DeviceID: ModbusMeterDriver]
+    private let buses: [BusID: any MeterBus]
+    private let drivers: [DeviceID: any MeterDriver]
     private let log: Log
 
     public init(site: SiteConfig, log: Log = Log()) throws(AgentError) {
         self.site = site
         self.log = log
-        var buses: [BusID: ModbusBus] = [:]
-        for bus in site.buses where !site.devices(on: bus.id).isEmpty {
-            buses[bus.id] = ModbusBus(config: bus)
-        }
-        var drivers: [DeviceID: ModbusMeterDriver] = [:]
-        for device in site.devices {
-            guard let bus = buses[device.bus] else { throw AgentError("device \(device.id): unknown bus \(device.bus)") }
-            do {
-                drivers[device.id] = try ModbusMeterDriver(device: device, bus: bus)
-            } catch {
-                throw AgentError("device \(device.id) (profile \(device.profile.name)): \(error)")
+        var buses: [BusID: any MeterBus] = [:]
+        var drivers: [DeviceID: any MeterDriver] = [:]
+        do throws(DriverFactory.Unsupported) {
+            for bus in site.buses where !site.devices(on: bus.id).isEmpty {
+                buses[bus.id] = try DriverFactory.openBus(bus)
             }
+            for device in site.devices {
+                guard let bus = buses[device.bus] else { throw DriverFactory.Unsupported("device \(device.id): unknown bus \(device.bus)") }
+                drivers[device.id] = try DriverFactory.driver(for: device, on: bus)
+            }
+        } catch {
+            buses.values.forEach { $0.close() }
+            throw AgentError(error.description)
         }
         self.buses = buses
         self.drivers = drivers
     }
 
-    public func driver(for device: DeviceID) -> ModbusMeterDriver? { drivers[device] }
+    public func driver(for device: DeviceID) -> (any MeterDriver)? { drivers[device] }
 
     /// One live read of a device, as `meteragent read` does it.
     public func readOnce(_ device: DeviceID, points: [PointName]? = nil) async -> [Reading]? {
@@ -61,7 +62,7 @@ public final class PollScheduler: Sendable {
         close()
     }
 
-    private static func poll(device: DeviceConfig, driver: ModbusMeterDriver, sink: some ReadingSink,
+    private static func poll(device: DeviceConfig, driver: any MeterDriver, sink: some ReadingSink,
                              clock: ContinuousClock, stop: ContinuousClock.Instant?, log: Log) async {
         let interval = Duration.milliseconds(device.pollIntervalMs)
         var next = clock.now

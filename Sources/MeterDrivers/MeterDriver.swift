@@ -1,0 +1,49 @@
+import MeterCore
+import MeterIO
+
+/// A meter behind some protocol: the poller and the technician commands see only this.
+/// `read` never throws: a failure becomes readings with a quality that says why.
+public protocol MeterDriver: Sendable {
+    var device: DeviceConfig { get }
+    /// One reading per requested point (all of the profile's when nil), in profile order.
+    func read(points: [PointName]?, now: () -> Int64) async -> [Reading]
+    /// Names among `points` that this device's profile does not define.
+    func unknownPoints(_ points: [PointName]) -> [PointName]
+}
+
+/// A transport that the scheduler opens per configured bus and closes at shutdown.
+public protocol MeterBus: Sendable {
+    func close()
+}
+
+extension ModbusMeterDriver: MeterDriver {}
+extension ModbusBus: MeterBus {}
+
+/// Opens buses and creates drivers for every protocol the agent speaks. A protocol is added here
+/// once; the scheduler and the command line need no change.
+public enum DriverFactory {
+    public struct Unsupported: Error, Sendable, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    public static func openBus(_ config: BusConfig) throws(Unsupported) -> any MeterBus {
+        switch config.protocolName {
+        case .modbus: return ModbusBus(config: config)
+        }
+    }
+
+    public static func driver(for device: DeviceConfig, on bus: any MeterBus) throws(Unsupported) -> any MeterDriver {
+        switch device.profile.protocolName {
+        case .modbus:
+            guard let modbus = bus as? ModbusBus else {
+                throw Unsupported("device \(device.id): profile speaks modbus but bus \(device.bus) does not")
+            }
+            do {
+                return try ModbusMeterDriver(device: device, bus: modbus)
+            } catch {
+                throw Unsupported("device \(device.id) (profile \(device.profile.name)): \(error)")
+            }
+        }
+    }
+}
