@@ -22,11 +22,19 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds (default: run until stopped).")
     var duration: Double?
 
+    @Option(help: ArgumentHelp("Poll every device at this interval instead of its configured one (0: back to back, for benchmarks).", valueName: "ms"))
+    var pollIntervalMs: Int?
+
     @Flag(help: "Read every device once, print the cycle time on stderr, and exit.")
     var once = false
 
     @Flag(help: "Log every poll at debug level.")
     var verbose = false
+
+    func validate() throws {
+        if let pollIntervalMs, pollIntervalMs < 0 { throw ValidationError("--poll-interval-ms must be 0 or more") }
+        if let duration, duration <= 0 { throw ValidationError("--duration must be more than 0 seconds") }
+    }
 
     func run() async throws {
         let site = try loadSite(config, profiles: profileOptions.profiles)
@@ -45,7 +53,7 @@ struct Run: AsyncParsableCommand {
             return
         }
         let durationMs = duration.map { Int64($0 * 1000) }
-        let polling = Task { await scheduler.run(sink: JSONLinesSink(), durationMs: durationMs) }
+        let polling = Task { await scheduler.run(sink: JSONLinesSink(), durationMs: durationMs, intervalOverrideMs: pollIntervalMs) }
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo)

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""MeterAgent benchmarks (`make bench`): prints numbers, asserts nothing about time.
+
+Every figure that has a peer is measured against it in the same run on the same simulators:
+pymodbus's client reads the same registers with the same requests as the agent's plan.
+
+usage: bench.py BUILD_DIR   (env BENCH_SECONDS shortens the 60 s RSS run)
+"""
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build"))
+RELEASE = os.path.join(BUILD, "release")
+AGENT = os.path.join(RELEASE, "meteragent")
+SIM = os.path.join(RELEASE, "metersim")
+STRIPPED = os.path.join(BUILD, "meteragent")
+PROFILES = os.path.join(ROOT, "Hardware", "profiles")
+PYTHON = os.environ.get("METERAGENT_PYTHON", os.path.join(ROOT, ".venv", "bin", "python"))
+RSS_SECONDS = float(os.environ.get("BENCH_SECONDS", "60"))
+WORK = tempfile.mkdtemp(prefix="meteragent-bench-")
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+def start_simulator(scenario):
+    path = os.path.join(WORK, "scenario-%d.yaml" % time.monotonic_ns())
+    with open(path, "w") as f:
+        f.write("profiles: %s\n%s" % (PROFILES, scenario))
+    proc = subprocess.Popen([SIM, path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        line = proc.stdout.readline().strip()
+        if line == "ready":
+            return proc, lines
+        if line:
+            lines.append(line)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    sys.exit("metersim did not start: %s" % lines)
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_site(name, body):
+    path = os.path.join(WORK, name)
+    with open(path, "w") as f:
+        f.write("profiles: %s\ngateway: gw-bench\n%s" % (PROFILES, body))
+    return path
+
+
+def tcp_site(name, ports, interval):
+    buses = "".join("  - {id: tcp-%d, type: tcp, host: 127.0.0.1, port: %d, timeout_ms: 2000}\n" % (p, p) for p in ports)
+    devices = "".join("  - {id: meter-%d, bus: tcp-%d, unit: 1, profile: eastron-sdm630, poll_interval: %s}\n" % (p, p, interval)
+                      for p in ports)
+    return write_site(name, "buses:\n" + buses + "devices:\n" + devices)
+
+
+def peak_rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_agent(site, seconds, extra=()):
+    """Runs `meteragent run` for `seconds`; returns (readings, cpu seconds, peak RSS kB)."""
+    out = open(os.path.join(WORK, "agent.out"), "w")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen([AGENT, "run", site, "--duration", str(seconds)] + list(extra),
+                            stdout=out, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, peak_rss_kb(proc.pid))
+        time.sleep(0.2)
+    out.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with open(out.name) as f:
+        readings = [json.loads(l) for l in f if l.startswith("{")]
+    return readings, cpu, peak
+
+
+def plan_requests(site):
+    """The agent's own plan, as `table start count points` lines for the pymodbus peer."""
+    text = subprocess.run([AGENT, "plan", site], capture_output=True, text=True, check=True).stdout
+    requests, seen = [], set()
+    for m in re.finditer(r"device (\S+) .*\n((?:    read .*\n)+)", text):
+        for r in re.finditer(r"read (\w+)\s+(0x[0-9A-F]+)\s+count (\d+)\s+fc \d+\s+(.*)", m.group(2)):
+            requests.append((r.group(1), r.group(2), r.group(3), len(r.group(4).split(", "))))
+        break  # every meter of the site has the same profile
+    return text, requests
+
+
+def footprint():
+    size = os.path.getsize(STRIPPED)
+    mbpoll = os.path.getsize("/usr/bin/mbpoll")
+    log("footprint.binary_bytes %d (%.1f MB stripped, static Swift stdlib; budget 16 MB: %s)"
+        % (size, size / 1e6, "ok" if size <= 16e6 else "OVER"))
+    log("footprint.binary_vs_mbpoll %.1fx (mbpoll, a C Modbus tool on a shared libmodbus: %d bytes)" % (size / mbpoll, mbpoll))
+
+
+def rss_and_throughput():
+    ports = list(range(16000, 16100))
+    sim, _ = start_simulator("tcp:\n  - {port: 16000, count: 100, devices: [{unit: 1, profile: eastron-sdm630, model: electricity}]}\n")
+    try:
+        site = tcp_site("site-100.yaml", ports, "1s")
+        readings, cpu, peak = run_agent(site, RSS_SECONDS)
+        good = sum(1 for r in readings if r.get("quality") == "good")
+        log("rss.agent_peak_kb %d (%.1f MB polling 100 TCP meters once a second for %.0f s; budget 12 MB: %s)"
+            % (peak, peak / 1024, RSS_SECONDS, "ok" if peak <= 12 * 1024 else "OVER"))
+        log("rss.readings %d good of %d, cpu %.2f s" % (good, len(readings), cpu))
+
+        # Throughput: ten meters polled back to back, agent versus pymodbus issuing the same requests.
+        seconds = 10
+        site10 = tcp_site("site-10.yaml", ports[:10], "1s")
+        readings, cpu, _ = run_agent(site10, seconds, ["--poll-interval-ms", "0"])
+        agent_points = sum(1 for r in readings if r.get("quality") == "good")
+        _, requests = plan_requests(site10)
+        plan_file = os.path.join(WORK, "plan.txt")
+        with open(plan_file, "w") as f:
+            for table, start, count, points in requests:
+                f.write("%s %s %s %d\n" % (table, start, count, points))
+        peer = subprocess.run([PYTHON, os.path.join(ROOT, "Tests", "Benchmarks", "pymodbus_throughput.py"), str(seconds), plan_file]
+                              + [str(p) for p in ports[:10]], capture_output=True, text=True)
+        p = json.loads(peer.stdout.strip().splitlines()[-1])
+        agent_rate = agent_points / seconds
+        peer_rate = p["points"] / p["seconds"]
+        agent_cpu = cpu / max(agent_points, 1) * 10000
+        peer_cpu = p["cpu_seconds"] / max(p["points"], 1) * 10000
+        log("throughput.agent_points_per_s %.0f   pymodbus_points_per_s %.0f   ratio %.2fx" % (agent_rate, peer_rate, agent_rate / max(peer_rate, 1e-9)))
+        log("throughput.agent_cpu_s_per_10k_points %.3f   pymodbus %.3f   ratio %.2fx less CPU"
+            % (agent_cpu, peer_cpu, peer_cpu / max(agent_cpu, 1e-9)))
+    finally:
+        stop(sim)
+
+
+def rtu_cycle():
+    units = "".join("      - {unit: %d, profile: eastron-sdm120, model: electricity}\n" % u for u in range(1, 11))
+    sim, lines = start_simulator("lines:\n  - id: bench\n    baud: 9600\n    devices:\n" + units)
+    try:
+        pty = [l.split()[2] for l in lines if l.startswith("line ")][0]
+        devices = "".join("  - {id: flat-%d, bus: rs485, unit: %d, profile: eastron-sdm120}\n" % (u, u) for u in range(1, 11))
+        site = write_site("site-rtu.yaml", "buses:\n  - {id: rs485, type: serial, port: %s, baud: 9600, timeout_ms: 1000}\ndevices:\n%s" % (pty, devices))
+        text, _ = plan_requests(site)
+        planned = re.search(r"per cycle: (\d+) requests, (\d+) bytes on the wire, ([\d.]+) ms bus time", text)
+        naive = re.search(r"one request per point: (\d+) requests, (\d+) bytes, ([\d.]+) ms bus time", text)
+        cycles = []
+        for _ in range(3):
+            r = subprocess.run([AGENT, "run", site, "--once"], capture_output=True, text=True)
+            m = re.search(r"elapsed_ms=([\d.]+)", r.stderr)
+            if m:
+                cycles.append(float(m.group(1)))
+        measured = min(cycles) if cycles else float("nan")
+        wire = float(planned.group(3))
+        log("rtu.cycle_10_meters_9600_baud measured %.1f ms   wire limit %.1f ms   ratio %.2fx of the wire limit"
+            % (measured, wire, measured / wire))
+        log("rtu.requests planned %s vs one-per-point %s (%.1fx fewer); bytes %s vs %s; bus time %.1f ms vs %s ms"
+            % (planned.group(1), naive.group(1), int(naive.group(1)) / int(planned.group(1)), planned.group(2), naive.group(2),
+               wire, naive.group(3)))
+    finally:
+        stop(sim)
+
+
+if __name__ == "__main__":
+    footprint()
+    rtu_cycle()
+    rss_and_throughput()
