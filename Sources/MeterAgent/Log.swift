@@ -20,7 +20,7 @@ public struct Log: Sendable {
 
     public func log(_ level: Level, _ message: String, _ metadata: KeyValuePairs<String, String> = [:]) {
         guard level >= minimum else { return }
-        var line = Log.timestamp(WallClock.nowMs()) + " " + level.name + " " + message
+        var line = UTCTime.rfc3339(WallClock.nowMs()) + " " + level.name + " " + message
         for (k, v) in metadata { line += " \(k)=\(v)" }
         line += "\n"
         writeAll(line, to: STDERR_FILENO)
@@ -30,17 +30,4 @@ public struct Log: Sendable {
     public func info(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.info, m, md) }
     public func warning(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.warning, m, md) }
     public func error(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.error, m, md) }
-
-    /// RFC 3339 UTC with milliseconds, e.g. `2026-11-25T06:40:00.123Z`.
-    public static func timestamp(_ ms: Int64) -> String {
-        var seconds = time_t(ms / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ms % 1000), 3))Z"
-    }
 }

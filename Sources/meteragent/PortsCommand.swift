@@ -1,5 +1,6 @@
 import ArgumentParser
 import MeterAgent
+import MeterCore
 import MeterIO
 
 struct Ports: ParsableCommand {
