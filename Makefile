@@ -6,8 +6,13 @@ BUILD_DIR   ?= .build
 VENV        := .venv
 PYTHON      := $(VENV)/bin/python
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libmodbus-dev libserialport-dev libyaml-dev socat mbpoll pkg-config mosquitto mosquitto-clients
+APT_PACKAGES := libmodbus-dev libserialport-dev libyaml-dev libsqlite3-dev socat mbpoll pkg-config libmosquitto-dev mosquitto mosquitto-clients
 PY_PEERS    := pymodbus==3.16.1 pyserial==3.5
+# The two DL/T 645 packages install a module of the same name (`dlt645`): one venv each.
+VENV_DLT645    := .venv-dlt645
+VENV_PYDLT645  := .venv-pydlt645
+DLT645_PEERS   := dlt645==3.2.0 loguru==0.7.3 pyserial==3.5
+PYDLT645_PEERS := python-dlt645==0.1.4 pyserial==3.5
 
 .PHONY: all deps apt-deps py-deps build test run bench release clean cross-aarch64
 
@@ -24,11 +29,21 @@ apt-deps:
 	fi
 
 # Python peers that no one here wrote (pymodbus) go into a venv inside the repo.
-py-deps: $(VENV)/.installed
+py-deps: $(VENV)/.installed $(VENV_DLT645)/.installed $(VENV_PYDLT645)/.installed
 
 $(VENV)/.installed:
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --disable-pip-version-check $(PY_PEERS)
+	touch $@
+
+$(VENV_DLT645)/.installed:
+	python3 -m venv $(VENV_DLT645)
+	$(VENV_DLT645)/bin/python -m pip install -q --disable-pip-version-check $(DLT645_PEERS)
+	touch $@
+
+$(VENV_PYDLT645)/.installed:
+	python3 -m venv $(VENV_PYDLT645)
+	$(VENV_PYDLT645)/bin/python -m pip install -q --disable-pip-version-check $(PYDLT645_PEERS)
 	touch $@
 
 build: apt-deps
@@ -36,7 +51,8 @@ build: apt-deps
 
 test: deps
 	$(SWIFT) build --scratch-path $(BUILD_DIR)
-	METERAGENT_PYTHON=$(abspath $(PYTHON)) $(SWIFT) test --scratch-path $(BUILD_DIR)
+	METERAGENT_PYTHON=$(abspath $(PYTHON)) METERAGENT_PYTHON_DLT645=$(abspath $(VENV_DLT645))/bin/python \
+		METERAGENT_PYTHON_PYDLT645=$(abspath $(VENV_PYDLT645))/bin/python $(SWIFT) test --scratch-path $(BUILD_DIR) --no-parallel
 
 run: deps build
 	./Hardware/examples/run-demo.sh $(BUILD_DIR)/debug
@@ -60,4 +76,4 @@ cross-aarch64:
 	$(SWIFT) build --scratch-path $(BUILD_DIR)-aarch64 -c release --swift-sdk $${SWIFT_SDK:-aarch64-swift-linux-musl} --static-swift-stdlib
 
 clean:
-	rm -rf $(BUILD_DIR) $(VENV) .run
+	rm -rf $(BUILD_DIR) $(VENV) $(VENV_DLT645) $(VENV_PYDLT645) .run

@@ -17,21 +17,32 @@ let package = Package(
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(name: "CSerialPort", pkgConfig: "libserialport", providers: [.apt(["libserialport-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .target(name: "MeterCore", dependencies: ["MeterProtocols", "CYAML"]),
         .target(name: "MeterIO", dependencies: ["MeterCore", "CModbus", "CSerialPort"]),
         .target(name: "MeterDrivers", dependencies: ["MeterCore", "MeterProtocols", "MeterIO"]),
-        .target(name: "MeterAgent", dependencies: ["MeterCore", "MeterDrivers", "MeterIO"]),
+        // The durable outbox; runs its sqlite3 calls on a thread of its own (MeterIO's BusThread).
+        .target(name: "MeterStore", dependencies: ["MeterCore", "MeterIO", "CSQLite"]),
+        // The MQTT uplink on libmosquitto (its own network thread, callbacks into continuations).
+        .target(name: "MeterUplink", dependencies: ["MeterCore", "CMosquitto"]),
+        .target(name: "MeterAgent", dependencies: ["MeterCore", "MeterDrivers", "MeterIO", "MeterStore", "MeterUplink"]),
         .executableTarget(
             name: "meteragent",
-            dependencies: ["MeterAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MeterAgent", "MeterStore", "MeterProtocols", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "MeterSimulation", dependencies: ["MeterProtocols", "MeterCore", "MeterIO"], path: "Simulators/MeterSimulation"),
         .executableTarget(name: "metersim", dependencies: ["MeterSimulation"], path: "Simulators/metersim"),
+        // The replay half of Tests/Benchmarks/uplink-bench.sh (not shipped).
+        .executableTarget(name: "uplink-bench", dependencies: ["MeterAgent", "MeterStore", "MeterUplink", "MeterCore"],
+                          path: "Tests/Benchmarks/UplinkBench"),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols"]),
         .testTarget(name: "MeterCoreTests", dependencies: ["MeterCore"], exclude: ["Fixtures"]),
         .testTarget(name: "MeterIOTests", dependencies: ["MeterIO", "MeterDrivers"]),
+        .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "MeterAgent", "CSQLite"]),
+        .testTarget(name: "MeterUplinkTests", dependencies: ["MeterUplink", "MeterCore", "MeterAgent"]),
         .testTarget(name: "MeterSimulationTests", dependencies: ["MeterSimulation", "MeterIO", "MeterCore", "MeterProtocols", "CModbus"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterIO", "MeterDrivers", "MeterSimulation"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterIO", "MeterDrivers", "MeterSimulation", "MeterUplink"]),
     ],
     swiftLanguageModes: [.v6]
 )

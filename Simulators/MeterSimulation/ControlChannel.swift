@@ -30,15 +30,22 @@ public struct ControlInterpreter: Sendable {
             for line in simulator.lines {
                 for d in line.devices { out.append("\(line.id) \(d.unit) \(d.profile.name) \(d.kind.rawValue) faults=\(d.faults)") }
             }
+            for line in simulator.cjt188Lines {
+                for m in line.meters { out.append("\(line.id) \(m.device.unit) \(m.device.profile.name) \(m.device.kind.rawValue) address=\(m.address) faults=\(m.device.faults)") }
+            }
+            for line in simulator.dlt645Lines {
+                for m in line.meters { out.append("\(line.id) \(m.device.unit) \(m.device.profile.name) \(m.device.kind.rawValue) address=\(m.address) faults=\(m.device.faults) \(m.stateSummary)") }
+            }
             for server in simulator.tcpServers {
                 for d in server.devices { out.append("\(server.id) \(d.unit) \(d.profile.name) \(d.kind.rawValue) faults=\(d.faults)") }
             }
             return out + ["ok"]
         case "fault", "set", "release", "state":
-            guard words.count >= 3, let unit = UInt8(words[2]) else {
+            // UNIT may also be a meter address on a CJ/T 188 line.
+            guard words.count >= 3 else {
                 return ["error: usage: \(verb) LINE UNIT …"]
             }
-            guard let device = simulator.device(endpoint: words[1], unit: unit) else {
+            guard let device = simulator.device(endpoint: words[1], key: words[2]) else {
                 return ["error: no device \(words[1]) \(words[2])"]
             }
             return deviceCommand(verb, Array(words.dropFirst(3)), device)
@@ -69,7 +76,7 @@ public struct ControlInterpreter: Sendable {
             return ["ok"]
         default: // state
             let values = device.pointValues()
-            return device.profile.points.map { "\($0.name)=\(values[$0.name] ?? 0)" } + ["faults=\(device.faults)", "ok"]
+            return device.profile.pointNames.map { "\($0)=\(values[$0] ?? 0)" } + ["faults=\(device.faults)", "ok"]
         }
     }
 }

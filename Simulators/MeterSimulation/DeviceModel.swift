@@ -23,7 +23,7 @@ public enum DeviceModel: Sendable {
     public init(kind: DeviceModelKind, seed: UInt64, profile: DeviceProfile) {
         switch kind {
         case .electricity:
-            let phases = profile.point(named: PointName("voltage.l2")) != nil ? 3 : 1
+            let phases = profile.pointNames.contains(PointName("voltage.l2")) ? 3 : 1
             self = .electricity(ElectricityModel(seed: seed, phases: phases))
         case .water: self = .water(WaterModel(seed: seed))
         case .gas: self = .gas(GasModel(seed: seed))

@@ -1,4 +1,5 @@
 import MeterCore
+import MeterProtocols
 
 /// A device in a scenario, before its profile is resolved.
 public struct ScenarioDevice: Sendable, Hashable {
@@ -10,6 +11,12 @@ public struct ScenarioDevice: Sendable, Hashable {
     /// Values pinned from the start (`set: {power.active.total: 3500}`).
     public var pinned: [String: Double]
     public var location: SourceLocation
+    /// The meter address as written, on DL/T 645 and CJ/T 188 lines (`unit` is then its place on the line).
+    public var address: String?
+    /// CJ/T 188: the only DI byte order the meter answers; nil answers both.
+    public var diOrder: CJT188DIOrder?
+    /// DL/T 645: the written password relay commands must carry (default 000000).
+    public var password: String?
 
     public init(unit: UnitID, profileName: String, model: DeviceModelKind? = nil, seed: UInt64? = nil,
                 faults: DeviceFaults = DeviceFaults(), pinned: [String: Double] = [:],
@@ -31,6 +38,8 @@ public struct ScenarioLine: Sendable, Hashable {
     public var link: String?
     public var settings: SerialSettings
     public var devices: [ScenarioDevice]
+    /// What the line's meters speak (`protocol:`), Modbus RTU unless said otherwise.
+    public var protocolName: WireProtocol = .modbus
 
     public init(id: String, link: String? = nil, settings: SerialSettings = SerialSettings(), devices: [ScenarioDevice]) {
         self.id = id

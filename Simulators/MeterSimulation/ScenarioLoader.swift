@@ -1,12 +1,13 @@
 import MeterCore
+import MeterProtocols
 
 /// Reads a scenario file (format in Hardware/examples/demo-scenario.yaml) and the profiles it
 /// names; every problem is reported at its file:line:column, all of them at once.
 public enum ScenarioLoader {
     static let topKeys = ["profiles", "lines", "tcp", "control", "seed"]
-    static let lineKeys = ["id", "link", "baud", "parity", "data_bits", "stop_bits", "devices"]
+    static let lineKeys = ["id", "link", "baud", "parity", "data_bits", "stop_bits", "devices", "protocol"]
     static let tcpKeys = ["id", "port", "count", "devices"]
-    static let deviceKeys = ["unit", "profile", "model", "seed", "faults", "set"]
+    static let deviceKeys = ["unit", "profile", "model", "seed", "faults", "set", "address", "di_order", "password"]
 
     public static func load(path: String) throws(ConfigErrors) -> Scenario {
         guard let text = readTextFile(path) else {
@@ -47,7 +48,12 @@ public enum ScenarioLoader {
             }
             if let node = m["data_bits"], let bits = d.integer(node, in: 5...8) { line.settings.dataBits = bits }
             if let node = m["stop_bits"], let bits = d.integer(node, in: 1...2) { line.settings.stopBits = bits }
-            line.devices = devices(m["devices"], units: 1...247, checker: &d)
+            if let node = m["protocol"], let text = d.string(node) {
+                if let wire = WireProtocol(rawValue: text) { line.protocolName = wire } else {
+                    d.report(node, "unknown protocol '\(text)' (expected one of: \(WireProtocol.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+            }
+            line.devices = devices(m["devices"], units: 1...247, protocol: line.protocolName, checker: &d)
             scenario.lines.append(line)
         }
         for node in d.list(top["tcp"]) {
@@ -93,18 +99,53 @@ public enum ScenarioLoader {
         if !errors.isEmpty { throw ConfigErrors(errors) }
     }
 
-    private static func devices(_ node: YAMLNode?, units: ClosedRange<Int>, checker d: inout Checker) -> [ScenarioDevice] {
+    private static func devices(_ node: YAMLNode?, units: ClosedRange<Int>, protocol wire: WireProtocol = .modbus,
+                                checker d: inout Checker) -> [ScenarioDevice] {
         var out: [ScenarioDevice] = []
         var seen: [Int: SourceLocation] = [:]
-        for item in d.list(node) {
-            guard let m = d.mapping(item, what: "device", allowed: deviceKeys, required: ["unit", "profile"]) else { continue }
-            guard let unitNode = m["unit"], let unit = d.integer(unitNode, in: units),
-                  let profileNode = m["profile"], let profile = d.string(profileNode) else { continue }
+        var seenAddresses: [String: SourceLocation] = [:]
+        for (index, item) in d.list(node).enumerated() {
+            // Meters named by address (DL/T 645, CJ/T 188) get their place on the line as unit.
+            let required = wire.usesMeterAddress ? ["address", "profile"] : ["unit", "profile"]
+            guard let m = d.mapping(item, what: "device", allowed: deviceKeys, required: required) else { continue }
+            let unitValue: Int? = wire.usesMeterAddress && m["unit"] == nil ? index + 1 : m["unit"].flatMap { d.integer($0, in: units) }
+            guard let unit = unitValue, let profileNode = m["profile"], let profile = d.string(profileNode) else { continue }
+            let unitNode = m["unit"] ?? item
             if let first = seen[unit] {
                 d.report(unitNode, "duplicate unit \(unit) (first at line \(first.line))")
             }
             seen[unit] = unitNode.location
             var device = ScenarioDevice(unit: UnitID(UInt8(unit)), profileName: profile, location: profileNode.location)
+            if let node = m["address"], let text = d.string(node) {
+                if !wire.usesMeterAddress {
+                    d.report(node, "'address' is for DL/T 645 and CJ/T 188 lines (protocol: dlt645 or cjt188), not \(wire.rawValue)")
+                } else if text.count != wire.addressDigits || !text.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                    d.report(node, "bad meter address '\(text)' (\(wire.rawValue) addresses are \(wire.addressDigits) decimal digits)")
+                } else if let first = seenAddresses[text] {
+                    d.report(node, "duplicate address \(text) (first at line \(first.line))")
+                } else {
+                    seenAddresses[text] = node.location
+                    device.address = text
+                }
+            }
+            if let node = m["di_order"], let text = d.string(node) {
+                if wire != .cjt188 {
+                    d.report(node, "'di_order' is for CJ/T 188 lines (protocol: cjt188)")
+                } else if let order = CJT188DIOrder(rawValue: text) {
+                    device.diOrder = order
+                } else {
+                    d.report(node, "unknown DI order '\(text)' (expected one of: high_first, low_first)")
+                }
+            }
+            if let node = m["password"], let text = d.string(node) {
+                if wire != .dlt645 {
+                    d.report(node, "'password' is for DL/T 645-2007 lines (protocol: dlt645)")
+                } else if text.count != 6 || !text.allSatisfy(\.isHexDigit) {
+                    d.report(node, "bad password (expected 6 digits in quotes, e.g. \"000000\")")
+                } else {
+                    device.password = text
+                }
+            }
             if let node = m["model"], let text = d.string(node) {
                 if let kind = DeviceModelKind(rawValue: text) { device.model = kind } else {
                     d.report(node, "unknown model '\(text)' (expected one of: electricity, water, gas)")

@@ -58,7 +58,8 @@ public final class SimulatedDevice: Sendable {
     public func pointValues() -> [PointName: Double] {
         let values = modelValues()
         var out: [PointName: Double] = [:]
-        for point in profile.points { out[point.name] = values[point.name.rawValue] ?? 0 }
+        // Modbus register points and DL/T 645 / CJ/T 188 data points alike.
+        for name in profile.pointNames { out[name] = values[name.rawValue] ?? 0 }
         return out
     }
 

@@ -15,6 +15,9 @@ Serves simulated Modbus meters (RTU on ptys, TCP on 127.0.0.1) described by SCEN
   --duration SECONDS  stop after this long (default: run until SIGINT/SIGTERM or `quit`)
   --seed N            seed for devices without their own (default 1; the scenario's seed wins)
   --control PATH      unix socket for run-time commands (overrides the scenario's `control`)
+CJ/T 188 lines: `protocol: cjt188`, devices with `address: "14 digits"`, `model: water|gas`, optional
+`di_order: high_first|low_first` (the meter then ignores the other order); UNIT in control commands
+may be the meter address; `set LINE UNIT battery.low 1` / `valve.fault 1` raise the status flags.
 Faults: no_reply on|off, delay_ms N, bad_crc on|off, garbage on|off, exception 1-11|off, wrong_unit on|off
 Output: `line <id> <pty path>` and `tcp <port> units <u,…>` lines, then `ready`.
 Control commands (on the control socket, or on stdin when it is not a terminal):

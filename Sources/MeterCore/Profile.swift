@@ -38,6 +38,24 @@ public struct SerialSettings: Sendable, Hashable {
 /// The wire protocol a device or bus speaks.
 public enum WireProtocol: String, Sendable, Hashable, CaseIterable {
     case modbus
+    /// DL/T 645-2007 electricity meters (4-byte data identifiers).
+    case dlt645
+    /// DL/T 645-1997 electricity meters (2-byte data identifiers, other control codes).
+    case dlt645_1997
+    /// CJ/T 188-2004 water, gas and heat meters.
+    case cjt188
+
+    /// Devices on these lines are named by a BCD meter address (`address:`), not a Modbus unit id.
+    public var usesMeterAddress: Bool { self != .modbus }
+
+    /// Digits of a meter address: 12 for DL/T 645, 14 for CJ/T 188, 0 for Modbus.
+    public var addressDigits: Int {
+        switch self {
+        case .modbus: 0
+        case .dlt645, .dlt645_1997: 12
+        case .cjt188: 14
+        }
+    }
 }
 
 /// One value a meter exposes.
@@ -87,6 +105,12 @@ public struct DeviceProfile: Sendable, Hashable {
     /// Largest hole of unused registers worth reading through to save a request.
     public var maxGap: Int
     public var points: [PointDefinition]
+    /// Points of meters addressed by data identifier (DL/T 645, CJ/T 188); empty for Modbus.
+    public var dataPoints: [DataPointDefinition] = []
+    /// DL/T 645 relay control as this model accepts it; nil when the profile has no `relay:`.
+    public var relay: RelayControlSettings?
+    /// CJ/T 188 meter type, DI order and reply fields; nil for other protocols.
+    public var cjt188: CJT188Settings?
     /// Where it was loaded from, for error messages.
     public var source: String
 
@@ -108,6 +132,11 @@ public struct DeviceProfile: Sendable, Hashable {
     }
 
     public func point(named name: PointName) -> PointDefinition? { points.first { $0.name == name } }
+
+    public func dataPoint(named name: PointName) -> DataPointDefinition? { dataPoints.first { $0.name == name } }
+
+    /// Every point name the profile defines, whichever protocol it speaks.
+    public var pointNames: [PointName] { points.map(\.name) + dataPoints.map(\.name) }
 
     public var planner: ReadPlanner { ReadPlanner(maxRegisters: maxRegistersPerRead, maxGap: maxGap) }
 }

@@ -4,7 +4,7 @@ import MeterProtocols
 /// and validates them, reporting every problem at its file, line and column.
 public enum ProfileLoader {
     static let topKeys = ["manufacturer", "model", "medium", "protocol", "generic", "serial",
-                          "max_registers_per_read", "max_gap", "defaults", "points"]
+                          "max_registers_per_read", "max_gap", "defaults", "points", "relay"] + cjt188TopKeys
     static let serialKeys = ["baud", "parity", "data_bits", "stop_bits"]
     static let defaultsKeys = ["table", "type", "word_order"]
     static let pointKeys = ["name", "table", "address", "type", "word_order", "unit", "scale", "offset", "billing"]
@@ -85,12 +85,27 @@ public enum ProfileLoader {
         let defaults = top["defaults"].map { decodeDefaults($0, into: &d) } ?? PointDefaults()
 
         var points: [PointDefinition] = []
+        var dataPoints: [DataPointDefinition] = []
         var seen: [PointName: SourceLocation] = [:]
+        var cjt188Fields: [PointName: CJT188Field] = [:]
         let items = d.list(top, "points")
         if let items, items.isEmpty, let node = top["points"] {
             d.report(node, "'points' is empty: a profile needs at least one point")
         }
         for item in items ?? [] {
+            // DL/T 645 and CJ/T 188 meters name their values by data identifier, not register.
+            if let wire, wire.usesMeterAddress {
+                let decoded = wire == .cjt188 ? decodeCJT188Point(item, fields: &cjt188Fields, into: &d)
+                    : decodeDataPoint(item, protocol: wire, into: &d)
+                guard let (point, nameNode) = decoded else { continue }
+                if let first = seen[point.name] {
+                    d.report(nameNode, "duplicate point name '\(point.name)' (first at line \(first.line))")
+                    continue
+                }
+                seen[point.name] = nameNode.location
+                dataPoints.append(point)
+                continue
+            }
             guard let decoded = decodePoint(item, defaults: defaults,
                                                       maxRegisters: maxRegisters ?? ModbusLimits.maxReadRegisters, into: &d)
             else { continue }
@@ -103,11 +118,18 @@ public enum ProfileLoader {
             points.append(point)
         }
 
+        let relay = top["relay"].flatMap { decodeRelay($0, protocol: wire, into: &d) }
+        let cjt188 = decodeCJT188Settings(top, protocol: wire, fields: cjt188Fields, into: &d)
+
         guard let manufacturer, let model, let medium, let wire, let generic, let serial,
               let maxRegisters, let maxGap else { return nil }
-        return DeviceProfile(name: name, manufacturer: manufacturer, model: model, medium: medium, protocolName: wire,
-                             generic: generic, serialDefaults: serial, maxRegistersPerRead: maxRegisters,
-                             maxGap: maxGap, points: points, source: source)
+        var profile = DeviceProfile(name: name, manufacturer: manufacturer, model: model, medium: medium, protocolName: wire,
+                                    generic: generic, serialDefaults: serial, maxRegistersPerRead: maxRegisters,
+                                    maxGap: maxGap, points: points, source: source)
+        profile.dataPoints = dataPoints
+        profile.relay = relay
+        profile.cjt188 = cjt188
+        return profile
     }
 
     /// Line settings, shared with the site config's serial buses.

@@ -38,6 +38,9 @@ public enum Quality: Sendable, Hashable, CustomStringConvertible {
     case busError
     /// The device was skipped because it is backing off after repeated failures.
     case backoff
+    /// A non-Modbus meter (DL/T 645, CJ/T 188) answered with an error reply; the byte is its
+    /// error/status bits (DL/T 645: 0x02 no such data, 0x04 unauthorised).
+    case meterError(UInt8)
 
     public var description: String {
         switch self {
@@ -48,6 +51,7 @@ public enum Quality: Sendable, Hashable, CustomStringConvertible {
         case .invalidValue: "invalid_value"
         case .busError: "bus_error"
         case .backoff: "backoff"
+        case let .meterError(bits): "meter_error(\(bits))"
         }
     }
 }

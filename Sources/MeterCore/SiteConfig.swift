@@ -40,6 +40,11 @@ public struct DeviceConfig: Sendable, Hashable {
     public var profile: DeviceProfile
     public var pollIntervalMs: Int
     public var tags: [String: String]
+    /// The meter address of DL/T 645 / CJ/T 188 devices, digits as written on the nameplate
+    /// (12 for DL/T 645, 14 for CJ/T 188); nil for Modbus devices, which use `unit`.
+    public var address: String?
+    /// Password and operator code for write/relay commands (DL/T 645); never logged.
+    public var credentials: MeterCredentials?
 
     public init(id: DeviceID, bus: BusID, unit: UnitID, profile: DeviceProfile, pollIntervalMs: Int = 10_000,
                 tags: [String: String] = [:]) {
@@ -50,6 +55,14 @@ public struct DeviceConfig: Sendable, Hashable {
         self.pollIntervalMs = pollIntervalMs
         self.tags = tags
     }
+
+    /// A device on a DL/T 645 or CJ/T 188 line, named by its meter address.
+    public init(id: DeviceID, bus: BusID, address: String, profile: DeviceProfile, credentials: MeterCredentials? = nil,
+                pollIntervalMs: Int = 10_000, tags: [String: String] = [:]) {
+        self.init(id: id, bus: bus, unit: UnitID(0), profile: profile, pollIntervalMs: pollIntervalMs, tags: tags)
+        self.address = address
+        self.credentials = credentials
+    }
 }
 
 /// One gateway's site: its buses and the devices on them.
@@ -59,6 +72,10 @@ public struct SiteConfig: Sendable, Hashable {
     public var devices: [DeviceConfig]
     /// Where the config was loaded from.
     public var source: String
+    /// The head-end's broker; nil when the agent runs without an uplink.
+    public var mqtt: MQTTConfig?
+    /// The durable outbox; every site has one (default `/var/lib/meteragent/outbox.db`).
+    public var store = StoreConfig()
 
     public init(gatewayID: String, buses: [BusConfig], devices: [DeviceConfig], source: String = "") {
         self.gatewayID = gatewayID

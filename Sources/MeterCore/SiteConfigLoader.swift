@@ -4,13 +4,13 @@ import MeterProtocols
 /// `Hardware/examples/example-site.yaml`) and checks it against the device profiles, reporting
 /// every problem at its file, line and column.
 public enum SiteConfigLoader {
-    static let topKeys = ["gateway", "profiles", "buses", "devices"]
+    static let topKeys = ["gateway", "profiles", "buses", "devices", "mqtt", "store"]
     static let serialBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                                 "protocol", "timeout_ms", "retries", "queue_depth"]
     static let tcpBusKeys = ["id", "type", "host", "port", "protocol", "timeout_ms", "retries", "queue_depth"]
     static let anyBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                              "protocol", "timeout_ms", "retries", "queue_depth", "host"]
-    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags"]
+    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags", "address", "password", "operator"]
     static let installedProfiles = "/usr/share/meteragent/profiles"
 
     /// Loads `path` and the profiles it refers to. Profiles come from `profilesDirectory` when
@@ -81,9 +81,13 @@ public enum SiteConfigLoader {
         // Buses as written, valid or not: a bus with a bad timeout must not make every device on
         // it report "unknown bus" as well.
         var declaredBusTypes: [String: String] = [:]
+        var declaredBusProtocols: [String: WireProtocol] = [:]
         if let items = top["buses"], case let .sequence(nodes) = items.kind {
             for node in nodes {
                 if let id = node["id"]?.scalar, declaredBusTypes[id] == nil { declaredBusTypes[id] = node["type"]?.scalar ?? "" }
+                if let id = node["id"]?.scalar, declaredBusProtocols[id] == nil {
+                    declaredBusProtocols[id] = node["protocol"]?.scalar.flatMap(WireProtocol.init(rawValue:)) ?? .modbus
+                }
             }
         }
         var portsInUse: [String: BusID] = [:]
@@ -107,10 +111,11 @@ public enum SiteConfigLoader {
         var devices: [DeviceConfig] = []
         var deviceNodes: [DeviceID: YAMLNode] = [:]
         var unitsInUse: [BusID: [UnitID: DeviceID]] = [:]
+        var addressesInUse: [BusID: [String: DeviceID]] = [:]
         var reportedProfiles: Set<String> = []
         for item in d.list(top, "devices") ?? [] {
             let label = item["id"]?.scalar.map { "device '\($0)'" } ?? "device"
-            guard let m = d.mapping(item, what: label, allowed: deviceKeys, required: ["id", "bus", "unit", "profile"]) else { continue }
+            guard let m = d.mapping(item, what: label, allowed: deviceKeys, required: ["id", "bus", "profile"]) else { continue }
             let before = d.errors.count
             let id = d.string(m, "id")
             if let id, !isPlainIdentifier(id) {
@@ -125,7 +130,11 @@ public enum SiteConfigLoader {
                 let known = buses.map(\.id.rawValue)
                 d.report(m["bus"]!, "unknown bus '\(busName)'" + (known.isEmpty ? " (no buses defined)" : " (buses: \(known.joined(separator: ", ")))"))
             }
-            let unit = decodeUnit(m, bus: busName.map { BusID($0) }, type: busName.flatMap { declaredBusTypes[$0] }, into: &d)
+            // Modbus devices have a unit id; DL/T 645 and CJ/T 188 meters a BCD address instead.
+            let lineProtocol = busName.flatMap { declaredBusProtocols[$0] }
+            let addressing = decodeAddressing(m, label: label, bus: busName, protocol: lineProtocol, into: &d)
+            let unit = addressing.usesAddress ? UnitID(0)
+                : decodeUnit(m, bus: busName.map { BusID($0) }, type: busName.flatMap { declaredBusTypes[$0] }, into: &d)
             let profile = decodeProfileReference(m, catalog: catalog, reported: &reportedProfiles,
                                                  profileErrors: &profileErrors, into: &d)
             if let profile, let bus, profile.protocolName != bus.protocolName {
@@ -134,7 +143,13 @@ public enum SiteConfigLoader {
             let interval = m["poll_interval"].map { decodeInterval($0, into: &d) } ?? 10_000
             let tags = m["tags"].map { decodeTags($0, into: &d) } ?? [:]
 
-            if let unit, let bus, let id {
+            if let address = addressing.address, let bus, let id {
+                if let other = addressesInUse[bus.id]?[address] {
+                    d.report(m["address"]!, "address \(address) on bus '\(bus.id)' is already used by device '\(other)'")
+                } else {
+                    addressesInUse[bus.id, default: [:]][address] = DeviceID(id)
+                }
+            } else if !addressing.usesAddress, let unit, let bus, let id {
                 if let other = unitsInUse[bus.id]?[unit] {
                     d.report(m["unit"]!, "unit \(unit) on bus '\(bus.id)' is already used by device '\(other)'")
                 } else {
@@ -146,13 +161,22 @@ public enum SiteConfigLoader {
                 continue
             }
             deviceNodes[DeviceID(id)] = m["id"]!
-            devices.append(DeviceConfig(id: DeviceID(id), bus: bus.id, unit: unit, profile: profile,
-                                        pollIntervalMs: interval, tags: tags))
+            var device = DeviceConfig(id: DeviceID(id), bus: bus.id, unit: unit, profile: profile,
+                                      pollIntervalMs: interval, tags: tags)
+            device.address = addressing.address
+            device.credentials = addressing.credentials
+            devices.append(device)
         }
+
+        let mqtt = top["mqtt"].flatMap { decodeMQTT($0, gateway: gateway, file: file, into: &d) }
+        let store = top["store"].map { decodeStore($0, file: file, into: &d) } ?? StoreConfig()
 
         let errors = d.sorted + profileErrors
         guard errors.isEmpty, let gateway else { throw ConfigErrors(errors) }
-        return SiteConfig(gatewayID: gateway, buses: buses, devices: devices, source: file)
+        var site = SiteConfig(gatewayID: gateway, buses: buses, devices: devices, source: file)
+        site.mqtt = mqtt
+        site.store = store
+        return site
     }
 
     // MARK: - Buses
@@ -184,7 +208,13 @@ public enum SiteConfigLoader {
         if type == "serial" {
             if m["port"] == nil { d.report(node, "missing key 'port' in \(label)") }
             let port = m["port"].flatMap { decodeSerialPort($0, into: &d) }
-            let settings = ProfileLoader.decodeSerialFields(m, into: &d)
+            var settings = ProfileLoader.decodeSerialFields(m, into: &d)
+            // Baud and parity not written: the protocol's usual line (DL/T 645-2007 2400 8E1).
+            if let wire, var line = settings {
+                if m["baud"] == nil { line.baud = wire.defaultSerialSettings.baud }
+                if m["parity"] == nil { line.parity = wire.defaultSerialSettings.parity }
+                settings = line
+            }
             let rs485 = m["rs485"] == nil ? false : d.bool(m, "rs485")
             if let port, let settings, let rs485 { transport = .serial(port: port, settings: settings, rs485: rs485) }
         } else if type == "tcp" {

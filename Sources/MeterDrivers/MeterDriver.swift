@@ -9,6 +9,9 @@ public protocol MeterDriver: Sendable {
     func read(points: [PointName]?, now: () -> Int64) async -> [Reading]
     /// Names among `points` that this device's profile does not define.
     func unknownPoints(_ points: [PointName]) -> [PointName]
+    /// Carries out a state-changing command (relay, valve, time) and reads the state back.
+    /// Never throws: the outcome says what happened. Drivers without commands answer `.unsupported`.
+    func execute(_ command: MeterCommand, now: () -> Int64) async -> CommandOutcome
 }
 
 /// A transport that the scheduler opens per configured bus and closes at shutdown.
@@ -17,7 +20,9 @@ public protocol MeterBus: Sendable {
 }
 
 extension ModbusMeterDriver: MeterDriver {}
+extension CJT188MeterDriver: MeterDriver {}
 extension ModbusBus: MeterBus {}
+extension SerialLineBus: MeterBus {}
 
 /// Opens buses and creates drivers for every protocol the agent speaks. A protocol is added here
 /// once; the scheduler and the command line need no change.
@@ -30,6 +35,7 @@ public enum DriverFactory {
     public static func openBus(_ config: BusConfig) throws(Unsupported) -> any MeterBus {
         switch config.protocolName {
         case .modbus: return ModbusBus(config: config)
+        case .dlt645, .dlt645_1997, .cjt188: return SerialLineBus(config: config)
         }
     }
 
@@ -43,6 +49,24 @@ public enum DriverFactory {
                 return try ModbusMeterDriver(device: device, bus: modbus)
             } catch {
                 throw Unsupported("device \(device.id) (profile \(device.profile.name)): \(error)")
+            }
+        case .dlt645, .dlt645_1997:
+            guard let line = bus as? SerialLineBus else {
+                throw Unsupported("device \(device.id): profile speaks \(device.profile.protocolName.rawValue) but bus \(device.bus) does not")
+            }
+            do {
+                return try DLT645MeterDriver(device: device, bus: line)
+            } catch {
+                throw Unsupported("device \(device.id) (profile \(device.profile.name)): \(error)")
+            }
+        case .cjt188:
+            guard let line = bus as? SerialLineBus else {
+                throw Unsupported("device \(device.id): profile speaks cjt188 but bus \(device.bus) is not a serial line bus")
+            }
+            do {
+                return try CJT188MeterDriver(device: device, bus: line)
+            } catch {
+                throw Unsupported(error.description)
             }
         }
     }

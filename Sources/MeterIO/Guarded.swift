@@ -5,18 +5,19 @@ import Musl
 #endif
 
 /// State shared between a bus's own thread and the tasks that submit to it, behind a pthread mutex,
-/// with a condition variable for the bus thread to sleep on while its queue is empty.
+/// with a condition variable for the bus thread to sleep on while its queue is empty. Public so that
+/// the store (MeterStore) guards its own worker thread's queue the same way.
 ///
 /// `@unchecked Sendable` because the compiler cannot see the lock: `state` is only ever read or
 /// written inside `withLock`/`wait`, which hold `mutex`, and `State` itself must be `Sendable`, so
 /// what leaves the lock is safe to use on the other thread. The mutex and condition live at fixed
 /// heap addresses (pthread objects must not move) and are destroyed in `deinit`.
-final class Guarded<State: Sendable>: @unchecked Sendable {
+public final class Guarded<State: Sendable>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var state: State
 
-    init(_ state: State) {
+    public init(_ state: State) {
         self.state = state
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
@@ -35,7 +36,7 @@ final class Guarded<State: Sendable>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<Result>(_ body: (inout State) -> Result) -> Result {
+    public func withLock<Result>(_ body: (inout State) -> Result) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return body(&state)
@@ -43,7 +44,7 @@ final class Guarded<State: Sendable>: @unchecked Sendable {
 
     /// Blocks the calling thread (never call it from a Swift task) until `ready` holds, then runs `body`
     /// under the same lock.
-    func wait<Result>(until ready: (State) -> Bool, then body: (inout State) -> Result) -> Result {
+    public func wait<Result>(until ready: (State) -> Bool, then body: (inout State) -> Result) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while !ready(state) {
@@ -53,7 +54,7 @@ final class Guarded<State: Sendable>: @unchecked Sendable {
     }
 
     /// Wakes every thread blocked in `wait` so it re-checks its condition.
-    func broadcast() {
+    public func broadcast() {
         pthread_cond_broadcast(condition)
     }
 }

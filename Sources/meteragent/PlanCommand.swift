@@ -15,6 +15,10 @@ struct Plan: ParsableCommand {
     func run() throws {
         let site = try loadSite(config, profiles: profileOptions.profiles)
         for bus in site.buses {
+            if bus.protocolName == .dlt645 || bus.protocolName == .dlt645_1997 {
+                print(DLT645PlanReport(bus: bus, devices: site.devices(on: bus.id)).text)
+                continue
+            }
             do {
                 print(try BusPlanReport(bus: bus, devices: site.devices(on: bus.id)).text)
             } catch {

@@ -14,6 +14,8 @@ struct Probe: AsyncParsableCommand {
         Examples:
           meteragent probe --port /dev/ttyUSB0 --baud 9600 --unit 1 --profile eastron-sdm120
           meteragent probe --port tcp://192.0.2.10:502 --unit 1 --profile eastron-sdm630
+          meteragent probe --port /dev/ttyUSB0 --profile dlt645-2007-generic            (finds the address)
+          meteragent probe --port /dev/ttyUSB0 --address 202611250301 --profile dlt645-2007-generic
         """
     )
 
@@ -29,8 +31,11 @@ struct Probe: AsyncParsableCommand {
     @Option(help: "Stop bits (default: the profile's).")
     var stopBits: Int?
 
-    @Option(help: "Modbus unit id (slave address).")
-    var unit: UInt8
+    @Option(help: "Modbus unit id (slave address); required for Modbus profiles.")
+    var unit: UInt8?
+
+    @Option(help: "DL/T 645 meter address (12 digits as on the nameplate); without it the only meter on the line is asked for its address.")
+    var address: String?
 
     @Option(help: "Profile name from the profiles directory, or a path to a profile file.")
     var profile: String
@@ -68,8 +73,19 @@ struct Probe: AsyncParsableCommand {
             }
             transport = .serial(port: port, settings: settings, rs485: rs485)
         }
-        let bus = BusConfig(id: BusID("probe"), transport: transport, timeoutMs: timeoutMs, retries: 0)
-        let device = DeviceConfig(id: DeviceID("probe"), bus: bus.id, unit: UnitID(unit), profile: deviceProfile)
+        let bus = BusConfig(id: BusID("probe"), transport: transport, protocolName: deviceProfile.protocolName, timeoutMs: timeoutMs, retries: 0)
+        let device: DeviceConfig
+        let target: String
+        if deviceProfile.protocolName == .dlt645 || deviceProfile.protocolName == .dlt645_1997 {
+            let found: String
+            if let address { found = address } else { found = try await probeDLT645Address(bus) }
+            device = DeviceConfig(id: DeviceID("probe"), bus: bus.id, address: found, profile: deviceProfile)
+            target = "meter \(found)"
+        } else {
+            guard let unit else { throw ValidationError("--unit is required for \(deviceProfile.protocolName.rawValue) profile '\(profile)'") }
+            device = DeviceConfig(id: DeviceID("probe"), bus: bus.id, unit: UnitID(unit), profile: deviceProfile)
+            target = "unit \(unit)"
+        }
         let scheduler: PollScheduler
         do {
             scheduler = try PollScheduler(site: SiteConfig(gatewayID: "probe", buses: [bus], devices: [device]))
@@ -81,7 +97,7 @@ struct Probe: AsyncParsableCommand {
         printReadings(readings, json: json)
         if let bad = readings.first(where: { $0.quality != .good }) {
             let reason = bad.quality == .busError ? Exit.busUnavailable : Exit.deviceFailed
-            throw fail("unit \(unit) on \(port): \(bad.quality)", reason)
+            throw fail("\(target) on \(port): \(bad.quality)", reason)
         }
     }
 }

@@ -28,8 +28,8 @@ struct Read: AsyncParsableCommand {
             let known = site.devices.map(\.id.rawValue).joined(separator: ", ")
             throw fail("no device '\(device)' in \(config) (devices: \(known))", Exit.invalidConfig)
         }
-        for point in points where deviceConfig.profile.point(named: PointName(point)) == nil {
-            let known = deviceConfig.profile.points.map(\.name.rawValue).joined(separator: ", ")
+        for point in points where !deviceConfig.profile.pointNames.contains(PointName(point)) {
+            let known = deviceConfig.profile.pointNames.map(\.rawValue).joined(separator: ", ")
             throw fail("profile \(deviceConfig.profile.name) has no point '\(point)' (points: \(known))", Exit.invalidConfig)
         }
         let single = SiteConfig(gatewayID: site.gatewayID, buses: site.buses.filter { $0.id == deviceConfig.bus },

@@ -11,7 +11,12 @@ import MeterCore
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Poll every device of a site on its schedule.",
-        discussion: "Readings are written as JSON lines on stdout; log lines go to stderr. Stops on SIGINT or SIGTERM."
+        discussion: """
+        Readings are committed to the outbox (the site's store, or --store) one batch per flush interval, \
+        and written as JSON lines on stdout with --stdout or when the site has no mqtt section. Log lines \
+        go to stderr; --verbose logs the sequence numbers of every stored batch (stored seq=FIRST..LAST). \
+        Stops on SIGINT or SIGTERM after committing what is queued.
+        """
     )
 
     @Argument(help: "Site configuration file (YAML).")
@@ -30,6 +35,12 @@ struct Run: AsyncParsableCommand {
 
     @Flag(help: "Log every poll at debug level.")
     var verbose = false
+
+    @Option(help: ArgumentHelp("Outbox database to use instead of the site's store.path.", valueName: "path"))
+    var store: String?
+
+    @Flag(name: .customLong("stdout"), help: "Also print readings as JSON lines on stdout (the default when the site has no mqtt section).")
+    var alsoStdout = false
 
     func validate() throws {
         if let pollIntervalMs, pollIntervalMs < 0 { throw ValidationError("--poll-interval-ms must be 0 or more") }
@@ -53,7 +64,13 @@ struct Run: AsyncParsableCommand {
             return
         }
         let durationMs = duration.map { Int64($0 * 1000) }
-        let polling = Task { await scheduler.run(sink: JSONLinesSink(), durationMs: durationMs, intervalOverrideMs: pollIntervalMs) }
+        let outbox = try await RunStore.open(site: site, path: store, alsoStdout: alsoStdout || site.mqtt == nil, log: log)
+        // The uplink starts next to the poller: a broker that is unreachable now is normal, the
+        // readings wait in the store.
+        let uplink = site.mqtt.map { mqtt in
+            Uplink.start(config: mqtt, gatewayID: site.gatewayID, version: MeterAgentVersion.current, outbox: outbox.store, log: log)
+        }
+        let polling = Task { await scheduler.run(sink: outbox.sink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs) }
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo)
@@ -66,6 +83,9 @@ struct Run: AsyncParsableCommand {
         }
         await polling.value
         signals.forEach { $0.cancel() }
+        // Reverse order of start: poller (above), forwarder and session (offline status), store last.
+        await uplink?.stop()
+        await outbox.finish()
         log.info("stopped")
     }
 }

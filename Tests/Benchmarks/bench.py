@@ -90,7 +90,8 @@ def run_agent(site, seconds, extra=()):
     """Runs `meteragent run` for `seconds`; returns (readings, cpu seconds, peak RSS kB)."""
     out = open(os.path.join(WORK, "agent.out"), "w")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen([AGENT, "run", site, "--duration", str(seconds)] + list(extra),
+    store = os.path.join(WORK, "outbox-%d.db" % time.monotonic_ns())
+    proc = subprocess.Popen([AGENT, "run", site, "--duration", str(seconds), "--store", store, "--stdout"] + list(extra),
                             stdout=out, stderr=subprocess.DEVNULL)
     peak = 0
     while proc.poll() is None:
@@ -170,7 +171,7 @@ def rtu_cycle():
         naive = re.search(r"one request per point: (\d+) requests, (\d+) bytes, ([\d.]+) ms bus time", text)
         cycles = []
         for _ in range(3):
-            r = subprocess.run([AGENT, "run", site, "--once"], capture_output=True, text=True)
+            r = subprocess.run([AGENT, "run", site, "--once", "--store", os.path.join(WORK, "rtu.db")], capture_output=True, text=True)
             m = re.search(r"elapsed_ms=([\d.]+)", r.stderr)
             if m:
                 cycles.append(float(m.group(1)))

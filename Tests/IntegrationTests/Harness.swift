@@ -44,6 +44,8 @@ final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var stdoutText = ""
     private var stderrText = ""
+    /// Pipes that have reached end of file; output is complete once both have.
+    private var closedPipes = 0
 
     init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -55,12 +57,22 @@ final class ChildProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         out.fileHandleForReading.readabilityHandler = { [weak self] h in
             let data = h.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
+            if data.isEmpty {
+                h.readabilityHandler = nil
+                self.lock.withLock { self.closedPipes += 1 }
+                return
+            }
             self.lock.withLock { self.stdoutText += String(decoding: data, as: UTF8.self) }
         }
         err.fileHandleForReading.readabilityHandler = { [weak self] h in
             let data = h.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
+            if data.isEmpty {
+                h.readabilityHandler = nil
+                self.lock.withLock { self.closedPipes += 1 }
+                return
+            }
             self.lock.withLock { self.stderrText += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
@@ -93,7 +105,9 @@ final class ChildProcess: @unchecked Sendable {
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         if process.isRunning { stop() }
         process.waitUntilExit()
-        Thread.sleep(forTimeInterval: 0.05)  // let the pipe handlers drain
+        // Output is complete when both pipes reach end of file (bounded: a grandchild may hold them).
+        let drained = Date().addingTimeInterval(5)
+        while lock.withLock({ closedPipes < 2 }) && Date() < drained { Thread.sleep(forTimeInterval: 0.01) }
         return process.terminationStatus
     }
 
@@ -200,9 +214,13 @@ func jsonLines(_ text: String) -> [[String: Any]] {
     }
 }
 
-/// A site config file in `directory` with the given YAML body.
+/// A site config file in `directory` with the given YAML body. Unless the body has its own
+/// `store:` section, the agent's outbox goes into `directory` too, so tests never share (or
+/// touch) the default `/var/lib/meteragent/outbox.db`.
 func writeSite(_ yaml: String, in directory: URL, name: String = "site.yaml") throws -> String {
     let file = directory.appendingPathComponent(name)
-    try ("profiles: \(Paths.profiles)\n" + yaml).write(to: file, atomically: true, encoding: .utf8)
+    let hasStore = yaml.split(separator: "\n").contains { $0.hasPrefix("store:") }
+    let store = hasStore ? "" : "store: {path: \(directory.appendingPathComponent("outbox.db").path)}\n"
+    try ("profiles: \(Paths.profiles)\n" + store + yaml).write(to: file, atomically: true, encoding: .utf8)
     return file.path
 }

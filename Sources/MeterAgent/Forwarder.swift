@@ -1,0 +1,189 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import MeterCore
+import MeterStore
+import MeterUplink
+
+/// The outbox as the forwarder sees it: records in sequence order, removed only once acknowledged.
+public protocol ForwarderOutbox: Sendable {
+    /// The oldest records, in sequence order: at most `limit`, about `maxBytes` of payload, at
+    /// least one while any is left.
+    func pending(limit: Int, maxBytes: Int) async throws -> [UplinkRecord]
+    /// Removes records the broker has acknowledged.
+    func acknowledge(_ seqs: [UInt64]) async throws
+}
+
+/// Where batches go: the MQTT session, or a fake in tests.
+public protocol UplinkPublisher: Sendable {
+    /// Waits for a connection; false when the publisher has ended or the task was cancelled.
+    func waitUntilConnected() async -> Bool
+    /// QoS 1; returns only after the broker's PUBACK.
+    func publish(topic: String, payload: String, retain: Bool) async throws(MQTTError)
+}
+
+extension MQTTSession: UplinkPublisher {}
+
+extension OutboxStore: ForwarderOutbox {
+    public func pending(limit: Int, maxBytes: Int) async throws -> [UplinkRecord] {
+        try await oldest(limit: limit, maxBytes: maxBytes).map { record in
+            UplinkRecord(seq: record.seq, kind: UplinkRecordKind(record.kind), payload: record.payload)
+        }
+    }
+
+    public func acknowledge(_ seqs: [UInt64]) async throws {
+        try await delete(seqs)
+    }
+}
+
+extension UplinkRecordKind {
+    public init(_ kind: RecordKind) {
+        switch kind {
+        case .reading: self = .reading
+        case .event: self = .event
+        case .commandResult: self = .commandResult
+        }
+    }
+}
+
+/// Moves records from the outbox to the broker, oldest first: groups consecutive records of one
+/// kind into byte-bounded JSON batches, publishes each with QoS 1 and deletes its records only
+/// after the PUBACK. While the broker is away it waits for the session to reconnect (the session
+/// owns the back-off) and then resumes with the oldest record still stored, so the head-end sees
+/// sequence numbers in order; a batch whose PUBACK was lost is sent again (at least once — the
+/// head-end de-duplicates by gateway and seq).
+public final class Forwarder<Outbox: ForwarderOutbox, Publisher: UplinkPublisher>: Sendable {
+    private let outbox: Outbox
+    private let publisher: Publisher
+    private let topics: UplinkTopics
+    private let builder: BatchBuilder
+    private let log: Log
+    private let idlePollMs: Int
+    private let retryMs: Int
+    private let readLimit: Int
+    private let counters = ForwarderCounters()
+
+    /// `idlePollMs`: how often an empty outbox is looked at again; `retryMs`: pause after a failed
+    /// publish or store error before the next try (the session's own back-off covers reconnects).
+    public init(outbox: Outbox, publisher: Publisher, topics: UplinkTopics, gateway: String, maxPayloadBytes: Int,
+                log: Log = Log(), idlePollMs: Int = 250, retryMs: Int = 1_000, readLimit: Int = 2_000) {
+        self.outbox = outbox
+        self.publisher = publisher
+        self.topics = topics
+        self.builder = BatchBuilder(gateway: gateway, maxBytes: maxPayloadBytes)
+        self.log = log
+        self.idlePollMs = idlePollMs
+        self.retryMs = retryMs
+        self.readLimit = readLimit
+    }
+
+    public var statistics: ForwarderStatistics { counters.value }
+
+    /// Forwards until the task is cancelled or the publisher ends.
+    public func run() async {
+        var failing = false
+        while !Task.isCancelled {
+            guard await publisher.waitUntilConnected() else { return }
+            let records: [UplinkRecord]
+            do {
+                // A few batches' worth per read: the store is read in sequence order each time, so
+                // nothing here holds records the store might evict meanwhile.
+                records = try await outbox.pending(limit: readLimit, maxBytes: builder.maxBytes * 8)
+            } catch {
+                log.error("forwarder cannot read the outbox: \(error)")
+                await pause(retryMs)
+                continue
+            }
+            if records.isEmpty {
+                await pause(idlePollMs)
+                continue
+            }
+            for batch in builder.batches(records) {
+                do {
+                    try await publisher.publish(topic: topics.topic(for: batch.kind), payload: batch.payload, retain: false)
+                } catch {
+                    counters.update { $0.failedPublishes += 1 }
+                    if error.kind == .cancelled { return }
+                    // Not connected is the ordinary race with a dropped link: the session logs the
+                    // outage; here it is only worth a debug line.
+                    if error.kind == .notConnected || failing {
+                        log.debug("forwarder: batch not published, stays in the outbox: \(error.message)",
+                                  ["seq.first": String(batch.firstSeq)])
+                    } else {
+                        log.warning("forwarder: batch not published, records stay in the outbox: \(error.message)",
+                                    ["seq.first": String(batch.firstSeq), "seq.last": String(batch.lastSeq)])
+                    }
+                    failing = true
+                    if error.kind != .notConnected && error.kind != .connectionLost { await pause(retryMs) }
+                    break
+                }
+                if failing {
+                    log.info("forwarder: publishing again", ["seq.first": String(batch.firstSeq)])
+                    failing = false
+                }
+                do {
+                    try await outbox.acknowledge(batch.seqs)
+                } catch {
+                    // The batch reached the broker; it will go out once more (a duplicate, not a loss).
+                    log.error("forwarder cannot delete acknowledged records: \(error)", ["seq.first": String(batch.firstSeq)])
+                    await pause(retryMs)
+                    break
+                }
+                counters.update { s in
+                    s.batches += 1
+                    s.records += batch.seqs.count
+                    s.bytes += batch.payload.utf8.count
+                    s.lastAcknowledgedSeq = batch.lastSeq
+                }
+            }
+        }
+    }
+
+    private func pause(_ ms: Int) async {
+        try? await Task.sleep(for: .milliseconds(ms))
+    }
+}
+
+/// What the forwarder has sent so far.
+public struct ForwarderStatistics: Sendable, Hashable {
+    public var batches = 0
+    public var records = 0
+    public var bytes = 0
+    public var failedPublishes = 0
+    public var lastAcknowledgedSeq: UInt64 = 0
+}
+
+/// The forwarder's counters, readable from other tasks.
+///
+/// `@unchecked Sendable`: `value` is only touched with `mutex` held; the mutex lives at a fixed
+/// heap address and is destroyed in `deinit`.
+private final class ForwarderCounters: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var statistics = ForwarderStatistics()
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
+    var value: ForwarderStatistics {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return statistics
+    }
+
+    func update(_ body: (inout ForwarderStatistics) -> Void) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        body(&statistics)
+    }
+}

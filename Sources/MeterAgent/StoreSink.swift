@@ -1,0 +1,145 @@
+import MeterCore
+import MeterStore
+
+/// Hands readings to the outbox in batches: the poller's readings collect in a bounded queue and
+/// are committed in one transaction every `flushIntervalMs` (one fsync per batch instead of one
+/// per reading — what keeps flash wear and CPU low on a gateway).
+///
+/// A reading is "stored" once `append` has returned its sequence number; that is logged at debug
+/// level as `stored seq=FIRST..LAST`. Until then it lives only in this queue, so a `kill -9`
+/// loses at most one flush interval of readings that were never reported stored.
+///
+/// When the store fails (a full disk), the batch stays queued and is retried at the next flush.
+/// When the queue is full, the oldest instantaneous reading makes room (then the oldest billing
+/// one); every reading dropped that way is counted, logged and written to the store as a
+/// `buffer.dropped` event with reason `queue_full` as soon as it accepts writes again.
+public actor StoreSink: ReadingSink {
+    public struct Statistics: Sendable {
+        public var stored: UInt64 = 0
+        public var batches: UInt64 = 0
+        public var failedFlushes: UInt64 = 0
+        /// Readings dropped from the full queue, by class.
+        public var overflowed: [UInt64] = [0, 0, 0]
+        public var queued = 0
+        public var lastStoredSeq: UInt64?
+    }
+
+    private let store: OutboxStore
+    private let flushIntervalMs: Int
+    private let capacity: Int
+    private let log: Log
+    private var pending: [OutboxRecord] = []
+    /// Overflow not yet written to the store as an event.
+    private var unreportedOverflow: [UInt8: UInt64] = [:]
+    private var failing = false
+    private var overflowing = false
+    private var stats = Statistics()
+
+    public init(store: OutboxStore, flushIntervalMs: Int = 1000, capacity: Int = 20_000, log: Log = Log()) {
+        self.store = store
+        self.flushIntervalMs = max(10, flushIntervalMs)
+        self.capacity = max(1, capacity)
+        self.log = log
+    }
+
+    public var statistics: Statistics {
+        var s = stats
+        s.queued = pending.count
+        return s
+    }
+
+    /// The record a reading becomes: its JSON (exact decimals kept), class 1 for billing
+    /// registers and 2 for everything else. A reading of bad quality is stored like any other.
+    public static func record(_ reading: Reading) -> OutboxRecord {
+        OutboxRecord(kind: .reading, priority: reading.billing ? RecordPriority.billing : RecordPriority.instantaneous,
+                     createdMs: reading.timestampMs, payload: reading.json)
+    }
+
+    public func deliver(_ readings: [Reading]) async {
+        for reading in readings {
+            if pending.count >= capacity { dropOne() }
+            pending.append(Self.record(reading))
+        }
+    }
+
+    /// Makes room: the oldest class-2 record, else the oldest class-1, else the oldest of all.
+    private func dropOne() {
+        let index = pending.firstIndex { $0.priority == RecordPriority.instantaneous }
+            ?? pending.firstIndex { $0.priority == RecordPriority.billing } ?? 0
+        let priority = pending.remove(at: index).priority
+        stats.overflowed[Int(priority)] += 1
+        unreportedOverflow[priority, default: 0] += 1
+        if !overflowing {
+            overflowing = true
+            log.warning("store queue full; dropping the oldest readings (counted, reported as buffer.dropped)",
+                        ["capacity": String(capacity)])
+        }
+    }
+
+    /// Commits what is queued in one transaction. Returns false when the store refused it (the
+    /// records stay queued).
+    @discardableResult
+    public func flush() async -> Bool {
+        var batch: [OutboxRecord] = []
+        if !unreportedOverflow.isEmpty {
+            let classes = unreportedOverflow.mapValues { DroppedRange(count: $0) }
+            batch.append(StoreEvents.dropped(classes, reason: "queue_full", ts: WallClock.nowMs()))
+        }
+        let taken = pending
+        batch += taken
+        guard !batch.isEmpty else { return true }
+        pending.removeAll(keepingCapacity: true)
+        let overflowReported = unreportedOverflow
+        unreportedOverflow = [:]
+        do {
+            let seqs = try await store.append(batch)
+            stats.stored += UInt64(seqs.count)
+            stats.batches += 1
+            stats.lastStoredSeq = seqs.last
+            if let first = seqs.first, let last = seqs.last {
+                log.debug("stored seq=\(first)..\(last)", ["records": String(seqs.count)])
+            }
+            if failing {
+                failing = false
+                log.info("store accepts writes again", ["path": store.path])
+            }
+            overflowing = false
+            return true
+        } catch {
+            // Put the batch back in front of what arrived meanwhile; the queue bound still holds.
+            pending = taken + pending
+            for (priority, count) in overflowReported { unreportedOverflow[priority, default: 0] += count }
+            while pending.count > capacity { dropOne() }
+            stats.failedFlushes += 1
+            if !failing {
+                failing = true
+                log.error("cannot store readings; keeping them queued and retrying", ["error": error.description])
+            }
+            return false
+        }
+    }
+
+    /// Flushes every `flushIntervalMs` until the task is cancelled, then flushes what is left.
+    public func run() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .milliseconds(flushIntervalMs))
+            } catch {
+                break
+            }
+            await flush()
+        }
+        await flush()
+    }
+}
+
+/// Hands every batch to several sinks in turn (the store, and stdout when asked for).
+public struct FanOutSink: ReadingSink {
+    private let sinks: [any ReadingSink]
+
+    public init(_ sinks: [any ReadingSink]) { self.sinks = sinks }
+
+    public func deliver(_ readings: [Reading]) async {
+        for sink in sinks { await sink.deliver(readings) }
+    }
+}

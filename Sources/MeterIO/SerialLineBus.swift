@@ -1,0 +1,161 @@
+import MeterCore
+import MeterProtocols
+
+/// What a reply scanner makes of the bytes received so far in one transaction.
+public enum ReplyScan: Sendable, Hashable {
+    /// No matching reply yet: keep reading until the timeout.
+    case needMore
+    /// The matching reply, in whatever form the scanner hands back (typically the frame's bytes).
+    case reply([UInt8])
+    /// A reply for this request arrived with a bad checksum: retried like a timeout.
+    case checksumError(String)
+    /// The meter answered with an error reply (bits, explanation): the meter is alive, no retry.
+    case meterError(UInt8, String)
+    /// A reply for this request that makes no sense: retried like a checksum error.
+    case invalid(String)
+}
+
+/// A stream decoder for one transaction's replies: fed the received bytes chunk by chunk, it skips
+/// preambles, garbage and frames for other meters, and says when the reply to this request is there.
+public protocol ReplyScanner {
+    mutating func scan(_ bytes: [UInt8]) -> ReplyScan
+}
+
+/// One request on a byte-oriented line (DL/T 645, CJ/T 188).
+public struct SerialRequest: Sendable {
+    /// The meter address as written; per-device back-off and messages use it.
+    public var device: String
+    /// The control code, for messages and statistics.
+    public var function: UInt8
+    /// What is asked, e.g. `DI 00010000`, for messages.
+    public var item: String?
+    /// The complete request frame, preamble included.
+    public var frame: [UInt8]
+    /// False for broadcasts: the transaction ends once the frame is on the wire.
+    public var expectsReply: Bool
+    /// A fresh scanner for each attempt.
+    public var scanner: @Sendable () -> any ReplyScanner
+
+    public init(device: String, function: UInt8, item: String? = nil, frame: [UInt8], expectsReply: Bool = true,
+                scanner: @escaping @Sendable () -> any ReplyScanner) {
+        self.device = device
+        self.function = function
+        self.item = item
+        self.frame = frame
+        self.expectsReply = expectsReply
+        self.scanner = scanner
+    }
+}
+
+/// A serial line (or a TCP socket carrying one) for request/response protocols other than Modbus,
+/// with its own thread that runs one transaction at a time: write the request, feed the received
+/// bytes to the request's scanner until it yields the reply, the timeout passes, or — for a
+/// broadcast — the frame has left the port.
+///
+/// Like `ModbusBus`: the queue is bounded (`config.queueDepth`), timeouts and checksum errors are
+/// retried `config.retries` times, a meter that keeps timing out is skipped with back-off while
+/// the others on the line go on, and leftovers of a failed transaction are flushed before the next.
+///
+/// Checked `Sendable`: it holds only constants and `Guarded` state; the port lives on the bus thread.
+public final class SerialLineBus: Sendable {
+    public let config: BusConfig
+    private let queue: Guarded<SerialJobQueue>
+    private let status: Guarded<BusStatistics>
+
+    public var id: BusID { config.id }
+
+    /// Starts the bus thread; the port or connection opens with the first transaction.
+    /// `interFrameSilenceMs` defaults to 3.5 characters but at least 5 ms on a serial line, 0 over TCP.
+    public init(config: BusConfig, interFrameSilenceMs: Int? = nil) {
+        self.config = config
+        queue = Guarded(SerialJobQueue(capacity: max(1, config.queueDepth)))
+        status = Guarded(BusStatistics())
+        let queue = queue, status = status
+        let silenceUs: UInt64
+        if let interFrameSilenceMs {
+            silenceUs = UInt64(max(0, interFrameSilenceMs)) * 1000
+        } else if case let .serial(_, settings, _) = config.transport {
+            silenceUs = max(5_000, UInt64((settings.framing.interFrameSilence * 1_000_000).rounded(.up)))
+        } else {
+            silenceUs = 0
+        }
+        let started = BusThread.start {
+            SerialLineWorker(config: config, status: status, interFrameSilenceUs: silenceUs).run(queue)
+        }
+        if started != 0 {
+            queue.withLock { $0.closedReason = "cannot start the bus thread (pthread_create error \(started))" }
+        }
+    }
+
+    deinit { close() }
+
+    /// Runs one request; returns the scanner's reply (empty for a broadcast).
+    public func transact(_ request: SerialRequest) async throws(SerialBusError) -> [UInt8] {
+        try await submit(request).get()
+    }
+
+    /// Stops the bus: queued transactions fail with `.closed`; the one in progress finishes within
+    /// its timeout, then the thread closes the port. Does not block.
+    public func close() {
+        let pending = queue.withLock { state -> [SerialJob] in
+            if state.closedReason == nil { state.closedReason = "bus closed" }
+            defer { state.jobs.removeAll() }
+            return state.jobs
+        }
+        queue.broadcast()
+        for job in pending {
+            job.continuation.resume(returning: .failure(job.error(.closed, bus: config.id, message: "bus closed before the transaction ran")))
+        }
+    }
+
+    public var statistics: BusStatistics {
+        var snapshot = status.withLock { $0 }
+        snapshot.queued = queue.withLock { $0.jobs.count }
+        return snapshot
+    }
+
+    private func submit(_ request: SerialRequest) async -> Result<[UInt8], SerialBusError> {
+        await withCheckedContinuation { continuation in
+            let job = SerialJob(request: request, continuation: continuation)
+            let refusal = queue.withLock { state -> SerialBusError? in
+                if let reason = state.closedReason { return job.error(.closed, bus: config.id, message: reason) }
+                guard state.jobs.count < state.capacity else {
+                    return job.error(.queueFull, bus: config.id, message: "\(state.capacity) transactions already waiting")
+                }
+                state.jobs.append(job)
+                return nil
+            }
+            guard let refusal else {
+                queue.broadcast()
+                return
+            }
+            if refusal.kind == .queueFull {
+                status.withLock {
+                    $0.queueFullRejections += 1
+                    $0.lastError = refusal.description
+                }
+            }
+            continuation.resume(returning: .failure(refusal))
+        }
+    }
+}
+
+struct SerialJob: Sendable {
+    var request: SerialRequest
+    var continuation: CheckedContinuation<Result<[UInt8], SerialBusError>, Never>
+
+    func error(_ kind: SerialBusError.Kind, bus: BusID, message: String) -> SerialBusError {
+        SerialBusError(kind, bus: bus, device: request.device, function: request.function, item: request.item, message: message)
+    }
+}
+
+struct SerialJobQueue: Sendable {
+    let capacity: Int
+    var jobs: [SerialJob] = []
+    var closedReason: String?
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        jobs.reserveCapacity(capacity)
+    }
+}

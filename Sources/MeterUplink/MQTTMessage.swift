@@ -1,0 +1,12 @@
+/// A message received on a subscribed topic (`<prefix>/cmd`, `<prefix>/config`).
+public struct MQTTMessage: Sendable, Hashable {
+    public var topic: String
+    public var payload: [UInt8]
+    public var retained: Bool
+
+    public init(topic: String, payload: [UInt8], retained: Bool) {
+        self.topic = topic
+        self.payload = payload
+        self.retained = retained
+    }
+}

@@ -1,0 +1,246 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ArgumentParser
+import MeterAgent
+import MeterCore
+import MeterProtocols
+import MeterStore
+
+extension Exit {
+    /// The outbox could not be opened (or read).
+    static let storeUnavailable = ExitCode(4)
+}
+
+/// `meteragent buffer …`: look into the outbox, also while the agent runs (WAL lets a reader in
+/// next to the writer; these commands open the file read-only).
+struct Buffer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Look into the outbox: records per class, oldest records, export.",
+        discussion: "The store is the site's store.path, or --store PATH, or /var/lib/meteragent/outbox.db. Exit code 4: the store cannot be opened.",
+        subcommands: [BufferStatsCommand.self, BufferPeek.self, BufferExport.self, BufferBench.self]
+    )
+}
+
+/// Which store a `buffer` command looks at.
+struct StoreLocation: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Outbox database (instead of the site's store.path).", valueName: "path"))
+    var store: String?
+
+    @OptionGroup var profileOptions: ProfileOptions
+
+    func path(config: String?) throws -> String {
+        if let store { return store }
+        if let config { return try loadSite(config, profiles: profileOptions.profiles).store.path }
+        return StoreConfig.defaultPath
+    }
+
+    func openReadOnly(config: String?) throws -> OutboxStore {
+        let path = try path(config: config)
+        do {
+            return try OutboxStore(path: path, options: .readOnly)
+        } catch {
+            throw fail(error.description, Exit.storeUnavailable)
+        }
+    }
+}
+
+struct BufferStatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Records and bytes per class, oldest and newest sequence number, drops so far."
+    )
+
+    @Argument(help: "Site configuration file (YAML); its store.path is used.")
+    var config: String?
+
+    @OptionGroup var location: StoreLocation
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func run() async throws {
+        let store = try location.openReadOnly(config: config)
+        defer { store.close() }
+        let stats: BufferStats
+        do {
+            stats = try await store.stats()
+        } catch {
+            throw fail(error.description, Exit.storeUnavailable)
+        }
+        print(json ? Self.json(stats, path: store.path) : Self.text(stats, path: store.path), terminator: "")
+    }
+
+    static func json(_ s: BufferStats, path: String) -> String {
+        var w = JSONWriter()
+        w.raw("{\"path\":"); w.string(path)
+        w.raw(",\"records\":\(s.records),\"classes\":{")
+        for (priority, c) in s.perClass.enumerated() {
+            if priority > 0 { w.raw(",") }
+            w.raw("\"\(priority)\":{\"records\":\(c.records),\"bytes\":\(c.bytes),\"dropped\":\(s.droppedPerClass[priority])}")
+        }
+        w.raw("},\"oldest_seq\":\(s.oldestSeq.map(String.init) ?? "null"),\"newest_seq\":\(s.newestSeq.map(String.init) ?? "null")")
+        w.raw(",\"next_seq\":\(s.nextSeq),\"dropped\":\(s.dropped),\"used_bytes\":\(s.usedBytes),\"total_bytes\":\(s.totalBytes),\"max_bytes\":\(s.maxBytes)}\n")
+        return w.text
+    }
+
+    static func text(_ s: BufferStats, path: String) -> String {
+        let names = ["0 commands/alarms", "1 billing", "2 instantaneous"]
+        var rows = [["CLASS", "RECORDS", "BYTES", "DROPPED"]]
+        for (priority, c) in s.perClass.enumerated() {
+            rows.append([names[priority], String(c.records), String(c.bytes), String(s.droppedPerClass[priority])])
+        }
+        rows.append(["total", String(s.records), String(s.perClass.reduce(0) { $0 + $1.bytes }), String(s.dropped)])
+        var out = "store \(path)\n"
+        out += TextFormat.table(rows)
+        out += "sequence: oldest \(s.oldestSeq.map(String.init) ?? "-"), newest \(s.newestSeq.map(String.init) ?? "-"), next \(s.nextSeq)\n"
+        out += "on disk: \(s.totalBytes) bytes (\(s.usedBytes) in use) of a \(s.maxBytes)-byte budget\n"
+        return out
+    }
+}
+
+struct BufferPeek: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peek",
+        abstract: "Print the N oldest records (the next ones the uplink sends) as JSON lines."
+    )
+
+    @Argument(help: "How many records.")
+    var count: Int = 10
+
+    @Argument(help: "Site configuration file (YAML); its store.path is used.")
+    var config: String?
+
+    @OptionGroup var location: StoreLocation
+
+    func validate() throws {
+        if count < 1 { throw ValidationError("N must be 1 or more") }
+    }
+
+    func run() async throws {
+        let store = try location.openReadOnly(config: config)
+        defer { store.close() }
+        do {
+            for record in try await store.export(since: 0, limit: count) { print(record.exportLine) }
+        } catch {
+            throw fail(error.description, Exit.storeUnavailable)
+        }
+    }
+}
+
+struct BufferExport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Print stored records from a sequence number on, as JSON lines with seq, kind and class."
+    )
+
+    @Argument(help: "Site configuration file (YAML); its store.path is used.")
+    var config: String?
+
+    @OptionGroup var location: StoreLocation
+
+    @Option(help: "First sequence number to print.")
+    var since: UInt64 = 0
+
+    @Option(help: "Print at most this many records.")
+    var limit: Int?
+
+    func run() async throws {
+        let store = try location.openReadOnly(config: config)
+        defer { store.close() }
+        // In pages, so a large store is never held in memory at once.
+        var next = since
+        var left = limit ?? .max
+        do {
+            while left > 0 {
+                let page = try await store.export(since: next, limit: min(left, 2_000))
+                guard let last = page.last else { break }
+                var text = ""
+                for record in page { text += record.exportLine + "\n" }
+                print(text, terminator: "")
+                left -= page.count
+                next = last.seq + 1
+            }
+        } catch {
+            throw fail(error.description, Exit.storeUnavailable)
+        }
+    }
+}
+
+/// `make bench`: durable ingest rate and bytes on disk per reading, as one JSON line.
+struct BufferBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure durable ingest into a new store: readings/s and bytes on disk per reading (one JSON line).",
+        shouldDisplay: false
+    )
+
+    @Option(help: ArgumentHelp("Store file to create (must not exist).", valueName: "path"))
+    var store: String
+
+    @Option(help: "Readings to write.")
+    var count: Int = 100_000
+
+    @Option(help: "Readings per transaction (the agent commits one batch per flush interval).")
+    var batch: Int = 200
+
+    @Option(help: "full or normal.")
+    var sync: String = "full"
+
+    @Option(help: ArgumentHelp("Byte budget (bytes or 64MB-style).", valueName: "size"))
+    var maxBytes: String = "1GB"
+
+    func validate() throws {
+        if count < 1 || batch < 1 { throw ValidationError("--count and --batch must be 1 or more") }
+        if StoreSync(rawValue: sync) == nil { throw ValidationError("--sync is full or normal") }
+        if StoreConfig.parseBytes(maxBytes) == nil { throw ValidationError("--max-bytes: expected bytes or e.g. 64MB") }
+        if access(store, F_OK) == 0 { throw ValidationError("\(store) exists; the benchmark measures a new store") }
+    }
+
+    func run() async throws {
+        let syncMode = StoreSync(rawValue: sync)!
+        let budget = StoreConfig.parseBytes(maxBytes)!
+        let outbox: OutboxStore
+        do {
+            outbox = try await OutboxStore.open(path: store, maxBytes: budget, options: StoreOptions(sync: syncMode))
+        } catch {
+            throw fail(error.description, Exit.storeUnavailable)
+        }
+        // Readings shaped like an SDM630's: a billing total and instantaneous values.
+        let points: [(String, String, Bool)] = [("energy.import.total", "kWh", true), ("voltage.l1", "V", false),
+                                                ("current.l1", "A", false), ("power.active", "W", false),
+                                                ("frequency", "Hz", false)]
+        let start = WallClock.nowMs()
+        let clock = ContinuousClock()
+        let began = clock.now
+        var written = 0
+        do throws(StoreError) {
+            while written < count {
+                let n = min(batch, count - written)
+                let records = (0..<n).map { i -> OutboxRecord in
+                    let k = written + i
+                    let (point, unit, billing) = points[k % points.count]
+                    let value = billing ? MeterValue.decimal(ExactDecimal(significand: 1_234_567 + Int64(k), exponent: -2)) : .real(230.0 + Double(k % 97) / 10)
+                    let reading = Reading(device: DeviceID("flat-\(k / points.count % 100)"), point: PointName(point), value: value,
+                                          unit: unit, timestampMs: start + Int64(k), quality: .good, billing: billing)
+                    return StoreSink.record(reading)
+                }
+                _ = try await outbox.append(records)
+                written += n
+            }
+        } catch {
+            throw fail(error.description, Exit.storeUnavailable)
+        }
+        let elapsed = clock.now - began
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        await outbox.shutdown()
+        // After the close has checkpointed the WAL into the database file.
+        var info = stat()
+        let bytes = stat(store, &info) == 0 ? Int64(info.st_size) : 0
+        print("{\"bench\":\"store_ingest\",\"readings\":\(written),\"batch\":\(batch),\"sync\":\"\(sync)\",\"seconds\":\(TextFormat.fixed(seconds, 3)),"
+            + "\"readings_per_s\":\(TextFormat.fixed(Double(written) / max(seconds, 1e-9), 0)),\"bytes_on_disk\":\(bytes),"
+            + "\"bytes_per_reading\":\(TextFormat.fixed(Double(bytes) / Double(written), 1))}")
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+
+/// The outbox with the agent as a separate process: `kill -9` at random moments, a corrupt file at
+/// start, and `meteragent buffer …` next to the running agent.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct StoreTests {
+    static let scenario = """
+    tcp:
+      - id: plant
+        port: 0
+        devices:
+          - {unit: 1, profile: eastron-sdm630, model: electricity}
+          - {unit: 2, profile: generic-modbus-gas, model: gas}
+
+    """
+
+    static func site(tcpPort: Int, store: String) -> String {
+        """
+        gateway: gw-store
+        store: {path: \(store), flush_interval: 100ms}
+        buses:
+          - {id: plant, type: tcp, host: 127.0.0.1, port: \(tcpPort), timeout_ms: 1000}
+        devices:
+          - {id: main, bus: plant, unit: 1, profile: eastron-sdm630, poll_interval: 100ms}
+          - {id: gas, bus: plant, unit: 2, profile: generic-modbus-gas, poll_interval: 100ms}
+
+        """
+    }
+
+    /// `stored seq=FIRST..LAST` lines of the agent's debug log.
+    static func reportedRanges(_ stderr: String) -> [ClosedRange<UInt64>] {
+        stderr.split(separator: "\n").compactMap { line in
+            guard let start = line.range(of: "stored seq=") else { return nil }
+            let text = line[start.upperBound...].prefix { $0 != " " }
+            let bounds = text.split(separator: ".", omittingEmptySubsequences: true)
+            guard bounds.count == 2, let first = UInt64(bounds[0]), let last = UInt64(bounds[1]), first <= last else { return nil }
+            return first...last
+        }
+    }
+
+    /// Every record of the store, through `meteragent buffer export`. Written to a file rather than
+    /// read from a pipe: a large export can outlast the harness's short drain after exit.
+    static func exportedRecords(_ store: String) throws -> [[String: Any]] {
+        let file = store + ".export.jsonl"
+        let result = try runCommand("/bin/sh", ["-c", "exec \"$0\" buffer export --store \"$1\" --since 0 > \"$2\"",
+                                                Paths.meteragent, store, file])
+        #expect(result.status == 0, "buffer export: \(result.stderr)")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        return jsonLines(try String(contentsOfFile: file, encoding: .utf8))
+    }
+
+    static func exportedSeqs(_ store: String) throws -> [UInt64] {
+        try exportedRecords(store).compactMap { ($0["seq"] as? NSNumber)?.uint64Value }
+    }
+
+    @Test func everyRecordReportedStoredSurvivesKillNine() throws {
+        let sim = try Simulator(scenario: Self.scenario)
+        defer { sim.stop() }
+        let port = try #require(sim.tcpPorts.first)
+        let dir = try Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = dir.appendingPathComponent("outbox.db").path
+        let site = try writeSite(Self.site(tcpPort: port, store: store), in: dir)
+
+        var generator = SystemRandomNumberGenerator()
+        var reported: [[ClosedRange<UInt64>]] = []
+        let started = Date()
+        for _ in 0..<20 {
+            let agent = try ChildProcess(Paths.meteragent, ["run", site, "--verbose"])
+            // Kill during ingest: once the store is open and polling has begun, at a random moment.
+            let deadline = Date().addingTimeInterval(10)
+            while !agent.stderr.contains("polling") && agent.process.isRunning && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            Thread.sleep(forTimeInterval: Double(Int.random(in: 100...800, using: &generator)) / 1000)
+            agent.stop(signal: SIGKILL)
+            #expect(agent.process.terminationReason == .uncaughtSignal)
+            reported.append(Self.reportedRanges(agent.stderr))
+        }
+        #expect(Date().timeIntervalSince(started) < 55, "the kill -9 loop must stay within a minute")
+
+        let runsThatStored = reported.filter { !$0.isEmpty }.count
+        #expect(runsThatStored >= 10, "only \(runsThatStored) of 20 runs reported a stored batch")
+        // Sequence numbers strictly increase, within a run and across restarts.
+        let flat = reported.flatMap { $0 }
+        for (a, b) in zip(flat, flat.dropFirst()) {
+            #expect(a.upperBound < b.lowerBound, "\(a) then \(b)")
+        }
+        // Every number ever reported stored is still in the store.
+        let exported = Set(try Self.exportedSeqs(store))
+        let missing = flat.flatMap { Array($0) }.filter { !exported.contains($0) }
+        #expect(missing.isEmpty, "\(missing.count) reported seqs missing after kill -9, first \(missing.prefix(10))")
+        #expect(!exported.isEmpty)
+    }
+
+    @Test func aCorruptStoreIsMovedAsideAndTheAgentKeepsStoring() throws {
+        let sim = try Simulator(scenario: Self.scenario)
+        defer { sim.stop() }
+        let port = try #require(sim.tcpPorts.first)
+        let dir = try Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = dir.appendingPathComponent("outbox.db").path
+        try Data(repeating: 0xA5, count: 8192).write(to: URL(fileURLWithPath: store))
+        let site = try writeSite(Self.site(tcpPort: port, store: store), in: dir)
+
+        let result = try runCommand(Paths.meteragent, ["run", site, "--duration", "1.5"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("moved it to \(store).corrupt-"), "\(result.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(files.contains { $0.hasPrefix("outbox.db.corrupt-") })
+
+        let records = try Self.exportedRecords(store)
+        #expect(records.first?["type"] as? String == "store.recovered")
+        #expect(records.contains { $0["kind"] as? String == "reading" })
+    }
+
+    @Test func bufferCommandsWorkWhileTheAgentWrites() throws {
+        let sim = try Simulator(scenario: Self.scenario)
+        defer { sim.stop() }
+        let port = try #require(sim.tcpPorts.first)
+        let dir = try Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = dir.appendingPathComponent("outbox.db").path
+        let site = try writeSite(Self.site(tcpPort: port, store: store), in: dir)
+
+        let agent = try ChildProcess(Paths.meteragent, ["run", site])
+        defer { agent.stop() }
+        try agent.waitForLine { $0.contains("\"device\":\"gas\"") }
+        Thread.sleep(forTimeInterval: 0.5)
+        let stats = try runCommand(Paths.meteragent, ["buffer", "stats", site, "--json"])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        let object = try #require(jsonLines(stats.stdout).first)
+        let records = try #require(object["records"] as? Int)
+        #expect(records > 0)
+        #expect((object["classes"] as? [String: Any])?.count == 3)
+
+        let peek = try runCommand(Paths.meteragent, ["buffer", "peek", "5", site])
+        #expect(jsonLines(peek.stdout).map { $0["seq"] as? Int } == [1, 2, 3, 4, 5])
+        Thread.sleep(forTimeInterval: 0.3)
+        let later = try Self.exportedSeqs(store)
+        #expect(later.count >= records)
+        #expect(later == Array(1...UInt64(later.count)), "nothing was deleted, so the store holds 1...n")
+
+        // SIGTERM commits what is queued: every reading printed on stdout is in the store.
+        agent.stop()
+        Thread.sleep(forTimeInterval: 0.2)  // let the pipe handlers drain
+        let printed = jsonLines(agent.stdout).count
+        let final = try Self.exportedSeqs(store)
+        #expect(final.count >= printed, "\(printed) readings printed, \(final.count) stored; agent log: \(agent.stderr.suffix(1500))")
+        #expect(agent.stderr.contains("stopped"))
+    }
+}

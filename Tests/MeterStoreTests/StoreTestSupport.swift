@@ -1,0 +1,42 @@
+import Foundation
+import MeterCore
+@testable import MeterStore
+
+/// A fresh directory per test, removed when the value goes away.
+final class TemporaryDirectory {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("meterstore-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    var files: [String] { (try? FileManager.default.contentsOfDirectory(atPath: url.path))?.sorted() ?? [] }
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Collects the store's log lines.
+final class LogLines: @unchecked Sendable {
+    // @unchecked: `lines` is only touched under `lock`.
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var callback: @Sendable (String) -> Void { { [self] line in lock.withLock { lines.append(line) } } }
+    var all: [String] { lock.withLock { lines } }
+}
+
+/// A reading-like payload of roughly the size the agent writes.
+func reading(_ i: Int, priority: UInt8) -> OutboxRecord {
+    let point = priority == 1 ? "energy.import.total" : "voltage.l1"
+    let payload = "{\"device\":\"flat-\(i % 40)\",\"point\":\"\(point)\",\"value\":\(230 + i % 10).5,\"unit\":\"V\",\"ts\":\(1_764_052_800_000 + i),\"quality\":\"good\",\"billing\":\(priority == 1)}"
+    return OutboxRecord(kind: .reading, priority: priority, createdMs: 1_764_052_800_000 + Int64(i), payload: payload)
+}
+
+func jsonObject(_ text: String) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+}
+
+extension OutboxStore {
+    /// Every record, in order.
+    func everything() async throws -> [StoredRecord] {
+        try await export(since: 0, limit: .max)
+    }
+}

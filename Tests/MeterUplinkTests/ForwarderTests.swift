@@ -1,0 +1,125 @@
+import Foundation
+import MeterAgent
+import MeterUplink
+import Testing
+
+/// An outbox in memory that records what was acknowledged.
+final class MemoryOutbox: ForwarderOutbox, @unchecked Sendable {
+    // @unchecked: every field is touched under `lock`.
+    private let lock = NSLock()
+    private var records: [UplinkRecord]
+    private(set) var acknowledged: [[UInt64]] = []
+
+    init(_ records: [UplinkRecord]) { self.records = records }
+
+    func append(_ more: [UplinkRecord]) { lock.withLock { records += more } }
+    var remaining: [UInt64] { lock.withLock { records.map(\.seq) } }
+    var acks: [[UInt64]] { lock.withLock { acknowledged } }
+
+    func pending(limit: Int, maxBytes: Int) async throws -> [UplinkRecord] {
+        lock.withLock { Array(records.prefix(limit)) }
+    }
+
+    func acknowledge(_ seqs: [UInt64]) async throws {
+        lock.withLock {
+            acknowledged.append(seqs)
+            records.removeAll { seqs.contains($0.seq) }
+        }
+    }
+}
+
+/// A broker stand-in: accepts or fails publishes as the test says.
+final class FakePublisher: UplinkPublisher, @unchecked Sendable {
+    // @unchecked: every field is touched under `lock`.
+    private let lock = NSLock()
+    private var sent: [(topic: String, payload: String)] = []
+    /// Publishes that fail before the next one is accepted.
+    private var failuresLeft = 0
+    private var attempts = 0
+
+    func failNext(_ n: Int) { lock.withLock { failuresLeft = n } }
+    var published: [(topic: String, payload: String)] { lock.withLock { sent } }
+    var attemptCount: Int { lock.withLock { attempts } }
+
+    func waitUntilConnected() async -> Bool { !Task.isCancelled }
+
+    func publish(topic: String, payload: String, retain: Bool) async throws(MQTTError) {
+        let fail: Bool = lock.withLock {
+            attempts += 1
+            if failuresLeft > 0 { failuresLeft -= 1; return true }
+            sent.append((topic, payload))
+            return false
+        }
+        if fail { throw MQTTError(.connectionLost, "link down") }
+    }
+}
+
+struct ForwarderTests {
+    func reading(_ seq: UInt64) -> UplinkRecord {
+        UplinkRecord(seq: seq, kind: .reading, payload: "{\"device\":\"d\",\"point\":\"p\",\"value\":\(seq).50,\"unit\":\"kWh\"}")
+    }
+
+    func seqs(in payload: String) -> [Int] {
+        let object = (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [String: Any] ?? [:]
+        let items = (object["readings"] ?? object["events"] ?? object["results"]) as? [[String: Any]] ?? []
+        return items.compactMap { $0["seq"] as? Int }
+    }
+
+    /// Runs the forwarder until `done` holds (at most 10 s), then cancels it.
+    func run(_ forwarder: Forwarder<MemoryOutbox, FakePublisher>, until done: @escaping () -> Bool) async {
+        let task = Task { await forwarder.run() }
+        let deadline = Date().addingTimeInterval(10)
+        while !done() && Date() < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+        task.cancel()
+        await task.value
+    }
+
+    @Test func publishesInOrderByKindAndDeletesOnlyWhatWasAcknowledged() async {
+        let records = (1...5).map(reading) + [UplinkRecord(seq: 6, kind: .event, payload: "{\"type\":\"leak\"}")] + (7...8).map(reading)
+        let outbox = MemoryOutbox(records)
+        let publisher = FakePublisher()
+        let forwarder = Forwarder(outbox: outbox, publisher: publisher, topics: UplinkTopics(prefix: "m/gw"), gateway: "gw",
+                                  maxPayloadBytes: 4096, idlePollMs: 5, retryMs: 5)
+        await run(forwarder) { outbox.remaining.isEmpty }
+        #expect(outbox.remaining.isEmpty)
+        #expect(publisher.published.map(\.topic) == ["m/gw/readings", "m/gw/events", "m/gw/readings"])
+        #expect(publisher.published.flatMap { seqs(in: $0.payload) } == Array(1...8))
+        #expect(outbox.acks == [[1, 2, 3, 4, 5], [6], [7, 8]])
+        #expect(publisher.published[0].payload.contains("\"value\":1.50,"))
+        #expect(forwarder.statistics.records == 8 && forwarder.statistics.batches == 3)
+        #expect(forwarder.statistics.lastAcknowledgedSeq == 8)
+    }
+
+    @Test func afterFailuresItResumesWithTheOldestRecordAndLeavesNoGap() async {
+        let outbox = MemoryOutbox((1...300).map(reading))
+        let publisher = FakePublisher()
+        publisher.failNext(3)
+        let forwarder = Forwarder(outbox: outbox, publisher: publisher, topics: UplinkTopics(prefix: "m/gw"), gateway: "gw",
+                                  maxPayloadBytes: 1024, idlePollMs: 5, retryMs: 5)
+        let task = Task { await forwarder.run() }
+        // More records arrive while it works.
+        try? await Task.sleep(for: .milliseconds(20))
+        outbox.append((301...400).map(reading))
+        let deadline = Date().addingTimeInterval(10)
+        while !outbox.remaining.isEmpty && Date() < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+        task.cancel()
+        await task.value
+        #expect(outbox.remaining.isEmpty)
+        // Failed publishes were never acknowledged, so every record went out exactly once, in order.
+        #expect(publisher.published.flatMap { seqs(in: $0.payload) } == Array(1...400))
+        #expect(outbox.acks.flatMap { $0 } == (1...400).map(UInt64.init))
+        #expect(publisher.attemptCount == publisher.published.count + 3)
+        #expect(forwarder.statistics.failedPublishes == 3)
+        #expect(publisher.published.allSatisfy { $0.payload.utf8.count <= 1024 })
+    }
+
+    @Test func anEmptyOutboxPublishesNothing() async {
+        let outbox = MemoryOutbox([])
+        let publisher = FakePublisher()
+        let forwarder = Forwarder(outbox: outbox, publisher: publisher, topics: UplinkTopics(prefix: "m/gw"), gateway: "gw",
+                                  maxPayloadBytes: 1024, idlePollMs: 5, retryMs: 5)
+        let start = Date()
+        await run(forwarder) { Date().timeIntervalSince(start) > 0.1 }
+        #expect(publisher.attemptCount == 0)
+    }
+}
