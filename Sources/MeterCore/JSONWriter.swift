@@ -7,22 +7,25 @@ public struct JSONWriter {
 
     public mutating func raw(_ s: String) { text += s }
 
-    public mutating func string(_ s: String) {
-        text += "\""
+    public mutating func string(_ s: String) { text += Self.quoted(s) }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
             case _ where scalar.value < 0x20:
                 let digits = Array("0123456789abcdef")
-                text += "\\u00" + String(digits[Int(scalar.value >> 4)]) + String(digits[Int(scalar.value & 0xF)])
-            default: text.unicodeScalars.append(scalar)
+                out += "\\u00" + String(digits[Int(scalar.value >> 4)]) + String(digits[Int(scalar.value & 0xF)])
+            default: out.unicodeScalars.append(scalar)
             }
         }
-        text += "\""
+        return out + "\""
     }
 
     public mutating func value(_ v: MeterValue?) {

@@ -1,3 +1,5 @@
+import MeterCore
+
 /// What a record in the outbox is; the uplink picks the topic from it.
 public enum RecordKind: String, Sendable, CaseIterable {
     case reading
@@ -82,7 +84,7 @@ public struct StoredRecord: Sendable, Hashable {
     static func insert(_ members: String, into payload: String) -> String {
         var body = Substring(payload)
         while let first = body.first, first == " " || first == "\n" || first == "\t" { body = body.dropFirst() }
-        guard body.first == "{" else { return "{" + members + ",\"payload\":" + JSONText.quoted(payload) + "}" }
+        guard body.first == "{" else { return "{" + members + ",\"payload\":" + JSONWriter.quoted(payload) + "}" }
         body = body.dropFirst()
         var rest = body
         while let first = rest.first, first == " " || first == "\n" || first == "\t" { rest = rest.dropFirst() }

@@ -1,23 +1,4 @@
-/// JSON text by hand: the store writes two kinds of small event objects and needs no encoder for it.
-enum JSONText {
-    static func quoted(_ s: String) -> String {
-        var text = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let digits = Array("0123456789abcdef")
-                text += "\\u00" + String(digits[Int(scalar.value >> 4)]) + String(digits[Int(scalar.value & 0xF)])
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        return text + "\""
-    }
-}
+import MeterCore
 
 /// What was dropped in one class: how many, and the sequence range they came from.
 /// Eviction takes the oldest records of a class first, so every dropped sequence number of the
@@ -61,7 +42,7 @@ public enum StoreEvents {
             total.merge(range)
             parts.append("\"\(priority)\":" + object(range))
         }
-        var text = "{\"type\":\"\(droppedType)\",\"ts\":\(ts),\"reason\":" + JSONText.quoted(reason)
+        var text = "{\"type\":\"\(droppedType)\",\"ts\":\(ts),\"reason\":" + JSONWriter.quoted(reason)
         text += "," + members(total)
         text += ",\"classes\":{" + parts.joined(separator: ",") + "}"
         if let maxBytes { text += ",\"max_bytes\":\(maxBytes)" }
@@ -71,9 +52,9 @@ public enum StoreEvents {
 
     /// `{"type":"store.recovered","ts":…,"reason":"…","moved_to":"…","next_seq":…,"seq_source":"…"}`
     static func recovered(reason: String, movedTo: String, nextSeq: UInt64, seqSource: String, ts: Int64) -> OutboxRecord {
-        let text = "{\"type\":\"\(recoveredType)\",\"ts\":\(ts),\"reason\":" + JSONText.quoted(reason)
-            + ",\"moved_to\":" + JSONText.quoted(movedTo) + ",\"next_seq\":\(nextSeq),\"seq_source\":"
-            + JSONText.quoted(seqSource) + "}"
+        let text = "{\"type\":\"\(recoveredType)\",\"ts\":\(ts),\"reason\":" + JSONWriter.quoted(reason)
+            + ",\"moved_to\":" + JSONWriter.quoted(movedTo) + ",\"next_seq\":\(nextSeq),\"seq_source\":"
+            + JSONWriter.quoted(seqSource) + "}"
         return OutboxRecord(kind: .event, priority: RecordPriority.critical, createdMs: ts, payload: text)
     }
 

@@ -31,27 +31,14 @@ enum StoreFiles {
         _ = mkdir(path, 0o755)
     }
 
-    /// `20261125T070253Z`, for the name of a file moved aside.
-    static func stamp(_ ms: Int64) -> String {
-        var seconds = time_t(ms / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))\(pad(parts.tm_mon + 1, 2))\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2))\(pad(parts.tm_min, 2))\(pad(parts.tm_sec, 2))Z"
-    }
-
     /// Renames the database and its WAL to `<path>.corrupt-<timestamp>[-n]` (the WAL keeps its
     /// `-wal` suffix so the pair still opens in `sqlite3` for a post-mortem) and removes the shared
     /// memory index, which is rebuilt from the WAL. Returns the new name.
     static func moveAside(_ path: String, now: Int64) -> Result<String, StoreError> {
-        var aside = path + ".corrupt-" + stamp(now)
+        var aside = path + ".corrupt-" + UTCTime.compact(now)
         var n = 2
         while exists(aside) {
-            aside = path + ".corrupt-" + stamp(now) + "-\(n)"
+            aside = path + ".corrupt-" + UTCTime.compact(now) + "-\(n)"
             n += 1
         }
         if exists(path), rename(path, aside) != 0 {

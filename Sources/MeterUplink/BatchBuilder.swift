@@ -1,3 +1,5 @@
+import MeterCore
+
 /// Groups outbox records into JSON batch messages bounded in bytes, e.g.
 /// `{"gateway":"gw-1","first_seq":41,"last_seq":43,"readings":[{"seq":41,"device":…},…]}`.
 ///
@@ -74,21 +76,5 @@ public struct BatchBuilder: Sendable {
     }
 
     /// A JSON string literal (quotes, backslashes and control characters escaped).
-    public static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let digits = Array("0123456789abcdef")
-                out += "\\u00" + String(digits[Int(scalar.value >> 4)]) + String(digits[Int(scalar.value & 0xF)])
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    public static func jsonString(_ s: String) -> String { JSONWriter.quoted(s) }
 }
