@@ -45,7 +45,7 @@ import Testing
     @Test func explicitProfilesDirectoryWins() throws {
         let site = try SiteConfigLoader.load(path: Repo.path("Hardware/examples/demo-site.yaml"),
                                              profilesDirectory: Repo.profilesDirectory)
-        #expect(site.devices.count == 5)
+        #expect(site.devices.count == 9)
         #expect(throws: ConfigErrors.self) {
             try SiteConfigLoader.load(path: Repo.path("Hardware/examples/demo-site.yaml"), profilesDirectory: "/nonexistent")
         }
