@@ -221,6 +221,37 @@ struct UplinkTests {
         }
     }
 
+    /// `kill -9` 20 times at random moments while the agent ingests and publishes: every sequence
+    /// number it ever reported stored reaches the subscriber in the end (duplicates allowed, gaps not).
+    @Test func everySeqReportedStoredArrivesAcrossTwentyKillNines() throws {
+        let rig = try Rig()
+        defer { rig.stop() }
+        let broker = try Broker()
+        defer { broker.remove() }
+        let sub = try Subscriber(broker: broker, topic: Self.prefix + "/readings")
+        defer { sub.stop() }
+        let site = try rig.site(mqtt: Self.mqtt(port: broker.port))
+        var reported: [ClosedRange<UInt64>] = []
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            let agent = try rig.startAgent(site)
+            try Self.waitFor("the agent to start polling", timeout: 10) { agent.stderr.contains("polling") }
+            Thread.sleep(forTimeInterval: Double(Int.random(in: 300...1500, using: &generator)) / 1000)
+            agent.stop(signal: SIGKILL)
+            #expect(agent.process.terminationReason == .uncaughtSignal)
+            reported += StoreTests.reportedRanges(agent.stderr)
+        }
+        let expected = Set(reported.flatMap { Array($0) }.map(Int.init))
+        #expect(expected.count >= 20, "the runs reported only \(expected.count) stored readings")
+        // One last run drains the outbox; what was reported stored before any kill must arrive.
+        let last = try rig.startAgent(site)
+        try sub.wait(timeout: 60, "every reported seq") { sub in expected.isSubset(of: Set(Self.seqs(sub))) }
+        last.stop()
+        let arrived = Set(Self.seqs(sub))
+        let missing = expected.subtracting(arrived).sorted()
+        #expect(missing.isEmpty, "\(missing.count) reported seqs never arrived, first \(missing.prefix(10))")
+    }
+
     @Test func unknownHostIsReportedAndRetried() throws {
         let rig = try Rig()
         defer { rig.stop() }
