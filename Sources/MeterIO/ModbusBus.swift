@@ -15,7 +15,7 @@ import MeterProtocols
 /// `modbus_t*`) is created on the bus thread and never leaves it.
 public final class ModbusBus: Sendable {
     public let config: BusConfig
-    private let queue: Guarded<TransactionQueue>
+    private let queue: BusQueue<Transaction>
     private let status: Guarded<BusStatistics>
 
     public var id: BusID { config.id }
@@ -23,14 +23,14 @@ public final class ModbusBus: Sendable {
     /// Starts the bus thread; the port or connection is opened lazily by the first transaction.
     public init(config: BusConfig) {
         self.config = config
-        queue = Guarded(TransactionQueue(capacity: max(1, config.queueDepth)))
         status = Guarded(BusStatistics())
+        queue = BusQueue(bus: config.id, capacity: config.queueDepth, status: status)
         let queue = queue, status = status
         let started = BusThread.start {
             BusWorker(config: config, status: status).run(queue)
         }
         if started != 0 {
-            queue.withLock { $0.closedReason = "cannot start the bus thread (pthread_create error \(started))" }
+            queue.refuseAll(because: "cannot start the bus thread (pthread_create error \(started))")
         }
     }
 
@@ -60,30 +60,12 @@ public final class ModbusBus: Sendable {
 
     /// Stops the bus: queued transactions fail with `.closed`, the one in progress (if any) finishes
     /// within its timeout, then the thread closes the port and ends. Does not block.
-    public func close() {
-        let pending = queue.withLock { state -> [Transaction] in
-            if state.closedReason == nil { state.closedReason = "bus closed" }
-            defer { state.jobs.removeAll() }
-            return state.jobs
-        }
-        queue.broadcast()
-        for job in pending {
-            job.continuation.resume(returning: .failure(job.error(.closed, bus: config.id, message: "bus closed before the transaction ran")))
-        }
-    }
+    public func close() { queue.close() }
 
     public var statistics: BusStatistics {
         var snapshot = status.withLock { $0 }
-        snapshot.queued = queue.withLock { $0.jobs.count }
+        snapshot.queued = queue.count
         return snapshot
-    }
-
-    // MARK: - Queue
-
-    private enum Admission {
-        case accepted
-        case full(Int)
-        case closed(String)
     }
 
     private func submit(unit: UnitID, _ operation: Transaction.Operation) async -> Result<[UInt16], ModbusError> {
@@ -91,33 +73,12 @@ public final class ModbusBus: Sendable {
             return .failure(ModbusError(.invalidRequest, bus: config.id, unit: unit, function: operation.function,
                                         address: operation.address, message: problem))
         }
-        return await withCheckedContinuation { continuation in
-            let job = Transaction(unit: unit, operation: operation, continuation: continuation)
-            let admission = queue.withLock { state -> Admission in
-                if let reason = state.closedReason { return .closed(reason) }
-                guard state.jobs.count < state.capacity else { return .full(state.capacity) }
-                state.jobs.append(job)
-                return .accepted
-            }
-            switch admission {
-            case .accepted:
-                queue.broadcast()
-            case let .full(capacity):
-                let error = job.error(.queueFull, bus: config.id, message: "\(capacity) transactions already waiting")
-                status.withLock {
-                    $0.queueFullRejections += 1
-                    $0.lastError = error.description
-                }
-                continuation.resume(returning: .failure(error))
-            case let .closed(reason):
-                continuation.resume(returning: .failure(job.error(.closed, bus: config.id, message: reason)))
-            }
-        }
+        return await queue.submit { Transaction(unit: unit, operation: operation, continuation: $0) }
     }
 }
 
 /// One request waiting for the bus thread, and where its answer goes.
-struct Transaction: Sendable {
+struct Transaction: BusJob {
     enum Operation: Sendable {
         case read(table: RegisterTable, address: UInt16, count: Int)
         case writeRegisters(address: UInt16, values: [UInt16])
@@ -160,17 +121,8 @@ struct Transaction: Sendable {
     func error(_ kind: ModbusError.Kind, bus: BusID, message: String) -> ModbusError {
         ModbusError(kind, bus: bus, unit: unit, function: operation.function, address: operation.address, message: message)
     }
-}
 
-/// The bounded FIFO between submitters and the bus thread.
-struct TransactionQueue: Sendable {
-    let capacity: Int
-    var jobs: [Transaction] = []
-    /// Set once the bus is closed (or could not start); new submissions fail with this reason.
-    var closedReason: String?
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        jobs.reserveCapacity(capacity)
+    func refused(_ why: QueueRefusal, bus: BusID, message: String) -> ModbusError {
+        error(why == .full ? .queueFull : .closed, bus: bus, message: message)
     }
 }

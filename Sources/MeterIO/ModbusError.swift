@@ -43,27 +43,19 @@ public struct ModbusError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// `bus rs485-1 unit 3 function 0x04 register 72: timeout (Connection timed out)`
     public var description: String {
-        var text = "bus \(bus)"
-        if let unit { text += " unit \(unit)" }
-        if let function {
-            let digits = String(function, radix: 16, uppercase: true)
-            text += " function 0x" + (digits.count < 2 ? "0" : "") + digits
+        let failure = switch kind {
+        case .timeout: "timeout"
+        case .crcError: "CRC error"
+        case .invalidResponse: "invalid response"
+        case let .exception(code): "Modbus exception \(code.rawValue) (\(code))"
+        case .connection: "connection failed"
+        case .queueFull: "queue full"
+        case .backoff: "device backing off"
+        case .closed: "bus closed"
+        case .invalidRequest: "invalid request"
         }
-        if let address { text += " register \(address)" }
-        text += ": "
-        switch kind {
-        case .timeout: text += "timeout"
-        case .crcError: text += "CRC error"
-        case .invalidResponse: text += "invalid response"
-        case let .exception(code): text += "Modbus exception \(code.rawValue) (\(code))"
-        case .connection: text += "connection failed"
-        case .queueFull: text += "queue full"
-        case .backoff: text += "device backing off"
-        case .closed: text += "bus closed"
-        case .invalidRequest: text += "invalid request"
-        }
-        if !message.isEmpty { text += " (\(message))" }
-        return text
+        return busErrorDescription(bus: bus, context: [unit.map { "unit \($0)" }, function.map { "function 0x" + hex2($0) },
+                                                       address.map { "register \($0)" }], failure: failure, message: message)
     }
 
     /// The reading quality this failure maps to.

@@ -45,24 +45,19 @@ public struct SerialBusError: Error, Sendable, Hashable, CustomStringConvertible
 
     /// `bus rs485-2 meter 121078563412 control 0x11 DI 00010000: meter error 0x04 (unauthorised)`
     public var description: String {
-        var text = "bus \(bus)"
-        if let device { text += " meter \(device)" }
-        if let function { text += " control 0x" + hex2(function) }
-        if let item { text += " \(item)" }
-        text += ": "
-        switch kind {
-        case .timeout: text += "timeout"
-        case .checksumError: text += "checksum error"
-        case .invalidResponse: text += "invalid response"
-        case let .meterError(bits): text += "meter error 0x" + hex2(bits)
-        case .connection: text += "connection failed"
-        case .queueFull: text += "queue full"
-        case .backoff: text += "device backing off"
-        case .closed: text += "bus closed"
-        case .invalidRequest: text += "invalid request"
+        let failure = switch kind {
+        case .timeout: "timeout"
+        case .checksumError: "checksum error"
+        case .invalidResponse: "invalid response"
+        case let .meterError(bits): "meter error 0x" + hex2(bits)
+        case .connection: "connection failed"
+        case .queueFull: "queue full"
+        case .backoff: "device backing off"
+        case .closed: "bus closed"
+        case .invalidRequest: "invalid request"
         }
-        if !message.isEmpty { text += " (\(message))" }
-        return text
+        return busErrorDescription(bus: bus, context: [device.map { "meter \($0)" }, function.map { "control 0x" + hex2($0) }, item],
+                                   failure: failure, message: message)
     }
 
     /// The reading quality this failure maps to.
@@ -75,9 +70,4 @@ public struct SerialBusError: Error, Sendable, Hashable, CustomStringConvertible
         case .connection, .queueFull, .closed, .invalidRequest: .busError
         }
     }
-}
-
-func hex2(_ byte: UInt8) -> String {
-    let digits = String(byte, radix: 16, uppercase: true)
-    return digits.count < 2 ? "0" + digits : digits
 }

@@ -59,7 +59,7 @@ public struct SerialRequest: Sendable {
 /// Checked `Sendable`: it holds only constants and `Guarded` state; the port lives on the bus thread.
 public final class SerialLineBus: Sendable {
     public let config: BusConfig
-    private let queue: Guarded<SerialJobQueue>
+    private let queue: BusQueue<SerialJob>
     private let status: Guarded<BusStatistics>
 
     public var id: BusID { config.id }
@@ -68,8 +68,8 @@ public final class SerialLineBus: Sendable {
     /// `interFrameSilenceMs` defaults to 3.5 characters but at least 5 ms on a serial line, 0 over TCP.
     public init(config: BusConfig, interFrameSilenceMs: Int? = nil) {
         self.config = config
-        queue = Guarded(SerialJobQueue(capacity: max(1, config.queueDepth)))
         status = Guarded(BusStatistics())
+        queue = BusQueue(bus: config.id, capacity: config.queueDepth, status: status)
         let queue = queue, status = status
         let silenceUs: UInt64
         if let interFrameSilenceMs {
@@ -83,7 +83,7 @@ public final class SerialLineBus: Sendable {
             SerialLineWorker(config: config, status: status, interFrameSilenceUs: silenceUs).run(queue)
         }
         if started != 0 {
-            queue.withLock { $0.closedReason = "cannot start the bus thread (pthread_create error \(started))" }
+            queue.refuseAll(because: "cannot start the bus thread (pthread_create error \(started))")
         }
     }
 
@@ -91,71 +91,29 @@ public final class SerialLineBus: Sendable {
 
     /// Runs one request; returns the scanner's reply (empty for a broadcast).
     public func transact(_ request: SerialRequest) async throws(SerialBusError) -> [UInt8] {
-        try await submit(request).get()
+        try await queue.submit { SerialJob(request: request, continuation: $0) }.get()
     }
 
     /// Stops the bus: queued transactions fail with `.closed`; the one in progress finishes within
     /// its timeout, then the thread closes the port. Does not block.
-    public func close() {
-        let pending = queue.withLock { state -> [SerialJob] in
-            if state.closedReason == nil { state.closedReason = "bus closed" }
-            defer { state.jobs.removeAll() }
-            return state.jobs
-        }
-        queue.broadcast()
-        for job in pending {
-            job.continuation.resume(returning: .failure(job.error(.closed, bus: config.id, message: "bus closed before the transaction ran")))
-        }
-    }
+    public func close() { queue.close() }
 
     public var statistics: BusStatistics {
         var snapshot = status.withLock { $0 }
-        snapshot.queued = queue.withLock { $0.jobs.count }
+        snapshot.queued = queue.count
         return snapshot
-    }
-
-    private func submit(_ request: SerialRequest) async -> Result<[UInt8], SerialBusError> {
-        await withCheckedContinuation { continuation in
-            let job = SerialJob(request: request, continuation: continuation)
-            let refusal = queue.withLock { state -> SerialBusError? in
-                if let reason = state.closedReason { return job.error(.closed, bus: config.id, message: reason) }
-                guard state.jobs.count < state.capacity else {
-                    return job.error(.queueFull, bus: config.id, message: "\(state.capacity) transactions already waiting")
-                }
-                state.jobs.append(job)
-                return nil
-            }
-            guard let refusal else {
-                queue.broadcast()
-                return
-            }
-            if refusal.kind == .queueFull {
-                status.withLock {
-                    $0.queueFullRejections += 1
-                    $0.lastError = refusal.description
-                }
-            }
-            continuation.resume(returning: .failure(refusal))
-        }
     }
 }
 
-struct SerialJob: Sendable {
+struct SerialJob: BusJob {
     var request: SerialRequest
     var continuation: CheckedContinuation<Result<[UInt8], SerialBusError>, Never>
 
     func error(_ kind: SerialBusError.Kind, bus: BusID, message: String) -> SerialBusError {
         SerialBusError(kind, bus: bus, device: request.device, function: request.function, item: request.item, message: message)
     }
-}
 
-struct SerialJobQueue: Sendable {
-    let capacity: Int
-    var jobs: [SerialJob] = []
-    var closedReason: String?
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        jobs.reserveCapacity(capacity)
+    func refused(_ why: QueueRefusal, bus: BusID, message: String) -> SerialBusError {
+        error(why == .full ? .queueFull : .closed, bus: bus, message: message)
     }
 }

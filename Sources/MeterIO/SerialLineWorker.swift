@@ -8,11 +8,10 @@ final class SerialLineWorker {
     private let config: BusConfig
     private let status: Guarded<BusStatistics>
     private var channel: (any ByteChannel)?
-    private var devices: [String: DeviceBackoff] = [:]
+    private var ledger: RetryLedger<String>
     private var connectBackoff: DeviceBackoff
     private var lastConnectError = ""
-    private let interFrameSilenceUs: UInt64
-    private var lastFrameEndUs: UInt64 = 0
+    private var silence: InterFrameSilence
     /// Once bytes flow, the reply may take as long as its length needs: each chunk extends the
     /// deadline by this gap (20 characters, at least 50 ms).
     private let interByteGapMs: Int
@@ -20,9 +19,9 @@ final class SerialLineWorker {
     init(config: BusConfig, status: Guarded<BusStatistics>, interFrameSilenceUs: UInt64) {
         self.config = config
         self.status = status
-        self.interFrameSilenceUs = interFrameSilenceUs
-        connectBackoff = DeviceBackoff(threshold: 1, initialMs: UInt64(config.reconnectInitialMs),
-                                       maxMs: max(10_000, UInt64(config.reconnectInitialMs)))
+        silence = InterFrameSilence(microseconds: interFrameSilenceUs)
+        ledger = RetryLedger(config: config, status: status, now: MonotonicClock.nowMs)
+        connectBackoff = RetryLedger<String>.connectBackoff(for: config)
         if case let .serial(_, settings, _) = config.transport {
             interByteGapMs = max(50, Int((settings.framing.seconds(forBytes: 20) * 1000).rounded(.up)))
         } else {
@@ -30,30 +29,21 @@ final class SerialLineWorker {
         }
     }
 
-    func run(_ queue: Guarded<SerialJobQueue>) {
-        while let job = queue.wait(until: { !$0.jobs.isEmpty || $0.closedReason != nil }, then: { state -> SerialJob? in
-            state.closedReason == nil ? state.jobs.removeFirst() : nil
-        }) {
+    func run(_ queue: BusQueue<SerialJob>) {
+        while let job = queue.next() {
             job.continuation.resume(returning: execute(job))
         }
         channel = nil
     }
 
-    private func deviceBackoff() -> DeviceBackoff {
-        DeviceBackoff(initialMs: UInt64(config.backoffInitialMs), maxMs: UInt64(max(config.backoffInitialMs, config.backoffMaxMs)))
-    }
-
     func execute(_ job: SerialJob) -> Result<[UInt8], SerialBusError> {
         let device = job.request.device
         let start = MonotonicClock.nowMs()
-        if let backoff = devices[device], backoff.shouldSkip(now: start) {
-            status.withLock { $0.backoffSkips += 1 }
-            return .failure(job.error(.backoff, bus: config.id,
-                                      message: "no reply to the last \(backoff.consecutiveFailures) requests; next try in \(backoff.remainingMs(now: start)) ms"))
+        if let reason = ledger.skipReason(device, at: start) {
+            return .failure(job.error(.backoff, bus: config.id, message: reason))
         }
-        var attemptsLeft = devices[device]?.isBackingOff == true ? 1 : 1 + max(0, config.retries)
+        var attemptsLeft = ledger.beginTransaction(device)
         var reopened = false
-        status.withLock { $0.transactions += 1 }
         while true {
             let port: any ByteChannel
             switch connect(job) {
@@ -65,14 +55,13 @@ final class SerialLineWorker {
                 }
                 return .failure(error)
             }
-            keepInterFrameSilence()
+            silence.keep()
             let result = attempt(job, on: port)
-            lastFrameEndUs = MonotonicClock.nowUs()
+            silence.frameEnded()
             let error: SerialBusError
             switch result {
             case .success:
-                devices[device] = nil
-                status.withLock { $0.successes += 1 }
+                ledger.answered(device, success: true)
                 return result
             case let .failure(failure):
                 error = failure
@@ -82,18 +71,10 @@ final class SerialLineWorker {
             case .timeout, .checksumError, .invalidResponse:
                 // Late or partial bytes of this attempt must not be read as the next reply.
                 port.discardInput()
-                status.withLock { if error.kind == .timeout { $0.timeouts += 1 } else { $0.crcErrors += 1 } }
-                attemptsLeft -= 1
-                if attemptsLeft > 0 {
-                    status.withLock { $0.retries += 1 }
-                    continue
-                }
-                // Only silence means a dead meter; a garbled reply shows something is there.
-                if error.kind == .timeout { devices[device, default: deviceBackoff()].recordFailure(now: MonotonicClock.nowMs()) }
+                if ledger.retryAfterBadReply(device, timedOut: error.kind == .timeout, attemptsLeft: &attemptsLeft) { continue }
                 return result
             case .meterError:
-                devices[device] = nil
-                status.withLock { $0.exceptions += 1 }
+                ledger.answered(device, success: false)
                 return result
             case .connection:
                 // The port broke (USB adapter unplugged, peer closed the socket): reopen once at once.
@@ -172,11 +153,5 @@ final class SerialLineWorker {
         } catch {
             return .failure(job.error(.connection, bus: config.id, message: error.description))
         }
-    }
-
-    private func keepInterFrameSilence() {
-        guard interFrameSilenceUs > 0, lastFrameEndUs > 0 else { return }
-        let elapsed = MonotonicClock.nowUs() &- lastFrameEndUs
-        if elapsed < interFrameSilenceUs { BusThread.sleep(microseconds: interFrameSilenceUs - elapsed) }
     }
 }

@@ -24,10 +24,7 @@ struct Read: AsyncParsableCommand {
 
     func run() async throws {
         let site = try loadSite(config, profiles: profileOptions.profiles)
-        guard let deviceConfig = site.device(DeviceID(device)) else {
-            let known = site.devices.map(\.id.rawValue).joined(separator: ", ")
-            throw fail("no device '\(device)' in \(config) (devices: \(known))", Exit.invalidConfig)
-        }
+        let deviceConfig = try siteDevice(device, in: site, config: config)
         for point in points where !deviceConfig.profile.pointNames.contains(PointName(point)) {
             let known = deviceConfig.profile.pointNames.map(\.rawValue).joined(separator: ", ")
             throw fail("profile \(deviceConfig.profile.name) has no point '\(point)' (points: \(known))", Exit.invalidConfig)

@@ -1,7 +1,5 @@
 import ArgumentParser
-import MeterAgent
 import MeterCore
-import MeterDrivers
 
 /// `meteragent relay CONFIG DEVICE ACTION`: relay control of a DL/T 645 meter through the same
 /// driver the daemon uses (`MeterDriver.execute`), with the password level from the profile and
@@ -53,52 +51,6 @@ struct Relay: AsyncParsableCommand {
 
     func run() async throws {
         let site = try loadSite(config, profiles: profileOptions.profiles)
-        let (bus, driver) = try openDriver(site: site, device: device, config: config)
-        defer { bus.close() }
-        let outcome = await driver.execute(action.command, now: WallClock.nowMs)
-        if outcome.status == .unsupported {
-            throw fail("device \(device): \(outcome.message)", Exit.invalidConfig)
-        }
-        if json {
-            print(commandOutcomeJSON(outcome))
-        } else {
-            print(outcome.description)
-            if !outcome.observed.isEmpty { printReadings(outcome.observed, json: false) }
-        }
-        if outcome.status != .confirmed { throw Exit.deviceFailed }
+        try await executeCommand(action.command, device: device, site: site, config: config, json: json)
     }
-}
-
-/// The bus and driver of one device, as the daemon would build them; exits on a bad config.
-func openDriver(site: SiteConfig, device: String, config: String) throws -> (any MeterBus, any MeterDriver) {
-    guard let deviceConfig = site.device(DeviceID(device)) else {
-        let known = site.devices.map(\.id.rawValue).joined(separator: ", ")
-        throw fail("no device '\(device)' in \(config) (devices: \(known))", Exit.invalidConfig)
-    }
-    guard let busConfig = site.bus(deviceConfig.bus) else {
-        throw fail("device \(device): unknown bus \(deviceConfig.bus)", Exit.invalidConfig)
-    }
-    do throws(DriverFactory.Unsupported) {
-        let bus = try DriverFactory.openBus(busConfig)
-        do throws(DriverFactory.Unsupported) {
-            return (bus, try DriverFactory.driver(for: deviceConfig, on: bus))
-        } catch {
-            bus.close()
-            throw error
-        }
-    } catch {
-        throw fail(error.description, Exit.invalidConfig)
-    }
-}
-
-/// One JSON object for a command outcome (never the password: outcomes do not carry it).
-func commandOutcomeJSON(_ outcome: CommandOutcome) -> String {
-    var w = JSONWriter()
-    w.raw("{\"device\":"); w.string(outcome.device.rawValue)
-    w.raw(",\"command\":"); w.string(outcome.command.action)
-    w.raw(",\"status\":"); w.string("\(outcome.status)")
-    w.raw(",\"message\":"); w.string(outcome.message)
-    w.raw(",\"quality\":"); w.string(outcome.quality.description)
-    w.raw(",\"observed\":[" + outcome.observed.map(\.json).joined(separator: ",") + "]}")
-    return w.text
 }

@@ -1,7 +1,5 @@
 import ArgumentParser
-import MeterAgent
 import MeterCore
-import MeterDrivers
 
 /// `meteragent valve CONFIG DEVICE open|close`: moves a water or gas meter's valve through the
 /// same driver the daemon uses (`MeterDriver.execute`), then reads the valve state back.
@@ -37,43 +35,6 @@ struct Valve: AsyncParsableCommand {
 
     func run() async throws {
         let site = try loadSite(config, profiles: profileOptions.profiles)
-        guard let deviceConfig = site.device(DeviceID(device)) else {
-            let known = site.devices.map(\.id.rawValue).joined(separator: ", ")
-            throw fail("no device '\(device)' in \(config) (devices: \(known))", Exit.invalidConfig)
-        }
-        guard let busConfig = site.bus(deviceConfig.bus) else {
-            throw fail("device \(device): unknown bus \(deviceConfig.bus)", Exit.invalidConfig)
-        }
-        let bus: any MeterBus
-        let driver: any MeterDriver
-        do throws(DriverFactory.Unsupported) {
-            bus = try DriverFactory.openBus(busConfig)
-            driver = try DriverFactory.driver(for: deviceConfig, on: bus)
-        } catch {
-            throw fail(error.description, Exit.invalidConfig)
-        }
-        defer { bus.close() }
-        let outcome = await driver.execute(action.command, now: WallClock.nowMs)
-        if outcome.status == .unsupported {
-            throw fail("device \(device): \(outcome.message)", Exit.invalidConfig)
-        }
-        if json {
-            print(outcomeJSON(outcome))
-        } else {
-            print(outcome.description)
-            if !outcome.observed.isEmpty { printReadings(outcome.observed, json: false) }
-        }
-        if outcome.status != .confirmed { throw Exit.deviceFailed }
-    }
-
-    private func outcomeJSON(_ outcome: CommandOutcome) -> String {
-        var w = JSONWriter()
-        w.raw("{\"device\":"); w.string(outcome.device.rawValue)
-        w.raw(",\"command\":"); w.string(outcome.command.action)
-        w.raw(",\"status\":"); w.string("\(outcome.status)")
-        w.raw(",\"message\":"); w.string(outcome.message)
-        w.raw(",\"quality\":"); w.string(outcome.quality.description)
-        w.raw(",\"observed\":[" + outcome.observed.map(\.json).joined(separator: ",") + "]}")
-        return w.text
+        try await executeCommand(action.command, device: device, site: site, config: config, json: json)
     }
 }

@@ -1,0 +1,80 @@
+import MeterCore
+
+/// The retry and back-off bookkeeping every bus worker shares: which devices are skipped for now,
+/// how many attempts a transaction gets, and the counters that go with each outcome. `Device` is
+/// whatever names a device on the line (a Modbus unit, a meter address).
+/// Confined to the bus thread, like the worker that owns it.
+struct RetryLedger<Device: Hashable> {
+    private let config: BusConfig
+    private let status: Guarded<BusStatistics>
+    private let now: () -> UInt64
+    /// Only devices that have failed are here, so at most one entry per device on the bus.
+    private var devices: [Device: DeviceBackoff] = [:]
+
+    init(config: BusConfig, status: Guarded<BusStatistics>, now: @escaping () -> UInt64) {
+        self.config = config
+        self.status = status
+        self.now = now
+    }
+
+    /// Back-off for opening the port: a missing adapter or refused connection is retried after
+    /// 0.5 s, 1 s, 2 s … up to 10 s instead of on every transaction.
+    static func connectBackoff(for config: BusConfig) -> DeviceBackoff {
+        DeviceBackoff(threshold: 1, initialMs: UInt64(config.reconnectInitialMs), maxMs: max(10_000, UInt64(config.reconnectInitialMs)))
+    }
+
+    /// Why `device` is not to be asked at `time` (counted as a back-off skip), nil when it may be.
+    func skipReason(_ device: Device, at time: UInt64) -> String? {
+        guard let backoff = devices[device], backoff.shouldSkip(now: time) else { return nil }
+        status.withLock { $0.backoffSkips += 1 }
+        return "no reply to the last \(backoff.consecutiveFailures) requests; next try in \(backoff.remainingMs(now: time)) ms"
+    }
+
+    /// Counts a transaction going on the line and returns how many attempts it gets. A device
+    /// already in back-off gets one probe, not a round of retries that would hold the line.
+    func beginTransaction(_ device: Device) -> Int {
+        let attempts = devices[device]?.isBackingOff == true ? 1 : 1 + max(0, config.retries)
+        status.withLock { $0.transactions += 1 }
+        return attempts
+    }
+
+    /// The device answered, with a reply or an exception: it is alive.
+    mutating func answered(_ device: Device, success: Bool) {
+        devices[device] = nil
+        status.withLock { if success { $0.successes += 1 } else { $0.exceptions += 1 } }
+    }
+
+    /// After a timeout or a garbled reply: counts it and says whether to try again.
+    mutating func retryAfterBadReply(_ device: Device, timedOut: Bool, attemptsLeft: inout Int) -> Bool {
+        status.withLock { if timedOut { $0.timeouts += 1 } else { $0.crcErrors += 1 } }
+        attemptsLeft -= 1
+        if attemptsLeft > 0 {
+            status.withLock { $0.retries += 1 }
+            return true
+        }
+        // Only silence means a dead device; a garbled reply shows something is there.
+        if timedOut {
+            devices[device, default: DeviceBackoff(initialMs: UInt64(config.backoffInitialMs),
+                                                   maxMs: UInt64(max(config.backoffInitialMs, config.backoffMaxMs)))]
+                .recordFailure(now: now())
+        }
+        return false
+    }
+}
+
+/// The silence a serial line needs between frames (3.5 characters on RS-485), 0 when none.
+struct InterFrameSilence {
+    let microseconds: UInt64
+    private var lastFrameEndUs: UInt64 = 0
+
+    init(microseconds: UInt64) { self.microseconds = microseconds }
+
+    /// Sleeps until the line has been silent long enough since the last frame.
+    func keep() {
+        guard microseconds > 0, lastFrameEndUs > 0 else { return }
+        let elapsed = MonotonicClock.nowUs() &- lastFrameEndUs
+        if elapsed < microseconds { BusThread.sleep(microseconds: microseconds - elapsed) }
+    }
+
+    mutating func frameEnded() { lastFrameEndUs = MonotonicClock.nowUs() }
+}
