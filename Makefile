@@ -61,8 +61,13 @@ bench: deps release
 	METERAGENT_PYTHON=$(abspath $(PYTHON)) ./Tests/Benchmarks/bench.sh $(BUILD_DIR)
 
 # Static Swift stdlib, stripped: the binary that ships to gateways.
+# lld folds identical functions (--icf=all) and packs the PIE's relative relocations (RELR, needs
+# glibc 2.36+ on the gateway, as in Debian 12): about 1.3 MB less flash and fewer dirty pages.
+RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -Osize -Xswiftc -use-ld=lld \
+	-Xlinker --icf=all -Xlinker -z -Xlinker pack-relative-relocs
+
 release: apt-deps
-	$(SWIFT) build --scratch-path $(BUILD_DIR) -c release --static-swift-stdlib -Xswiftc -Osize
+	$(SWIFT) build --scratch-path $(BUILD_DIR) $(RELEASE_FLAGS)
 	strip -o $(BUILD_DIR)/meteragent $(BUILD_DIR)/release/meteragent
 	@ls -l $(BUILD_DIR)/meteragent
 
