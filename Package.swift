@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "MeterAgent",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "meteragent", targets: ["meteragent"]),
         .executable(name: "metersim", targets: ["metersim"]),

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import MeterCore
+import Synchronization
 import MeterStore
 import MeterUplink
 
@@ -156,34 +157,12 @@ public struct ForwarderStatistics: Sendable, Hashable {
 }
 
 /// The forwarder's counters, readable from other tasks.
-///
-/// `@unchecked Sendable`: `value` is only touched with `mutex` held; the mutex lives at a fixed
-/// heap address and is destroyed in `deinit`.
-private final class ForwarderCounters: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var statistics = ForwarderStatistics()
+private final class ForwarderCounters: Sendable {
+    private let statistics = Mutex(ForwarderStatistics())
 
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deinitialize(count: 1)
-        mutex.deallocate()
-    }
-
-    var value: ForwarderStatistics {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return statistics
-    }
+    var value: ForwarderStatistics { statistics.withLock { $0 } }
 
     func update(_ body: (inout ForwarderStatistics) -> Void) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        body(&statistics)
+        statistics.withLock { body(&$0) }
     }
 }
