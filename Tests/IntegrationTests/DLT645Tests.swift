@@ -232,14 +232,8 @@ struct DLT645Tests {
 
     @Test func agentReadsThePyPIMeterOverASocatPtyPair() throws {
         let dir = try Paths.temporaryDirectory()
-        let meterEnd = dir.appendingPathComponent("meter").path
-        let agentEnd = dir.appendingPathComponent("agent").path
-        let socat = try ChildProcess("/usr/bin/socat", ["pty,raw,echo=0,link=\(meterEnd)", "pty,raw,echo=0,link=\(agentEnd)"])
+        let (socat, meterEnd, agentEnd) = try socatPtyPair(in: dir)
         defer { socat.stop() }
-        let deadline = Date().addingTimeInterval(10)
-        while !(FileManager.default.fileExists(atPath: meterEnd) && FileManager.default.fileExists(atPath: agentEnd)), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
         let (meter, _) = try startPyPIMeter(["--serial", meterEnd])
         defer { meter.stop() }
         try expectAgentReadsPyPIMeter(bus: "{id: peer, type: serial, port: \(agentEnd), baud: 9600, parity: none, protocol: dlt645, timeout_ms: 2000, retries: 1}")

@@ -224,3 +224,17 @@ func writeSite(_ yaml: String, in directory: URL, name: String = "site.yaml") th
     try ("profiles: \(Paths.profiles)\n" + store + yaml).write(to: file, atomically: true, encoding: .utf8)
     return file.path
 }
+
+/// Two linked ptys made by socat (a null-modem cable in software): `meter` and `agent` are
+/// symlinks in `directory` to either end. Stop the returned process to remove them.
+func socatPtyPair(in directory: URL) throws -> (socat: ChildProcess, meter: String, agent: String) {
+    let meter = directory.appendingPathComponent("meter").path
+    let agent = directory.appendingPathComponent("agent").path
+    let socat = try ChildProcess("/usr/bin/socat", ["pty,raw,echo=0,link=\(meter)", "pty,raw,echo=0,link=\(agent)"])
+    let deadline = Date().addingTimeInterval(10)
+    while !(FileManager.default.fileExists(atPath: meter) && FileManager.default.fileExists(atPath: agent)), Date() < deadline {
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    guard FileManager.default.fileExists(atPath: agent) else { throw HarnessError("socat made no pty pair: \(socat.stderr)") }
+    return (socat, meter, agent)
+}

@@ -48,14 +48,8 @@ struct InteropTests {
 
     @Test func agentReadsAPymodbusServerOverRTUOnASocatPtyPair() throws {
         let dir = try Paths.temporaryDirectory()
-        let meterEnd = dir.appendingPathComponent("meter").path
-        let agentEnd = dir.appendingPathComponent("agent").path
-        let socat = try ChildProcess("/usr/bin/socat", ["pty,raw,echo=0,link=\(meterEnd)", "pty,raw,echo=0,link=\(agentEnd)"])
+        let (socat, meterEnd, agentEnd) = try socatPtyPair(in: dir)
         defer { socat.stop() }
-        let deadline = Date().addingTimeInterval(10)
-        while !(FileManager.default.fileExists(atPath: meterEnd) && FileManager.default.fileExists(atPath: agentEnd)), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
         let (meter, served) = try startPymodbusMeter(["rtu", meterEnd, "5"])
         defer { meter.stop() }
         let site = try writeSite("""
