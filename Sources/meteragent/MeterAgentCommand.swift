@@ -11,14 +11,14 @@ import MeterCore
 struct MeterAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meteragent",
-        abstract: "Edge agent for smart-meter gateways: reads electricity, water and gas meters over Modbus RTU/TCP.",
+        abstract: "Edge agent for smart-meter gateways: reads electricity, water and gas meters over Modbus RTU/TCP, DL/T 645 and CJ/T 188, stores every reading durably and forwards it over MQTT.",
         discussion: """
         Exit codes: 0 success; 1 a device did not answer or a reading is not good; 2 invalid \
         configuration or profile; 3 a bus or port could not be opened; 4 the store could not be \
         opened; 64 bad command-line usage.
         """,
         version: MeterAgentVersion.current,
-        subcommands: [Run.self, Read.self, Probe.self, Ports.self, Plan.self, Config.self, Valve.self, Buffer.self, Relay.self, TimeSync.self]
+        subcommands: [Run.self, Read.self, Probe.self, Ports.self, Plan.self, Config.self, Relay.self, Valve.self, TimeSync.self, Buffer.self]
     )
 }
 
