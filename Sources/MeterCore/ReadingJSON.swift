@@ -2,15 +2,21 @@ extension Reading {
     /// One JSON object, e.g.
     /// `{"device":"flat-301","point":"energy.import.total","value":12345.67,"unit":"kWh","ts":1764052800000,"quality":"good","billing":true}`
     public var json: String {
-        var w = JSONWriter()
+        var w = JSONWriter(capacity: 192)
         w.raw("{")
-        if sequence > 0 { w.raw("\"seq\":\(sequence),") }
+        if sequence > 0 {
+            w.raw("\"seq\":")
+            w.integer(sequence)
+            w.raw(",")
+        }
         w.raw("\"device\":"); w.string(device.rawValue)
         w.raw(",\"point\":"); w.string(point.rawValue)
         w.raw(",\"value\":"); w.value(value)
         w.raw(",\"unit\":"); w.string(unit)
-        w.raw(",\"ts\":\(timestampMs),\"quality\":"); w.string(quality.description)
-        w.raw(",\"billing\":\(billing)}")
+        w.raw(",\"ts\":"); w.integer(timestampMs)
+        w.raw(",\"quality\":"); w.string(quality.description)
+        w.raw(",\"billing\":"); w.bool(billing)
+        w.raw("}")
         return w.text
     }
 }
