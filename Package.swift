@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "MeterIO", dependencies: ["MeterCore", "CModbus", "CSerialPort"]),
         .target(name: "MeterDrivers", dependencies: ["MeterCore", "MeterProtocols", "MeterIO"]),
         // The durable outbox; runs its sqlite3 calls on a thread of its own (MeterIO's BusThread).
-        .target(name: "MeterStore", dependencies: ["MeterCore", "MeterIO", "CSQLite"]),
+        .target(name: "MeterStore", dependencies: ["MeterCore", "CSQLite"]),
         // The MQTT uplink on libmosquitto (its own network thread, callbacks into continuations).
         .target(name: "MeterUplink", dependencies: ["MeterCore", "CMosquitto"]),
         .target(name: "MeterAgent", dependencies: ["MeterCore", "MeterDrivers", "MeterIO", "MeterStore", "MeterUplink"]),

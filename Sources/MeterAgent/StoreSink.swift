@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import MeterCore
 import MeterStore
 
@@ -28,6 +33,8 @@ public actor StoreSink: ReadingSink {
     private let flushIntervalMs: Int
     private let capacity: Int
     private let log: Log
+    /// Also print each reading as a JSON line on stdout, reusing the JSON the record carries.
+    private let echo: Bool
     private var pending: [OutboxRecord] = []
     /// Overflow not yet written to the store as an event.
     private var unreportedOverflow: [UInt8: UInt64] = [:]
@@ -35,8 +42,10 @@ public actor StoreSink: ReadingSink {
     private var overflowing = false
     private var stats = Statistics()
 
-    public init(store: OutboxStore, flushIntervalMs: Int = 1000, capacity: Int = 20_000, log: Log = Log()) {
+    public init(store: OutboxStore, flushIntervalMs: Int = 1000, capacity: Int = 20_000, log: Log = Log(),
+                echo: Bool = false) {
         self.store = store
+        self.echo = echo
         self.flushIntervalMs = max(10, flushIntervalMs)
         self.capacity = max(1, capacity)
         self.log = log
@@ -56,10 +65,17 @@ public actor StoreSink: ReadingSink {
     }
 
     public func deliver(_ readings: [Reading]) async {
+        var lines = ""
         for reading in readings {
             if pending.count >= capacity { dropOne() }
-            pending.append(Self.record(reading))
+            let record = Self.record(reading)
+            pending.append(record)
+            if echo {
+                lines += record.payload
+                lines += "\n"
+            }
         }
+        if echo { writeAll(lines, to: STDOUT_FILENO) }
     }
 
     /// Makes room: the oldest class-2 record, else the oldest class-1, else the oldest of all.
@@ -133,13 +149,3 @@ public actor StoreSink: ReadingSink {
     }
 }
 
-/// Hands every batch to several sinks in turn (the store, and stdout when asked for).
-public struct FanOutSink: ReadingSink {
-    private let sinks: [any ReadingSink]
-
-    public init(_ sinks: [any ReadingSink]) { self.sinks = sinks }
-
-    public func deliver(_ readings: [Reading]) async {
-        for sink in sinks { await sink.deliver(readings) }
-    }
-}

@@ -26,7 +26,7 @@ public final class ModbusBus: Sendable {
         status = Guarded(BusStatistics())
         queue = BusQueue(bus: config.id, capacity: config.queueDepth, status: status)
         let queue = queue, status = status
-        let started = BusThread.start {
+        let started = DedicatedThread.start {
             BusWorker(config: config, status: status).run(queue)
         }
         if started != 0 {

@@ -73,7 +73,7 @@ struct InterFrameSilence {
     func keep() {
         guard microseconds > 0, lastFrameEndUs > 0 else { return }
         let elapsed = MonotonicClock.nowUs() &- lastFrameEndUs
-        if elapsed < microseconds { BusThread.sleep(microseconds: microseconds - elapsed) }
+        if elapsed < microseconds { DedicatedThread.sleep(microseconds: microseconds - elapsed) }
     }
 
     mutating func frameEnded() { lastFrameEndUs = MonotonicClock.nowUs() }

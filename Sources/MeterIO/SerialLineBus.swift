@@ -79,7 +79,7 @@ public final class SerialLineBus: Sendable {
         } else {
             silenceUs = 0
         }
-        let started = BusThread.start {
+        let started = DedicatedThread.start {
             SerialLineWorker(config: config, status: status, interFrameSilenceUs: silenceUs).run(queue)
         }
         if started != 0 {

@@ -1,5 +1,4 @@
 import MeterCore
-import MeterIO
 
 /// The durable outbox: readings, events and command results with a gateway-wide sequence number,
 /// in one SQLite file in WAL mode, bounded in bytes with priority eviction.

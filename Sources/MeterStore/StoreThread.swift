@@ -1,4 +1,4 @@
-import MeterIO
+import MeterCore
 
 /// One piece of work for the store thread, and how to fail it if the store closes first.
 struct StoreJob: Sendable {
@@ -26,13 +26,13 @@ enum OpenState: Sendable {
 
 /// The dedicated thread that owns a store's SQLite connection. Every sqlite3 call — including
 /// each commit's fsync — happens here, never on Swift's cooperative pool, which on a 2-core
-/// gateway has two threads. It reuses MeterIO's `BusThread` and `Guarded`, the pattern of a bus.
+/// gateway has two threads. It reuses MeterIO's `DedicatedThread` and `Guarded`, the pattern of a bus.
 enum StoreThread {
     /// Starts the thread; it opens the database, reports through `opened`, then serves `queue`
     /// until it is closed, and closes the database on its way out.
     static func start(path: String, maxBytes: Int64, options: StoreOptions, log: (@Sendable (String) -> Void)?,
                       queue: Guarded<StoreQueue>, opened: @escaping @Sendable (StoreError?) -> Void) {
-        let started = BusThread.start {
+        let started = DedicatedThread.start {
             let engine: OutboxEngine
             do throws(StoreError) {
                 engine = try OutboxEngine(path: path, maxBytes: maxBytes, options: options, log: log)

@@ -70,7 +70,7 @@ struct Run: AsyncParsableCommand {
         let uplink = site.mqtt.map { mqtt in
             Uplink.start(config: mqtt, gatewayID: site.gatewayID, version: MeterAgentVersion.current, outbox: outbox.store, log: log)
         }
-        let polling = Task { await scheduler.run(sink: outbox.sink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs) }
+        let polling = Task { await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs) }
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo)

@@ -6,9 +6,8 @@ import MeterStore
 /// (plus JSON lines on stdout when asked), and the task that commits a batch every flush interval.
 struct RunStore {
     let store: OutboxStore
-    let storeSink: StoreSink
     /// What the poller writes to.
-    let sink: any ReadingSink
+    let storeSink: StoreSink
     private let flushing: Task<Void, Never>
 
     /// Opens `path` (default: the site's `store.path`); a store that cannot be opened ends the run
@@ -26,9 +25,8 @@ struct RunStore {
         let stats = try? await store.stats()
         log.info("store open", ["path": config.path, "records": String(stats?.records ?? 0),
                                 "next_seq": String(stats?.nextSeq ?? 0), "sync": config.sync.rawValue])
-        let storeSink = StoreSink(store: store, flushIntervalMs: config.flushIntervalMs, log: log)
-        let sink: any ReadingSink = alsoStdout ? FanOutSink([storeSink, JSONLinesSink()]) : storeSink
-        return RunStore(store: store, storeSink: storeSink, sink: sink, flushing: Task { await storeSink.run() })
+        let storeSink = StoreSink(store: store, flushIntervalMs: config.flushIntervalMs, log: log, echo: alsoStdout)
+        return RunStore(store: store, storeSink: storeSink, flushing: Task { await storeSink.run() })
     }
 
     /// Commits what is still queued, then closes the store (last, after everything that writes to it).

@@ -8,7 +8,7 @@ import Musl
 /// few threads of Swift's cooperative pool. Foundation's `Thread` would do the same but drags
 /// Foundation into the agent. Public so that the store (MeterStore) runs its sqlite3 calls on a
 /// thread of its own the same way.
-public enum BusThread {
+public enum DedicatedThread {
     private final class Body {
         let run: @Sendable () -> Void
         init(_ run: @escaping @Sendable () -> Void) { self.run = run }
@@ -32,7 +32,7 @@ public enum BusThread {
         return 0
     }
 
-    /// Sleeps the calling (bus) thread; never call from a Swift task.
+    /// Sleeps the calling (dedicated) thread; never call from a Swift task.
     public static func sleep(microseconds: UInt64) {
         guard microseconds > 0 else { return }
         var request = timespec(tv_sec: Int(microseconds / 1_000_000), tv_nsec: Int(microseconds % 1_000_000) * 1000)
