@@ -18,18 +18,23 @@ let package = Package(
         .systemLibrary(name: "CSerialPort", pkgConfig: "libserialport", providers: [.apt(["libserialport-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // Opened with dlopen on first use (see its shim.h), so it is not linked.
+        .systemLibrary(name: "CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // mallopt for a single malloc arena (glibc); header only.
+        .systemLibrary(name: "CMalloc"),
         .target(name: "MeterCore", dependencies: ["MeterProtocols", "CYAML"]),
         .target(name: "MeterIO", dependencies: ["MeterCore", "CModbus", "CSerialPort"]),
         .target(name: "MeterDrivers", dependencies: ["MeterCore", "MeterProtocols", "MeterIO"]),
-        // The durable outbox; runs its sqlite3 calls on a thread of its own (MeterIO's BusThread).
+        // The durable outbox; runs its sqlite3 calls on a thread of its own (MeterCore's DedicatedThread).
         .target(name: "MeterStore", dependencies: ["MeterCore", "CSQLite"]),
         // The MQTT uplink on libmosquitto (its own network thread, callbacks into continuations).
         .target(name: "MeterUplink", dependencies: ["MeterCore", "CMosquitto"]),
         .target(name: "MeterAgent", dependencies: ["MeterCore", "MeterDrivers", "MeterIO", "MeterStore", "MeterUplink"]),
         .executableTarget(
             name: "meteragent",
-            dependencies: ["MeterAgent", "MeterStore", "MeterProtocols", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MeterAgent", "MeterStore", "MeterProtocols", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // Inputs of the release link (Makefile, RELEASE_FLAGS), not sources.
+            exclude: ["Link"]
         ),
         .target(name: "MeterSimulation", dependencies: ["MeterProtocols", "MeterCore", "MeterIO"], path: "Simulators/MeterSimulation"),
         .executableTarget(name: "metersim", dependencies: ["MeterSimulation"], path: "Simulators/metersim"),

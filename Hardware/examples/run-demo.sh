@@ -4,6 +4,8 @@
 # every reading and forwards it to a mosquitto broker this script starts on 127.0.0.1:1883; a
 # subscriber prints one line per batch that arrives. Ctrl-C stops everything this script started
 # (by pid): the agent first (it publishes its offline status), the broker last.
+# DEMO_SECONDS stops the agent after that long; AGENT_WRAPPER runs it under a tool (the link-order
+# profile runs it under callgrind).
 set -euo pipefail
 bin=${1:-.build/debug}
 cd "$(dirname "$0")/../.."
@@ -79,6 +81,7 @@ echo "simulated meters:"; grep -v '^ready' .run/metersim.out | sed 's/^/  /'
 
 # 4. The agent: polls, stores, forwards. Its log goes to stderr (here, and to .run/agent.log).
 echo "agent: meteragent run Hardware/examples/demo-site.yaml (Ctrl-C to stop)"
-"$bin/meteragent" run Hardware/examples/demo-site.yaml 2> >(tee .run/agent.log >&2) &
+${AGENT_WRAPPER:-} "$bin/meteragent" run Hardware/examples/demo-site.yaml ${DEMO_SECONDS:+--duration "$DEMO_SECONDS"} \
+    2> >(tee .run/agent.log >&2) &
 agent_pid=$!
 wait "$agent_pid"

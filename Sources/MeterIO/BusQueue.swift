@@ -24,9 +24,10 @@ struct JobQueue<Job: BusJob>: Sendable {
     /// Set once the bus is closed (or could not start); new submissions fail with this reason.
     var closedReason: String?
 
+    /// The array grows on demand: most buses have one job waiting at a time, and a gateway with a
+    /// hundred buses should not hold a hundred full-size queues.
     init(capacity: Int) {
         self.capacity = capacity
-        jobs.reserveCapacity(capacity)
     }
 }
 

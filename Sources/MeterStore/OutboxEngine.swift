@@ -121,8 +121,9 @@ final class OutboxEngine {
             _ = try db.integer("PRAGMA max_page_count = \(limit)", "open")
         }
         pageSize = try db.integer("PRAGMA page_size", "open") ?? 4096
-        // A small page cache: the store is written at the right edge and read at the left one.
-        try db.execute("PRAGMA cache_size = -512", "open")
+        // A small page cache (32 pages): the store is written at the right edge and read at the
+        // left one, so a larger cache would only hold pages that are never read again.
+        try db.execute("PRAGMA cache_size = -128", "open")
         try db.execute("PRAGMA wal_autocheckpoint = \(checkpointPages)", "open")
         try db.execute("PRAGMA journal_size_limit = \(walAllowance)", "open")
         connection = db
@@ -277,7 +278,7 @@ final class OutboxEngine {
         let seqs = try transaction("append") { () throws(StoreError) -> [UInt64] in
             var seqs: [UInt64] = []
             seqs.reserveCapacity(records.count)
-            let payloadBytes = records.reduce(0) { $0 + Int64($1.payload.utf8.count) }
+            let payloadBytes = records.reduce(0) { $0 + Int64($1.estimatedPayloadBytes) }
             let rowEstimate = payloadBytes / Int64(records.count) + 24
             let mostImportant = records.map(\.priority).min() ?? RecordPriority.instantaneous
             // Room first, so the batch reuses freed pages instead of growing the file past the

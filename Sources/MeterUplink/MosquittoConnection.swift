@@ -46,6 +46,8 @@ struct ConnectionOptions: Sendable {
 /// (set-up, connect, loop_stop, destroy). All mutable Swift state is inside `Locked`.
 final class MosquittoConnection: @unchecked Sendable {
     private let handle: OpaquePointer
+    /// libmosquitto's functions (loaded on first use).
+    private let mosquitto: meteragent_mosquitto_api
     let options: ConnectionOptions
     private let log: UplinkLog
     private let onMessage: @Sendable (MQTTMessage) -> Void
@@ -75,11 +77,12 @@ final class MosquittoConnection: @unchecked Sendable {
     private let state = Locked(State())
 
     init(options: ConnectionOptions, log: UplinkLog, onMessage: @escaping @Sendable (MQTTMessage) -> Void) throws(MQTTError) {
-        MosquittoLibrary.ensureInitialized()
-        guard let handle = mosquitto_new(options.clientID, options.cleanSession, nil) else {
+        let mosquitto = try MosquittoLibrary.load()
+        guard let handle = mosquitto.new(options.clientID, options.cleanSession, nil) else {
             throw MQTTError(.configuration, "mosquitto_new failed for client id '\(options.clientID)': " + String(cString: strerror(errno)))
         }
         self.handle = handle
+        self.mosquitto = mosquitto
         self.options = options
         self.log = log
         self.onMessage = onMessage
@@ -88,8 +91,8 @@ final class MosquittoConnection: @unchecked Sendable {
 
     deinit {
         // close() joins the network thread; this is only a safety net for a path that forgot it.
-        if state.withLock({ $0.loopRunning }) { mosquitto_loop_stop(handle, true) }
-        mosquitto_destroy(handle)
+        if state.withLock({ $0.loopRunning }) { _ = mosquitto.loop_stop(handle, true) }
+        mosquitto.destroy(handle)
     }
 
     private func check(_ rc: Int32, _ what: String) throws(MQTTError) {
@@ -99,47 +102,47 @@ final class MosquittoConnection: @unchecked Sendable {
     }
 
     private func configure() throws(MQTTError) {
-        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
-        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, options.protocolVersion), "MQTT protocol version")
+        mosquitto.user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        try check(mosquitto.int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, options.protocolVersion), "MQTT protocol version")
         // The session decides when to reconnect; keep the library's own loop from doing it first.
-        mosquitto_reconnect_delay_set(handle, 3600, 3600, false)
+        _ = mosquitto.reconnect_delay_set(handle, 3600, 3600, false)
         if let username = options.username {
-            try check(mosquitto_username_pw_set(handle, username, options.password), "MQTT username/password")
+            try check(mosquitto.username_pw_set(handle, username, options.password), "MQTT username/password")
         }
         if let will = options.will {
             let rc = will.payload.utf8CString.withUnsafeBufferPointer { buffer in
-                mosquitto_will_set(handle, will.topic, Int32(buffer.count - 1), buffer.baseAddress, 1, true)
+                mosquitto.will_set(handle, will.topic, Int32(buffer.count - 1), buffer.baseAddress, 1, true)
             }
             try check(rc, "last will on '\(will.topic)'")
         }
         if let tls = options.tls {
-            let rc = mosquitto_tls_set(handle, tls.caFile, tls.caPath, tls.certFile, tls.keyFile, nil)
+            let rc = mosquitto.tls_set(handle, tls.caFile, tls.caPath, tls.certFile, tls.keyFile, nil)
             if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) {
                 let files = [tls.caFile.map { "ca_file \($0)" }, tls.certFile.map { "cert_file \($0)" },
                              tls.keyFile.map { "key_file \($0)" }].compactMap { $0 }.joined(separator: ", ")
                 throw MQTTError(.tls, "TLS set-up rejected (\(files.isEmpty ? "ca path \(tls.caPath ?? "-")" : files)): "
                                 + MosquittoLibrary.describe(rc, errno: errno))
             }
-            if tls.insecure { mosquitto_tls_insecure_set(handle, true) }
+            if tls.insecure { _ = mosquitto.tls_insecure_set(handle, true) }
         }
 
-        mosquitto_connect_callback_set(handle) { _, obj, rc in
+        mosquitto.connect_callback_set(handle) { _, obj, rc in
             guard let obj else { return }
             Unmanaged<MosquittoConnection>.fromOpaque(obj).takeUnretainedValue().didConnect(rc)
         }
-        mosquitto_disconnect_callback_set(handle) { _, obj, rc in
+        mosquitto.disconnect_callback_set(handle) { _, obj, rc in
             guard let obj else { return }
             Unmanaged<MosquittoConnection>.fromOpaque(obj).takeUnretainedValue().didDisconnect(rc)
         }
-        mosquitto_publish_v5_callback_set(handle) { _, obj, mid, reason, _ in
+        mosquitto.publish_v5_callback_set(handle) { _, obj, mid, reason, _ in
             guard let obj else { return }
             Unmanaged<MosquittoConnection>.fromOpaque(obj).takeUnretainedValue().didPublish(mid, reason: reason)
         }
-        mosquitto_message_callback_set(handle) { _, obj, message in
+        mosquitto.message_callback_set(handle) { _, obj, message in
             guard let obj, let message else { return }
             Unmanaged<MosquittoConnection>.fromOpaque(obj).takeUnretainedValue().didReceive(message.pointee)
         }
-        mosquitto_log_callback_set(handle) { _, obj, level, text in
+        mosquitto.log_callback_set(handle) { _, obj, level, text in
             guard let obj, let text else { return }
             Unmanaged<MosquittoConnection>.fromOpaque(obj).takeUnretainedValue().libraryLogged(level, String(cString: text))
         }
@@ -160,7 +163,7 @@ final class MosquittoConnection: @unchecked Sendable {
         if rc != 0 {
             // Marks the client as disconnected so the library's loop ends instead of reconnecting
             // by itself; the socket is already closed, so nothing is sent.
-            mosquitto_disconnect(handle)
+            _ = mosquitto.disconnect(handle)
         }
         let (pending, dropReason) = state.withLock { s in
             s.isClosed = true
@@ -191,7 +194,7 @@ final class MosquittoConnection: @unchecked Sendable {
         // MQTT 5 reason codes below 0x80 are successes (0x10: no subscribers); 3.1.1 always sends 0.
         guard reason >= 0x80 else { return .success(()) }
         return .failure(MQTTError(.rejected, "broker \(endpoint) rejected a publish: "
-                                  + String(cString: mosquitto_reason_string(reason)) + " (reason \(reason))"))
+                                  + MosquittoLibrary.reasonText(reason) + " (reason \(reason))"))
     }
 
     private func didReceive(_ message: mosquitto_message) {
@@ -222,7 +225,7 @@ final class MosquittoConnection: @unchecked Sendable {
         let options = self.options
         state.withLock { $0.connecting = true }
         let started: Result<Void, MQTTError> = await BlockingThread.run(onCancel: .failure(MQTTError(.cancelled, "connect cancelled"))) { [self] in
-            let rc = mosquitto_connect(handle, options.host, Int32(options.port), Int32(options.keepaliveSeconds))
+            let rc = mosquitto.connect(handle, options.host, Int32(options.port), Int32(options.keepaliveSeconds))
             let savedErrno = errno
             guard rc == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
                 var message = "cannot connect to \(options.endpoint): " + MosquittoLibrary.describe(rc, errno: savedErrno)
@@ -237,12 +240,12 @@ final class MosquittoConnection: @unchecked Sendable {
             let loop: Int32? = state.withLock { s in
                 s.connecting = false
                 guard !s.abandoned else { return nil }
-                let rc = mosquitto_loop_start(handle)
+                let rc = mosquitto.loop_start(handle)
                 s.loopRunning = rc == Int32(MOSQ_ERR_SUCCESS.rawValue)
                 return rc
             }
             guard let loop else {
-                mosquitto_disconnect(handle)
+                _ = mosquitto.disconnect(handle)
                 return .failure(MQTTError(.cancelled, "connect cancelled"))
             }
             guard loop == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
@@ -267,7 +270,7 @@ final class MosquittoConnection: @unchecked Sendable {
     var isOpen: Bool { state.withLock { !$0.isClosed && $0.loopRunning } }
 
     func subscribe(_ topic: String) -> MQTTError? {
-        let rc = mosquitto_subscribe(handle, nil, topic, 1)
+        let rc = mosquitto.subscribe(handle, nil, topic, 1)
         guard rc == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
             return MQTTError(MosquittoLibrary.kind(rc), "subscribe to '\(topic)' failed: " + MosquittoLibrary.describe(rc, errno: errno))
         }
@@ -280,7 +283,7 @@ final class MosquittoConnection: @unchecked Sendable {
         var mid: Int32 = 0
         var text = payload
         let rc = text.withUTF8 { bytes in
-            mosquitto_publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, 1, retain)
+            mosquitto.publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, 1, retain)
         }
         guard rc == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
             return .failure(MQTTError(MosquittoLibrary.kind(rc), "publish to '\(topic)' failed: " + MosquittoLibrary.describe(rc, errno: errno)))
@@ -318,7 +321,7 @@ final class MosquittoConnection: @unchecked Sendable {
             s.pending = [:]
             return pending
         }
-        mosquitto_disconnect(handle)
+        _ = mosquitto.disconnect(handle)
         // Reported here rather than from the disconnect callback: a network thread that already
         // ended on its own would never call it.
         for promise in pending.values { promise.fulfill(.failure(reason)) }
@@ -336,13 +339,13 @@ final class MosquittoConnection: @unchecked Sendable {
         // The connecting thread sees `abandoned` when mosquitto_connect returns and disconnects.
         guard !connecting else { return }
         await BlockingThread.run(onCancel: ()) { [self] in
-            mosquitto_disconnect(handle)
+            _ = mosquitto.disconnect(handle)
             let running = state.withLock { s in
                 let running = s.loopRunning
                 s.loopRunning = false
                 return running
             }
-            if running { mosquitto_loop_stop(handle, false) }
+            if running { _ = mosquitto.loop_stop(handle, false) }
         }
         // A connection that never got to the network thread has no callback to report it.
         state.withLock { $0.isClosed = true }

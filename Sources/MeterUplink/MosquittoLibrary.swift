@@ -5,21 +5,30 @@ import Musl
 #endif
 import CMosquitto
 
-/// libmosquitto's process-wide state and its error texts, wrapped once.
+/// libmosquitto's functions (opened on first use, see CMosquitto's shim.h), its process-wide
+/// state and its error texts.
 enum MosquittoLibrary {
-    /// `mosquitto_lib_init` exactly once per process (Swift runs a global's initializer once,
-    /// thread-safely); it is never cleaned up because sessions may come and go until exit.
-    private static let initialized: Bool = {
-        mosquitto_lib_init()
-        return true
+    /// Opened and `mosquitto_lib_init`ed exactly once per process (Swift runs a global's
+    /// initializer once, thread-safely); never closed, because sessions may come and go until exit.
+    private static let loaded: Result<Functions, MQTTError> = {
+        let table = UnsafeMutablePointer<meteragent_mosquitto_api>.allocate(capacity: 1)
+        defer { table.deallocate() }
+        if let message = meteragent_mosquitto_load(table) {
+            return .failure(MQTTError(.configuration, "cannot load libmosquitto.so.1 for the MQTT uplink: " + String(cString: message)
+                                      + " (install the libmosquitto1 package)"))
+        }
+        let api = table.move()
+        _ = api.lib_init()
+        return .success(Functions(api: api))
     }()
 
-    static func ensureInitialized() { _ = initialized }
+    /// The function table; immutable once loaded, so it may be read from any thread.
+    struct Functions: @unchecked Sendable {
+        let api: meteragent_mosquitto_api
+    }
 
-    static var version: String {
-        var major: Int32 = 0, minor: Int32 = 0, revision: Int32 = 0
-        mosquitto_lib_version(&major, &minor, &revision)
-        return "\(major).\(minor).\(revision)"
+    static func load() throws(MQTTError) -> meteragent_mosquitto_api {
+        try loaded.get().api
     }
 
     /// The library's text for a return code; `errnoValue` (captured right after the call) explains
@@ -31,7 +40,8 @@ enum MosquittoLibrary {
         case Int32(MOSQ_ERR_EAI.rawValue):
             return "host name lookup failed: " + String(cString: gai_strerror(errnoValue))
         default:
-            return String(cString: mosquitto_strerror(rc))
+            guard let api = try? load() else { return "libmosquitto error \(rc)" }
+            return text(api.strerror(rc)) ?? "libmosquitto error \(rc)"
         }
     }
 
@@ -50,7 +60,18 @@ enum MosquittoLibrary {
 
     /// CONNACK refusal text: MQTT 3.1.1 return codes and MQTT 5 reason codes differ.
     static func connackText(_ code: Int32, version: Int32) -> String {
-        if version == MQTT_PROTOCOL_V5 { return String(cString: mosquitto_reason_string(code)) }
-        return String(cString: mosquitto_connack_string(code))
+        if version == MQTT_PROTOCOL_V5 { return reasonText(code) }
+        guard let api = try? load() else { return "refused (code \(code))" }
+        return text(api.connack_string(code)) ?? "refused (code \(code))"
+    }
+
+    /// An MQTT 5 reason code's name (CONNACK, PUBACK).
+    static func reasonText(_ code: Int32) -> String {
+        guard let api = try? load() else { return "reason \(code)" }
+        return text(api.reason_string(code)) ?? "reason \(code)"
+    }
+
+    private static func text(_ cString: UnsafePointer<CChar>?) -> String? {
+        cString.map { String(cString: $0) }
     }
 }

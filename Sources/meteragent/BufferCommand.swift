@@ -225,7 +225,7 @@ struct BufferBench: AsyncParsableCommand {
                     let value = billing ? MeterValue.decimal(ExactDecimal(significand: 1_234_567 + Int64(k), exponent: -2)) : .real(230.0 + Double(k % 97) / 10)
                     let reading = Reading(device: DeviceID("flat-\(k / points.count % 100)"), point: PointName(point), value: value,
                                           unit: unit, timestampMs: start + Int64(k), quality: .good, billing: billing)
-                    return StoreSink.record(reading)
+                    return OutboxRecord(reading: reading)
                 }
                 _ = try await outbox.append(records)
                 written += n

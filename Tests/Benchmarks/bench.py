@@ -10,7 +10,9 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -68,11 +70,35 @@ def write_site(name, body):
     return path
 
 
-def tcp_site(name, ports, interval):
+def tcp_site(name, ports, interval, mqtt_port=None):
     buses = "".join("  - {id: tcp-%d, type: tcp, host: 127.0.0.1, port: %d, timeout_ms: 2000}\n" % (p, p) for p in ports)
     devices = "".join("  - {id: meter-%d, bus: tcp-%d, unit: 1, profile: eastron-sdm630, poll_interval: %s}\n" % (p, p, interval)
                       for p in ports)
-    return write_site(name, "buses:\n" + buses + "devices:\n" + devices)
+    mqtt = "mqtt: {host: 127.0.0.1, port: %d}\n" % mqtt_port if mqtt_port else ""
+    return write_site(name, "buses:\n" + buses + "devices:\n" + devices + mqtt)
+
+
+def start_broker():
+    """mosquitto on a free loopback port; returns (process, port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = os.path.join(WORK, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)
+        if os.getuid() == 0:
+            f.write("user root\n")
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    stop(proc)
+    sys.exit("mosquitto did not start on port %d" % port)
 
 
 def memory_kb(pid):
@@ -139,9 +165,21 @@ def rss_and_throughput():
         hwm, anon, files = peak
         log("rss.agent_peak_kb %d (%.1f MB polling 100 TCP meters once a second for %.0f s; budget 12 MB: %s)"
             % (hwm, hwm / 1024, RSS_SECONDS, "ok" if hwm <= 12 * 1024 else "OVER"))
-        log("rss.breakdown private %.1f MB, file-backed %.1f MB (the binary's code and shared libraries: libc, libcrypto, sqlite…)"
+        log("rss.breakdown private %.1f MB, file-backed %.1f MB (the binary's code and data, shared libraries: libc, sqlite…)"
             % (anon / 1024, files / 1024))
         log("rss.readings %d good of %d, cpu %.2f s" % (good, len(readings), cpu))
+
+        # The same site forwarding to a broker: libmosquitto (and the libssl/libcrypto it links)
+        # is loaded only when a site has an mqtt section.
+        broker, port = start_broker()
+        try:
+            site_mqtt = tcp_site("site-100-mqtt.yaml", ports, "1s", mqtt_port=port)
+            readings, _, peak = run_agent(site_mqtt, RSS_SECONDS)
+            hwm, anon, files = peak
+            log("rss.agent_peak_kb_with_mqtt %d (%.1f MB, the same 100 meters forwarded to a local mosquitto; private %.1f MB, file-backed %.1f MB)"
+                % (hwm, hwm / 1024, anon / 1024, files / 1024))
+        finally:
+            stop(broker)
 
         # Throughput: ten meters polled back to back, agent versus pymodbus issuing the same requests.
         seconds = 10

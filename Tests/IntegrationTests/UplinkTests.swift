@@ -155,6 +155,36 @@ struct UplinkTests {
         #expect(retained.stdout.contains("\"state\":\"offline\""), "retained status: \(retained.stdout) \(retained.stderr)")
     }
 
+    /// libmosquitto, with the libssl and libcrypto it links (~1.7 MB resident), is loaded only by a
+    /// site that forwards.
+    @Test func libmosquittoIsLoadedOnlyWhenTheSiteForwards() throws {
+        let rig = try Rig()
+        defer { rig.stop() }
+        let broker = try Broker()
+        defer { broker.remove() }
+        /// The agent's memory map, read to the end (a /proc file reports no size).
+        func mapped(_ agent: ChildProcess) throws -> String {
+            let file = try #require(FileHandle(forReadingAtPath: "/proc/\(agent.pid)/maps"))
+            defer { try? file.close() }
+            let text = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
+            #expect(text.contains("meteragent"), "the map lists the agent's own binary")
+            return text
+        }
+
+        let storing = try rig.startAgent(try rig.site(mqtt: ""))
+        try storing.waitForLine { $0.hasPrefix("{") }
+        #expect(try !mapped(storing).contains("libmosquitto"), "a site without mqtt never opens libmosquitto")
+        #expect(try !mapped(storing).contains("libcrypto"))
+        storing.stop()
+
+        let forwarding = try rig.startAgent(try rig.site(mqtt: Self.mqtt(port: broker.port)))
+        defer { forwarding.stop() }
+        let deadline = Date().addingTimeInterval(15)
+        while !forwarding.stderr.contains("mqtt connected") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(forwarding.stderr.contains("mqtt connected"))
+        #expect(try mapped(forwarding).contains("libmosquitto"))
+    }
+
     @Test func brokerDownForAWhileLeavesNoGapAndKeepsOrder() throws {
         let rig = try Rig()
         defer { rig.stop() }

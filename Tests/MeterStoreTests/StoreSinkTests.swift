@@ -37,6 +37,21 @@ struct StoreSinkTests {
         await store.shutdown()
     }
 
+    @Test func aFullBatchIsCommittedWithoutWaitingForTheInterval() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try OutboxStore(path: dir.path("outbox.db"))
+        let sink = StoreSink(store: store, flushIntervalMs: 60_000, batchLimit: 8)
+        let input = readings(20)
+        for start in stride(from: 0, to: 20, by: 5) {
+            await sink.deliver(Array(input[start..<start + 5]))
+        }
+        // 10 and 20 queued readings reached the limit: both batches are committed, nothing waits.
+        let stats = await sink.statistics
+        #expect(stats.batches == 2 && stats.stored == 20 && stats.queued == 0)
+        #expect(try await store.everything().map(\.payload) == input.map(\.json))
+        await store.shutdown()
+    }
+
     @Test func aFullDiskKeepsTheBatchQueuedAndOverflowIsReported() async throws {
         let dir = try TemporaryDirectory()
         let store = try OutboxStore(path: dir.path("outbox.db"), options: StoreOptions(pageLimit: 12))
