@@ -16,6 +16,7 @@ struct Probe: AsyncParsableCommand {
           meteragent probe --port tcp://192.0.2.10:502 --unit 1 --profile eastron-sdm630
           meteragent probe --port /dev/ttyUSB0 --profile dlt645-2007-generic            (finds the address)
           meteragent probe --port /dev/ttyUSB0 --address 202611250301 --profile dlt645-2007-generic
+          meteragent probe --port /dev/ttyUSB1 --profile cjt188-water-cold                  (finds the address)
         """
     )
 
@@ -34,7 +35,7 @@ struct Probe: AsyncParsableCommand {
     @Option(help: "Modbus unit id (slave address); required for Modbus profiles.")
     var unit: UInt8?
 
-    @Option(help: "DL/T 645 meter address (12 digits as on the nameplate); without it the only meter on the line is asked for its address.")
+    @Option(help: "DL/T 645 (12 digits) or CJ/T 188 (14 digits) meter address as on the nameplate; without it the only meter on the line is asked for its address.")
     var address: String?
 
     @Option(help: "Profile name from the profiles directory, or a path to a profile file.")
@@ -76,9 +77,9 @@ struct Probe: AsyncParsableCommand {
         let bus = BusConfig(id: BusID("probe"), transport: transport, protocolName: deviceProfile.protocolName, timeoutMs: timeoutMs, retries: 0)
         let device: DeviceConfig
         let target: String
-        if deviceProfile.protocolName == .dlt645 || deviceProfile.protocolName == .dlt645_1997 {
+        if deviceProfile.protocolName.usesMeterAddress {
             let found: String
-            if let address { found = address } else { found = try await probeDLT645Address(bus) }
+            if let address { found = address } else { found = try await probeAddress(bus, profile: deviceProfile) }
             device = DeviceConfig(id: DeviceID("probe"), bus: bus.id, address: found, profile: deviceProfile)
             target = "meter \(found)"
         } else {
