@@ -40,6 +40,12 @@ public final class PollScheduler: Sendable {
 
     public func driver(for device: DeviceID) -> (any MeterDriver)? { drivers[device] }
 
+    /// Why the bus of `device` failed last (cannot open the port, connection refused…), if it did.
+    public func busError(of device: DeviceID) -> String? {
+        guard let config = site.devices.first(where: { $0.id == device }) else { return nil }
+        return buses[config.bus]?.statistics.lastError
+    }
+
     /// One live read of a device, as `meteragent read` does it.
     public func readOnce(_ device: DeviceID, points: [PointName]? = nil) async -> [Reading]? {
         guard let driver = drivers[device] else { return nil }
@@ -54,9 +60,9 @@ public final class PollScheduler: Sendable {
         log.info("polling", ["devices": String(drivers.count), "buses": String(buses.count), "gateway": site.gatewayID])
         await withTaskGroup(of: Void.self) { group in
             for device in site.devices {
-                guard let driver = drivers[device.id] else { continue }
+                guard let driver = drivers[device.id], let bus = buses[device.bus] else { continue }
                 group.addTask { [log] in
-                    await Self.poll(device: device, driver: driver, sink: sink, clock: clock, stop: stop, log: log,
+                    await Self.poll(device: device, driver: driver, bus: bus, sink: sink, clock: clock, stop: stop, log: log,
                                     intervalMs: intervalOverrideMs ?? device.pollIntervalMs)
                 }
             }
@@ -64,7 +70,7 @@ public final class PollScheduler: Sendable {
         close()
     }
 
-    private static func poll(device: DeviceConfig, driver: any MeterDriver, sink: some ReadingSink,
+    private static func poll(device: DeviceConfig, driver: any MeterDriver, bus: any MeterBus, sink: some ReadingSink,
                              clock: ContinuousClock, stop: ContinuousClock.Instant?, log: Log, intervalMs: Int) async {
         let interval = Duration.milliseconds(intervalMs)
         var next = clock.now
@@ -78,7 +84,12 @@ public final class PollScheduler: Sendable {
                 if quality == .good {
                     log.info("device recovered", ["device.id": device.id.rawValue])
                 } else {
-                    log.warning("device read failed", ["device.id": device.id.rawValue, "quality": quality.description])
+                    if quality == .busError, let busError = bus.statistics.lastError {
+                        log.warning("device read failed", ["device.id": device.id.rawValue, "quality": quality.description,
+                                                           "bus.error": busError])
+                    } else {
+                        log.warning("device read failed", ["device.id": device.id.rawValue, "quality": quality.description])
+                    }
                 }
                 lastQuality = quality
             }

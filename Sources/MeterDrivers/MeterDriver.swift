@@ -16,6 +16,8 @@ public protocol MeterDriver: Sendable {
 
 /// A transport that the scheduler opens per configured bus and closes at shutdown.
 public protocol MeterBus: Sendable {
+    /// Counters and the last failure (why a device on this bus reads bus_error).
+    var statistics: BusStatistics { get }
     func close()
 }
 

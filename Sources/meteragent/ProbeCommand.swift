@@ -97,8 +97,9 @@ struct Probe: AsyncParsableCommand {
         let readings = await scheduler.readOnce(device.id) ?? []
         printReadings(readings, json: json)
         if let bad = readings.first(where: { $0.quality != .good }) {
-            let reason = bad.quality == .busError ? Exit.busUnavailable : Exit.deviceFailed
-            throw fail("\(target) on \(port): \(bad.quality)", reason)
+            guard bad.quality == .busError else { throw fail("\(target) on \(port): \(bad.quality)", Exit.deviceFailed) }
+            let why = scheduler.busError(of: device.id).map { " (\($0))" } ?? ""
+            throw fail("\(target) on \(port): \(bad.quality)\(why)", Exit.busUnavailable)
         }
     }
 }

@@ -40,6 +40,9 @@ struct Read: AsyncParsableCommand {
         defer { scheduler.close() }
         let readings = await scheduler.readOnce(deviceConfig.id, points: points.isEmpty ? nil : points.map { PointName($0) }) ?? []
         printReadings(readings, json: json)
+        if readings.contains(where: { $0.quality == .busError }), let why = scheduler.busError(of: deviceConfig.id) {
+            throw fail("\(device) on bus \(deviceConfig.bus): \(why)", Exit.deviceFailed)
+        }
         if readings.contains(where: { $0.quality != .good }) { throw Exit.deviceFailed }
     }
 }

@@ -82,6 +82,24 @@ struct CommandLineTests {
                                                         "--profiles", Paths.profiles])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("no profile 'no-such-meter'"))
+
+        // A bus that cannot be opened says why, not just bus_error.
+        let dir = try Paths.temporaryDirectory()
+        let missing = dir.appendingPathComponent("ttyNOPE").path
+        let absent = try runCommand(Paths.meteragent, ["probe", "--port", missing, "--unit", "1",
+                                                       "--profile", "eastron-sdm120", "--profiles", Paths.profiles])
+        #expect(absent.status == 3)
+        #expect(absent.stderr.contains("unit 1 on \(missing): bus_error") && absent.stderr.contains("cannot open \(missing): No such file or directory"),
+                "\(absent.stderr)")
+        let closed = try Broker.freePort()  // released: nothing listens there
+        let site = try writeSite("""
+            gateway: gw-cli
+            buses: [{id: plant, type: tcp, host: 127.0.0.1, port: \(closed), timeout_ms: 500}]
+            devices: [{id: main, bus: plant, unit: 1, profile: eastron-sdm630}]
+            """, in: dir)
+        let refused = try runCommand(Paths.meteragent, ["read", site, "main"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("main on bus plant:") && refused.stderr.contains("Connection refused"), "\(refused.stderr)")
     }
 
     @Test func readNamesWhatIsUnknown() throws {
