@@ -80,7 +80,10 @@ RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -Osize -Xswiftc -use-
 release: apt-deps
 	@mkdir -p $(STATIC_CXX); cxx=$$(clang -print-file-name=libstdc++.a); \
 	if [ -f "$$cxx" ]; then ln -sf "$$cxx" $(STATIC_CXX)/libstdc++.a; else echo "no static libstdc++: linking the shared one"; fi
-	@rm -f $(BUILD_DIR)/release/meteragent  # SwiftPM does not see the link inputs above change
+	@# SwiftPM reuses objects compiled with other -Xswiftc flags, and does not see the link inputs change.
+	@if [ "$$(cat $(BUILD_DIR)/release-flags 2>/dev/null)" != "$(RELEASE_FLAGS)" ]; then rm -rf "$$(readlink -f $(BUILD_DIR)/release)"; fi
+	@mkdir -p $(BUILD_DIR) && echo "$(RELEASE_FLAGS)" > $(BUILD_DIR)/release-flags
+	@rm -f $(BUILD_DIR)/release/meteragent
 	$(SWIFT) build --scratch-path $(BUILD_DIR) $(RELEASE_FLAGS)
 	strip -o $(BUILD_DIR)/meteragent $(BUILD_DIR)/release/meteragent
 	@ls -l $(BUILD_DIR)/meteragent
