@@ -8,8 +8,8 @@ import MeterStore
 
 /// Hands readings to the outbox in batches: the poller's readings collect in a bounded queue and
 /// are committed in one transaction every `flushIntervalMs` (one fsync per batch instead of one
-/// per reading — what keeps flash wear and CPU low on a gateway), or as soon as `batchLimit` are
-/// waiting, so that the memory they take does not grow with the number of meters.
+/// per reading — what keeps flash wear and CPU low on a gateway), or earlier when more than
+/// `batchLimit` would wait, so that the memory they take does not grow with the number of meters.
 ///
 /// A reading is "stored" once `append` has returned its sequence number; that is logged at debug
 /// level as `stored seq=FIRST..LAST`. Until then it lives only in this queue, so a `kill -9`
@@ -63,6 +63,10 @@ public actor StoreSink: ReadingSink {
     }
 
     public func deliver(_ readings: [Reading]) async {
+        // Commit first when these would take the queue past a batch (while the store refuses
+        // writes, the periodic flush retries and the queue bound holds), so a batch never
+        // outgrows the buffer reserved for it.
+        if !pending.isEmpty && pending.count + readings.count > batchLimit && !failing { await flush() }
         var lines = ""
         for reading in readings {
             if pending.count >= capacity { dropOne() }
@@ -73,8 +77,6 @@ public actor StoreSink: ReadingSink {
             }
         }
         if echo { writeAll(lines, to: STDOUT_FILENO) }
-        // While the store refuses writes, the periodic flush retries; the queue bound holds.
-        if pending.count >= batchLimit && !failing { await flush() }
     }
 
     /// Makes room: the oldest class-2 record, else the oldest class-1, else the oldest of all.
@@ -95,9 +97,11 @@ public actor StoreSink: ReadingSink {
     /// records stay queued).
     @discardableResult
     public func flush() async -> Bool {
-        // The queue's buffer goes to the store as it is (no copy); new readings start a new one.
+        // The queue's buffer goes to the store as it is (no copy); new readings start a new one,
+        // sized like this one (growing it by doubling would leave up to half of it unused).
         let taken = pending
         pending = []
+        if !taken.isEmpty { pending.reserveCapacity(min(batchLimit, taken.count)) }
         var batch = taken
         if !unreportedOverflow.isEmpty {
             let classes = unreportedOverflow.mapValues { DroppedRange(count: $0) }
