@@ -58,31 +58,22 @@ public final class PollScheduler: Sendable {
         let clock = ContinuousClock()
         let stop = durationMs.map { clock.now + .milliseconds($0) }
         log.info("polling", ["devices": String(drivers.count), "buses": String(buses.count), "gateway": site.gatewayID])
-        let devices = site.devices.filter { drivers[$0.id] != nil }
         await withTaskGroup(of: Void.self) { group in
-            for (index, device) in devices.enumerated() {
+            for device in site.devices {
                 guard let driver = drivers[device.id], let bus = buses[device.bus] else { continue }
-                let intervalMs = intervalOverrideMs ?? device.pollIntervalMs
-                // First polls spread over up to a second: a hundred meters read at the same
-                // instant would hold a hundred reads in flight (and their memory) for nothing.
-                let startMs = min(intervalMs, Self.startSpreadMs) * index / max(1, devices.count)
                 group.addTask { [log] in
                     await Self.poll(device: device, driver: driver, bus: bus, sink: sink, clock: clock, stop: stop, log: log,
-                                    intervalMs: intervalMs, start: clock.now + .milliseconds(startMs))
+                                    intervalMs: intervalOverrideMs ?? device.pollIntervalMs)
                 }
             }
         }
         close()
     }
 
-    static let startSpreadMs = 1000
-
     private static func poll(device: DeviceConfig, driver: any MeterDriver, bus: any MeterBus, sink: some ReadingSink,
-                             clock: ContinuousClock, stop: ContinuousClock.Instant?, log: Log, intervalMs: Int,
-                             start: ContinuousClock.Instant) async {
+                             clock: ContinuousClock, stop: ContinuousClock.Instant?, log: Log, intervalMs: Int) async {
         let interval = Duration.milliseconds(intervalMs)
-        var next = start
-        if start > clock.now { try? await Task.sleep(until: start, clock: clock) }
+        var next = clock.now
         var lastQuality = Quality.good
         while !Task.isCancelled {
             if let stop, clock.now >= stop { return }
