@@ -88,7 +88,7 @@ release: apt-deps
 	strip -o $(BUILD_DIR)/meteragent $(BUILD_DIR)/release/meteragent
 	@ls -l $(BUILD_DIR)/meteragent
 
-# Regenerates Link/hot-functions.order from a profile of the demo (needs valgrind).
+# Regenerates Link/hot-functions.order from callgrind profiles of the demo and of ten TCP meters.
 link-order: deps release
 	@command -v valgrind >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends valgrind; }
 	RELEASE_FLAGS='$(RELEASE_FLAGS)' ./Tests/Benchmarks/link-order.sh $(BUILD_DIR)
