@@ -40,8 +40,10 @@ public struct ModbusMeterDriver: Sendable {
             requests = plan
         }
 
-        var byPoint: [Int: Reading] = [:]
-        byPoint.reserveCapacity(selected.count)
+        // Readings come in request order; each carries its point's index to be put back in
+        // profile order at the end (no dictionary per read: a hundred reads may be in flight).
+        var readings: [(point: Int, reading: Reading)] = []
+        readings.reserveCapacity(selected.count)
         for request in requests {
             let outcome: Result<[UInt16], ModbusError>
             do throws(ModbusError) {
@@ -63,14 +65,19 @@ public struct ModbusMeterDriver: Sendable {
                 case let .failure(error):
                     (value, quality) = (nil, error.quality)
                 }
-                byPoint[member.point] = Reading(device: device.id, point: point.name, value: value, unit: point.unit,
-                                                timestampMs: stamp, quality: quality, billing: point.billing)
+                readings.append((member.point, Reading(device: device.id, point: point.name, value: value, unit: point.unit,
+                                                       timestampMs: stamp, quality: quality, billing: point.billing)))
             }
         }
+        readings.sort { $0.point < $1.point }
+        if readings.count == selected.count && readings.indices.allSatisfy({ readings[$0].point == selected[$0] }) {
+            return readings.map(\.reading)
+        }
+        // Every selected point is in exactly one request; this only guards that invariant.
         return selected.map { index in
-            // Every selected point is in exactly one request; the fallback only guards the invariant.
-            byPoint[index] ?? Reading(device: device.id, point: all[index].name, value: nil, unit: all[index].unit,
-                                      timestampMs: now(), quality: .busError, billing: all[index].billing)
+            readings.first { $0.point == index }?.reading
+                ?? Reading(device: device.id, point: all[index].name, value: nil, unit: all[index].unit,
+                           timestampMs: now(), quality: .busError, billing: all[index].billing)
         }
     }
 
