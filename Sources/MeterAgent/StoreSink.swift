@@ -70,10 +70,14 @@ public actor StoreSink: ReadingSink {
         var lines = ""
         for reading in readings {
             if pending.count >= capacity { dropOne() }
-            pending.append(OutboxRecord(reading: reading))
             if echo {
-                lines += reading.json
+                // Printed and stored: built once.
+                let json = reading.json
+                lines += json
                 lines += "\n"
+                pending.append(OutboxRecord(reading: reading, json: json))
+            } else {
+                pending.append(OutboxRecord(reading: reading))
             }
         }
         if echo { writeAll(lines, to: STDOUT_FILENO) }

@@ -41,9 +41,9 @@ public enum RecordPriority {
 /// A record to append. `payload` is one JSON object without `"seq"`: the store assigns the
 /// sequence number and the forwarder writes it into the message.
 ///
-/// A reading waits for its commit as the reading itself and becomes JSON only when it is inserted:
-/// a queued reading takes less than half the memory of its JSON text, and a gateway polling a
-/// hundred meters queues a few thousand of them between two commits.
+/// A reading waits for its commit as the reading itself and becomes JSON only when it is inserted
+/// (unless its JSON was built anyway, to print it): a queued reading takes less than half the
+/// memory of its JSON text, and a gateway polling a hundred meters queues a thousand of them.
 public struct OutboxRecord: Sendable, Hashable {
     public var kind: RecordKind
     /// 0 command results and alarms, 1 billing, 2 instantaneous (see `RecordPriority`).
@@ -66,10 +66,19 @@ public struct OutboxRecord: Sendable, Hashable {
 
     /// A reading: class 1 for billing registers and 2 for everything else, whatever its quality.
     public init(reading: Reading) {
+        self.init(reading, body: .reading(reading))
+    }
+
+    /// A reading whose JSON was already built (to print it as well): kept as that text.
+    public init(reading: Reading, json: String) {
+        self.init(reading, body: .json(json))
+    }
+
+    private init(_ reading: Reading, body: Body) {
         kind = .reading
         priority = reading.billing ? RecordPriority.billing : RecordPriority.instantaneous
         createdMs = reading.timestampMs
-        body = .reading(reading)
+        self.body = body
     }
 
     /// The JSON object; built on each call for a reading.

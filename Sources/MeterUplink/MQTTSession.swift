@@ -158,6 +158,7 @@ public final class MQTTSession: Sendable {
         }
         let connection: MosquittoConnection
         do {
+            try await MosquittoLibrary.loadOffPool()
             connection = try MosquittoConnection(options: options, log: log) { [weak self] message in
                 self?.received(message)
             }

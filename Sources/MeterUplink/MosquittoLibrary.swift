@@ -31,6 +31,15 @@ enum MosquittoLibrary {
         try loaded.get().api
     }
 
+    /// Loads the library on a thread of its own the first time: dlopen reads and relocates
+    /// libmosquitto, libssl and libcrypto, blocking work that must not hold a thread of Swift's pool.
+    static func loadOffPool() async throws(MQTTError) {
+        let result = await BlockingThread.run(onCancel: Result<Void, MQTTError>.failure(MQTTError(.cancelled, "cancelled"))) {
+            Result { () throws(MQTTError) in _ = try load() }
+        }
+        try result.get()
+    }
+
     /// The library's text for a return code; `errnoValue` (captured right after the call) explains
     /// MOSQ_ERR_ERRNO and, for MOSQ_ERR_EAI, holds the getaddrinfo code.
     static func describe(_ rc: Int32, errno errnoValue: Int32 = 0) -> String {
