@@ -9,43 +9,39 @@
 ///
 /// `nextFrame()` returns nil when more bytes are needed (the swift-nio decoder convention).
 public struct CJT188StreamDecoder: Sendable {
-    public let capacity: Int
-    private var buffer: [UInt8] = []
-    private var head = 0
+    private var window: ByteWindow
+    private var buffer: [UInt8] { window.bytes }
+    private var head: Int { window.head }
 
+    public var capacity: Int { window.capacity }
     /// Bytes thrown away while resynchronising (preamble, garbage, bad frames, overflow).
-    public private(set) var discardedBytes = 0
+    public var discardedBytes: Int { window.discarded }
     /// Candidates whose `16` was in place but whose checksum did not match.
     public private(set) var checksumErrors = 0
 
     public init(capacity: Int = 4 * CJT188Frame.maxLength) {
-        self.capacity = max(capacity, CJT188Frame.maxLength + 8)
+        window = ByteWindow(capacity: max(capacity, CJT188Frame.maxLength + 8))
     }
 
     /// Bytes received but not yet returned as a frame.
-    public var bufferedCount: Int { buffer.count - head }
+    public var bufferedCount: Int { window.count }
 
     public mutating func append(_ bytes: [UInt8]) {
-        buffer.append(contentsOf: bytes)
-        trimToCapacity()
+        window.append(contentsOf: bytes)
     }
 
     public mutating func append(_ bytes: ArraySlice<UInt8>) {
-        buffer.append(contentsOf: bytes)
-        trimToCapacity()
+        window.append(contentsOf: bytes)
     }
 
     public mutating func append(_ byte: UInt8) {
-        buffer.append(byte)
-        trimToCapacity()
+        window.append(contentsOf: CollectionOfOne(byte))
     }
 
     /// Drops everything buffered, e.g. before a new request so a late reply cannot be taken
     /// for the answer to it.
     public mutating func reset() {
-        discardedBytes += bufferedCount
-        buffer.removeAll(keepingCapacity: true)
-        head = 0
+        window.reset()
     }
 
     public mutating func nextFrame() -> CJT188Frame? {
@@ -57,8 +53,7 @@ public struct CJT188StreamDecoder: Sendable {
             if start > head { drop(start - head) }
             switch check(at: head) {
             case let .frame(frame, length):
-                head += length
-                compact()
+                window.consume(length)
                 return frame
             case .invalid:
                 drop(1)
@@ -121,23 +116,6 @@ public struct CJT188StreamDecoder: Sendable {
     }
 
     private mutating func drop(_ count: Int) {
-        head += count
-        discardedBytes += count
-        compact()
-    }
-
-    private mutating func trimToCapacity() {
-        let excess = bufferedCount - capacity
-        if excess > 0 { drop(excess) }
-    }
-
-    private mutating func compact() {
-        if head == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 1024 {
-            buffer.removeFirst(head)
-            head = 0
-        }
+        window.skip(count)
     }
 }

@@ -14,54 +14,52 @@ public enum DLT645StreamItem: Sendable, Hashable {
 /// Every `next()` either consumes at least one byte or returns nil ("need more"), so no input can
 /// make it loop; the buffer is bounded by `capacity` (oldest bytes dropped).
 public struct DLT645StreamDecoder: Sendable {
-    private var buffer: [UInt8] = []
-    private var head = 0
+    private var window: ByteWindow
+    private var buffer: [UInt8] { window.bytes }
+    private var head: Int { window.head }
     /// Longest frame: 4 preamble + 12 + 255 data; twice that leaves room for a frame behind garbage.
-    public let capacity: Int
+    public var capacity: Int { window.capacity }
 
     public init(capacity: Int = 1024) {
-        self.capacity = max(capacity, 4 + DLT645Frame.overhead + 255)
+        window = ByteWindow(capacity: max(capacity, 4 + DLT645Frame.overhead + 255))
     }
 
-    public var bufferedCount: Int { buffer.count - head }
+    public var bufferedCount: Int { window.count }
 
     public mutating func append(_ bytes: some Sequence<UInt8>) {
-        buffer.append(contentsOf: bytes)
-        if bufferedCount > capacity { head = buffer.count - capacity }
-        compact()
+        window.append(contentsOf: bytes)
     }
 
     public mutating func append(_ byte: UInt8) { append(CollectionOfOne(byte)) }
 
     public mutating func reset() {
-        buffer.removeAll(keepingCapacity: true)
-        head = 0
+        window.reset()
     }
 
     /// The next frame or corrupt candidate, or nil when more bytes are needed.
     public mutating func next() -> DLT645StreamItem? {
         while true {
             // Skip to the next start byte: preamble FE and noise go.
-            while head < buffer.count, buffer[head] != DLT645Frame.start { head += 1 }
-            let available = buffer.count - head
-            guard available >= 10 else { compact(); return nil }
+            var skipped = 0
+            while head + skipped < buffer.count, buffer[head + skipped] != DLT645Frame.start { skipped += 1 }
+            window.skip(skipped)
+            let available = window.count
+            guard available >= 10 else { return nil }
             if buffer[head + 7] != DLT645Frame.start {
-                head += 1
+                window.skip(1)
                 continue
             }
             let total = DLT645Frame.overhead + Int(buffer[head + 9])
-            guard available >= total else { compact(); return nil }
+            guard available >= total else { return nil }
             do throws(DLT645Error) {
                 let (frame, length) = try DLT645Frame.decode(buffer, at: head)
-                head += length
-                compact()
+                window.consume(length)
                 return .frame(frame)
             } catch {
                 let address = Array(buffer[(head + 1)...(head + 6)])
                 let control = buffer[head + 8]
                 // Resynchronise one byte on: a real frame may start inside the bad one.
-                head += 1
-                compact()
+                window.skip(1)
                 return .corrupt(address: address, control: control, error: error)
             }
         }
@@ -73,12 +71,5 @@ public struct DLT645StreamDecoder: Sendable {
             if case let .frame(frame) = item { return frame }
         }
         return nil
-    }
-
-    private mutating func compact() {
-        if head > 0 && (head >= 512 || head == buffer.count) {
-            buffer.removeFirst(head)
-            head = 0
-        }
     }
 }

@@ -41,38 +41,31 @@ public struct ModbusRTUFramer: Sendable {
     public let direction: Direction
     /// Bytes kept at most; older bytes are dropped (and counted) beyond this, so garbage cannot
     /// grow the buffer without bound.
-    public let capacity: Int
-    private var buffer: [UInt8] = []
-    private var head = 0
+    public var capacity: Int { window.capacity }
+    private var window: ByteWindow
+    private var buffer: [UInt8] { window.bytes }
+    private var head: Int { window.head }
 
     /// Bytes thrown away while resynchronising (garbage, CRC failures, overflow).
-    public private(set) var discardedBytes = 0
+    public var discardedBytes: Int { window.discarded }
     /// Candidate frames whose length was plausible but whose CRC did not match.
     public private(set) var crcErrors = 0
 
     public init(direction: Direction = .request, capacity: Int = 4 * ModbusLimits.maxRTUFrame) {
         self.direction = direction
-        self.capacity = max(capacity, ModbusLimits.maxRTUFrame)
+        window = ByteWindow(capacity: max(capacity, ModbusLimits.maxRTUFrame))
     }
 
     /// Bytes received but not yet returned as a frame.
-    public var bufferedCount: Int { buffer.count - head }
+    public var bufferedCount: Int { window.count }
 
     public mutating func append(_ bytes: some Sequence<UInt8>) {
-        buffer.append(contentsOf: bytes)
-        let excess = bufferedCount - capacity
-        if excess > 0 {
-            head += excess
-            discardedBytes += excess
-        }
-        compact()
+        window.append(contentsOf: bytes)
     }
 
     /// Drops a partial frame, e.g. after a silence longer than 1.5 characters.
     public mutating func reset() {
-        discardedBytes += bufferedCount
-        buffer.removeAll(keepingCapacity: true)
-        head = 0
+        window.reset()
     }
 
     public mutating func nextFrame() -> ModbusRTUFrame? {
@@ -99,8 +92,7 @@ public struct ModbusRTUFramer: Sendable {
                 let candidate = buffer[head..<(head + length)]
                 if ModbusCRC.isValid(candidate) {
                     let frame = ModbusRTUFrame(bytes: Array(candidate))
-                    head += length
-                    compact()
+                    window.consume(length)
                     return frame
                 }
                 crcErrors += 1
@@ -111,19 +103,7 @@ public struct ModbusRTUFramer: Sendable {
     }
 
     private mutating func drop(_ count: Int) {
-        head += count
-        discardedBytes += count
-        compact()
-    }
-
-    private mutating func compact() {
-        if head == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 1024 {
-            buffer.removeFirst(head)
-            head = 0
-        }
+        window.skip(count)
     }
 
     /// The first offset after `start` where a whole CRC-valid frame is already buffered.
