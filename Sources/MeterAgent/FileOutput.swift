@@ -3,16 +3,10 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import MeterIO
 
-/// Writes all of `text` to a file descriptor with one `write` per chunk, retrying on EINTR.
-/// Used for stdout and stderr instead of C's `FILE*` streams, which Swift 6 sees as shared
-/// mutable globals.
+/// Writes all of `text` to stdout or stderr (`fd`). Used instead of C's `FILE*` streams, which
+/// Swift 6 sees as shared mutable globals. A closed stream is not worth failing a poll over.
 public func writeAll(_ text: String, to fd: Int32) {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { return }
-        bytes = bytes.dropFirst(n)
-    }
+    try? DescriptorIO.writeAll(fd, Array(text.utf8), endpoint: fd == STDERR_FILENO ? "stderr" : "stdout")
 }

@@ -161,9 +161,11 @@ public final class SerialPort: ByteChannel {
     }
 }
 
-/// read/write/poll on a descriptor, shared by the serial port and the TCP channel.
-enum DescriptorIO {
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], endpoint: String) throws(SerialPortError) {
+/// read/write/poll on a descriptor, shared by the serial port, the TCP channel and the agent's
+/// stdout/stderr.
+public enum DescriptorIO {
+    /// Writes all of `bytes`, retrying on EINTR and waiting out EAGAIN.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], endpoint: String) throws(SerialPortError) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { buffer in
