@@ -1,32 +1,15 @@
 /// Packed BCD, low byte first (as CJ/T 188 sends totals and addresses).
 public enum CJT188BCD {
-    public static func isValid(_ byte: UInt8) -> Bool { byte >> 4 <= 9 && byte & 0x0F <= 9 }
+    public static func isValid(_ byte: UInt8) -> Bool { PackedBCD.isValid(byte) }
 
     /// The number the bytes hold, lowest byte first; nil if a nibble is above 9.
-    public static func decodeLowFirst(_ bytes: ArraySlice<UInt8>) -> UInt64? {
-        var value: UInt64 = 0
-        for byte in bytes.reversed() {
-            guard isValid(byte) else { return nil }
-            value = value * 100 + UInt64(byte >> 4) * 10 + UInt64(byte & 0x0F)
-        }
-        return value
-    }
+    public static func decodeLowFirst(_ bytes: ArraySlice<UInt8>) -> UInt64? { PackedBCD.decode(bytes) }
 
     /// `count` bytes lowest first; nil if `value` needs more digits than that.
-    public static func encodeLowFirst(_ value: UInt64, count: Int) -> [UInt8]? {
-        var rest = value
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(count)
-        for _ in 0..<count {
-            let pair = rest % 100
-            bytes.append(UInt8(pair / 10) << 4 | UInt8(pair % 10))
-            rest /= 100
-        }
-        return rest == 0 ? bytes : nil
-    }
+    public static func encodeLowFirst(_ value: UInt64, count: Int) -> [UInt8]? { PackedBCD.encode(value, count: count) }
 
     public static func byte(_ value: Int) -> UInt8 { UInt8(value / 10 % 10) << 4 | UInt8(value % 10) }
-    public static func value(_ byte: UInt8) -> Int? { isValid(byte) ? Int(byte >> 4) * 10 + Int(byte & 0x0F) : nil }
+    public static func value(_ byte: UInt8) -> Int? { PackedBCD.value(byte) }
 }
 
 /// The unit code byte after a total or a rate.

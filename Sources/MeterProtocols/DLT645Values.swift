@@ -1,6 +1,6 @@
 /// Packed BCD as DL/T 645 sends it: two digits per byte, least significant byte first.
 public enum DLT645BCD {
-    public static func isBCD(_ b: UInt8) -> Bool { b & 0x0F <= 9 && b >> 4 <= 9 }
+    public static func isBCD(_ b: UInt8) -> Bool { PackedBCD.isValid(b) }
 
     /// 0–99 → one BCD byte.
     public static func byte(_ value: Int) -> UInt8 {
@@ -10,31 +10,26 @@ public enum DLT645BCD {
 
     /// One BCD byte → 0–99.
     public static func value(_ b: UInt8) throws(DLT645Error) -> Int {
-        guard isBCD(b) else { throw .badBCD(b) }
-        return Int(b >> 4) * 10 + Int(b & 0x0F)
+        guard let pair = PackedBCD.value(b) else { throw .badBCD(b) }
+        return pair
     }
 
     /// Unsigned BCD, least significant byte first, as an integer (at most 18 digits).
     public static func integer(_ bytes: some Collection<UInt8>) throws(DLT645Error) -> Int64 {
         guard bytes.count <= 9 else { throw .valueOutOfRange("\(bytes.count) BCD bytes") }
-        var result: Int64 = 0
-        for b in bytes.reversed() {
-            result = result * 100 + Int64(try value(b))
+        let digits = Array(bytes)
+        guard let value = PackedBCD.decode(digits) else {
+            throw .badBCD(digits.reversed().first { !isBCD($0) } ?? 0)
         }
-        return result
+        return Int64(value)
     }
 
     /// `value` as `count` BCD bytes, least significant first; fails if it needs more digits.
     public static func bytes(_ value: Int64, count: Int) throws(DLT645Error) -> [UInt8] {
         guard value >= 0 else { throw .valueOutOfRange("\(value) is negative") }
-        var rest = value
-        var out: [UInt8] = []
-        out.reserveCapacity(count)
-        for _ in 0..<count {
-            out.append(byte(Int(rest % 100)))
-            rest /= 100
+        guard let out = PackedBCD.encode(UInt64(value), count: count) else {
+            throw .valueOutOfRange("\(value) needs more than \(count * 2) digits")
         }
-        guard rest == 0 else { throw .valueOutOfRange("\(value) needs more than \(count * 2) digits") }
         return out
     }
 }
