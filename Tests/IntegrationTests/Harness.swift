@@ -37,15 +37,36 @@ struct HarnessError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
+/// What a child wrote to its stdout and stderr, read by a thread per pipe until end of file
+/// (Foundation's readabilityHandler now and then never reported the end of file).
+private final class CollectedOutput: @unchecked Sendable {
+    // @unchecked: every field is only touched under `lock`.
+    private let lock = NSLock()
+    private var bytes: [[UInt8]] = [[], []]
+    private var closedPipes = 0
+
+    func collect(_ handle: FileHandle, into stream: Int) {
+        Thread.detachNewThread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else { break }
+                lock.withLock { bytes[stream] += buffer[..<n] }
+            }
+            lock.withLock { closedPipes += 1 }
+        }
+    }
+
+    func text(_ stream: Int) -> String { lock.withLock { String(decoding: bytes[stream], as: UTF8.self) } }
+    var complete: Bool { lock.withLock { closedPipes == 2 } }
+}
+
 /// A child process whose output is collected line by line; killed by pid when the test ends.
 final class ChildProcess: @unchecked Sendable {
-    // @unchecked: the buffers are only touched under `lock`.
+    // @unchecked: Process is used from the test's thread only; the output is locked.
     let process = Process()
-    private let lock = NSLock()
-    private var stdoutText = ""
-    private var stderrText = ""
-    /// Pipes that have reached end of file; output is complete once both have.
-    private var closedPipes = 0
+    private let output = CollectedOutput()
 
     init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -55,31 +76,13 @@ final class ChildProcess: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let data = h.availableData
-            guard let self else { return }
-            if data.isEmpty {
-                h.readabilityHandler = nil
-                self.lock.withLock { self.closedPipes += 1 }
-                return
-            }
-            self.lock.withLock { self.stdoutText += String(decoding: data, as: UTF8.self) }
-        }
-        err.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let data = h.availableData
-            guard let self else { return }
-            if data.isEmpty {
-                h.readabilityHandler = nil
-                self.lock.withLock { self.closedPipes += 1 }
-                return
-            }
-            self.lock.withLock { self.stderrText += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        output.collect(out.fileHandleForReading, into: 0)
+        output.collect(err.fileHandleForReading, into: 1)
     }
 
-    var stdout: String { lock.withLock { stdoutText } }
-    var stderr: String { lock.withLock { stderrText } }
+    var stdout: String { output.text(0) }
+    var stderr: String { output.text(1) }
     var pid: Int32 { process.processIdentifier }
 
     /// Waits until stdout has a line satisfying `predicate`, or fails after `timeout` seconds.
@@ -107,7 +110,7 @@ final class ChildProcess: @unchecked Sendable {
         process.waitUntilExit()
         // Output is complete when both pipes reach end of file (bounded: a grandchild may hold them).
         let drained = Date().addingTimeInterval(5)
-        while lock.withLock({ closedPipes < 2 }) && Date() < drained { Thread.sleep(forTimeInterval: 0.01) }
+        while !output.complete && Date() < drained { Thread.sleep(forTimeInterval: 0.01) }
         return process.terminationStatus
     }
 
