@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "MeterCoreTests", dependencies: ["MeterCore"], exclude: ["Fixtures"]),
         .testTarget(name: "MeterIOTests", dependencies: ["MeterIO", "MeterDrivers"]),
         .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "MeterAgent", "CSQLite"]),
+        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore"]),
         .testTarget(name: "MeterUplinkTests", dependencies: ["MeterUplink", "MeterCore", "MeterAgent"]),
         .testTarget(name: "MeterSimulationTests", dependencies: ["MeterSimulation", "MeterIO", "MeterCore", "MeterProtocols", "CModbus"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterIO", "MeterDrivers", "MeterSimulation", "MeterUplink"]),

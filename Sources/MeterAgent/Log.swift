@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import MeterCore
 
 /// A small structured logger on stderr. The agent logs a handful of lines per minute, so a
@@ -23,7 +18,7 @@ public struct Log: Sendable {
         var line = UTCTime.rfc3339(WallClock.nowMs()) + " " + level.name + " " + message
         for (k, v) in metadata { line += " \(k)=\(v)" }
         line += "\n"
-        writeAll(line, to: STDERR_FILENO)
+        ConsoleOutput.shared.post(line)
     }
 
     public func debug(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.debug, m, md) }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import MeterCore
 
 /// Where the poller hands its readings. The MQTT outbox takes this place once the uplink lands.
@@ -20,6 +15,6 @@ public struct JSONLinesSink: ReadingSink {
             text += reading.json
             text += "\n"
         }
-        writeAll(text, to: STDOUT_FILENO)
+        await ConsoleOutput.shared.write(text)
     }
 }

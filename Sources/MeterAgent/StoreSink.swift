@@ -80,7 +80,7 @@ public actor StoreSink: ReadingSink {
                 pending.append(OutboxRecord(reading: reading))
             }
         }
-        if echo { writeAll(lines, to: STDOUT_FILENO) }
+        if echo { await ConsoleOutput.shared.write(lines) }
     }
 
     /// Makes room: the oldest class-2 record, else the oldest class-1, else the oldest of all.

@@ -23,7 +23,7 @@ func seconds(_ d: Duration) -> Double {
 }
 
 func fail(_ message: String) -> Never {
-    writeAll("uplink-bench: \(message)\n", to: STDERR_FILENO)
+    ConsoleOutput.shared.post("uplink-bench: \(message)\n")
     exit(1)
 }
 

@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import MeterCore
+import MeterIO
+
+/// stdout and stderr, written by a thread of their own. A write blocks while the reader of a pipe
+/// (journald, a shell pipeline, a test harness) is slow; done from a task it would hold one of the
+/// cooperative pool's few threads, and with it every poll scheduled there.
+///
+/// The queue is bounded by bytes. Readings wait for room (`write`), so a slow stdout slows the
+/// poller down instead of losing readings; log lines (`post`) are dropped when it is full, counted,
+/// and the count is logged once there is room again. Whatever is queued is written before the
+/// process exits (bounded: a reader that never reads cannot hold the exit for ever).
+public final class ConsoleOutput: Sendable {
+    public static let shared = ConsoleOutput(capacityBytes: 256 * 1024)
+
+    private struct Chunk: Sendable {
+        let fd: Int32
+        let bytes: [UInt8]
+    }
+
+    private struct State: Sendable {
+        var chunks: [Chunk] = []
+        /// Queued and being written.
+        var bytes = 0
+        var writerStarted = false
+        var dropped = 0
+        /// Where the last dropped text was going; the count is reported there.
+        var droppedFrom = STDERR_FILENO
+        var waiters: [CheckedContinuation<Void, Never>] = []
+
+        var idle: Bool { bytes == 0 }
+    }
+
+    private let capacityBytes: Int
+    private let state = Guarded(State())
+
+    init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
+
+    /// Queues `text` for `fd`, waiting (suspended, not blocking) while the queue is full.
+    public func write(_ text: String, to fd: Int32 = STDOUT_FILENO) async {
+        let chunk = Chunk(fd: fd, bytes: Array(text.utf8))
+        while !enqueue(chunk, dropIfFull: false) {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                // Checked under the lock the writer frees room under, so no wake-up is missed.
+                let resumeNow = state.withLock { s in
+                    if hasRoom(s, for: chunk) { return true }
+                    s.waiters.append(waiter)
+                    return false
+                }
+                if resumeNow { waiter.resume() }
+            }
+        }
+    }
+
+    /// Queues `text` for `fd` without waiting; when the queue is full the text is dropped and counted.
+    public func post(_ text: String, to fd: Int32 = STDERR_FILENO) {
+        enqueue(Chunk(fd: fd, bytes: Array(text.utf8)), dropIfFull: true)
+    }
+
+    /// Waits until everything queued is written, for at most `timeoutMs`. Blocks the calling thread.
+    public func drain(timeoutMs: Int = 5000) {
+        for _ in 0..<max(1, timeoutMs / 10) {
+            if isIdle { return }
+            DedicatedThread.sleep(microseconds: 10_000)
+        }
+    }
+
+    /// Nothing queued or being written.
+    var isIdle: Bool { state.withLock { $0.idle } }
+
+    private func hasRoom(_ s: State, for chunk: Chunk) -> Bool {
+        // An empty queue takes any chunk, however large, so nothing waits for ever.
+        s.bytes == 0 || s.bytes + chunk.bytes.count <= capacityBytes
+    }
+
+    /// False when the queue is full. A dropped chunk is counted under the same lock as the check,
+    /// so the writer's next report cannot miss it.
+    @discardableResult
+    private func enqueue(_ chunk: Chunk, dropIfFull: Bool) -> Bool {
+        let (admitted, startWriter) = state.withLock { s -> (Bool, Bool) in
+            guard hasRoom(s, for: chunk) else {
+                if dropIfFull {
+                    s.dropped += 1
+                    s.droppedFrom = chunk.fd
+                }
+                return (false, false)
+            }
+            s.chunks.append(chunk)
+            s.bytes += chunk.bytes.count
+            let start = !s.writerStarted
+            s.writerStarted = true
+            return (true, start)
+        }
+        if admitted {
+            state.broadcast()
+            if startWriter { startWriterThread() }
+        }
+        return admitted
+    }
+
+    private func startWriterThread() {
+        let started = DedicatedThread.start { [self] in writeForever() }
+        if started == 0 {
+            atexit { ConsoleOutput.shared.drain() }
+        } else {
+            // No thread to spare: write on the caller's thread, as a plain program would.
+            while let chunks = takeChunks(waiting: false) { written(writeOut(chunks)) }
+            state.withLock { $0.writerStarted = false }
+        }
+    }
+
+    private func writeForever() {
+        while true {
+            if let chunks = takeChunks(waiting: true) { written(writeOut(chunks)) }
+        }
+    }
+
+    /// Everything queued, oldest first; nil when nothing is (only when not `waiting`).
+    private func takeChunks(waiting: Bool) -> [Chunk]? {
+        if waiting {
+            return state.wait(until: { !$0.chunks.isEmpty }) { s in
+                defer { s.chunks.removeAll(keepingCapacity: false) }
+                return s.chunks
+            }
+        }
+        return state.withLock { s in
+            guard !s.chunks.isEmpty else { return nil }
+            defer { s.chunks.removeAll(keepingCapacity: false) }
+            return s.chunks
+        }
+    }
+
+    private func writeOut(_ chunks: [Chunk]) -> Int {
+        var bytes = 0
+        for chunk in chunks {
+            // A closed or broken stream is not worth stopping the agent over.
+            try? DescriptorIO.writeAll(chunk.fd, chunk.bytes, endpoint: chunk.fd == STDERR_FILENO ? "stderr" : "stdout")
+            bytes += chunk.bytes.count
+        }
+        return bytes
+    }
+
+    /// Frees the room of `bytes` written, wakes the writers waiting for it, and queues the count
+    /// of dropped chunks (if it does not fit either, it keeps counting until the next write).
+    private func written(_ bytes: Int) {
+        let waiters = state.withLock { s in
+            s.bytes -= bytes
+            if s.dropped > 0 {
+                let stream = s.droppedFrom == STDERR_FILENO ? "stderr" : "fd \(s.droppedFrom)"
+                let notice = UTCTime.rfc3339(WallClock.nowMs())
+                    + " warning \(stream) was not read fast enough; lines dropped count=\(s.dropped)\n"
+                let chunk = Chunk(fd: s.droppedFrom, bytes: Array(notice.utf8))
+                if hasRoom(s, for: chunk) {
+                    s.chunks.append(chunk)
+                    s.bytes += chunk.bytes.count
+                    s.dropped = 0
+                }
+            }
+            defer { s.waiters.removeAll() }
+            return s.waiters
+        }
+        state.broadcast()
+        waiters.forEach { $0.resume() }
+    }
+}

@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+import Synchronization
+import Testing
+@testable import MeterAgent
+
+/// The console queue against a real pipe whose reader is late, as journald or a shell pipeline can be.
+@Suite(.timeLimit(.minutes(1)))
+struct ConsoleOutputTests {
+    /// A pipe; the test reads its end and hands the other to the queue. Both ends are closed by `close()`.
+    struct TestPipe {
+        let readFD: Int32
+        let writeFD: Int32
+
+        init() throws {
+            var fds: [Int32] = [0, 0]
+            try #require(pipe(&fds) == 0)
+            readFD = fds[0]
+            writeFD = fds[1]
+        }
+
+        /// Reads on a thread of its own (the test's tasks must keep running meanwhile) until
+        /// `done` holds for what was read, or 20 s have passed.
+        func read(until done: @escaping @Sendable (String) -> Bool) async -> String {
+            await withCheckedContinuation { finished in
+                Thread.detachNewThread { finished.resume(returning: readBlocking(until: done)) }
+            }
+        }
+
+        private func readBlocking(until done: (String) -> Bool) -> String {
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let deadline = Date().addingTimeInterval(20)
+            while !done(String(decoding: bytes, as: UTF8.self)) && Date() < deadline {
+                var ready = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, 100) > 0 else { continue }
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress, $0.count) }
+                if n > 0 { bytes += buffer[..<n] }
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        func close() {
+            _ = Glibc.close(readFD)
+            _ = Glibc.close(writeFD)
+        }
+    }
+
+    static func line(_ i: Int) -> String { "reading \(i) " + String(repeating: "x", count: 40) + "\n" }
+
+    @Test func readingsWaitForRoomWhileTheReaderIsLateAndAllArriveInOrder() async throws {
+        let pipe = try TestPipe()
+        defer { pipe.close() }
+        let console = ConsoleOutput(capacityBytes: 4096)
+        // 4,000 lines, 200 kB: more than the pipe (64 kB) and the queue (4 kB) hold together.
+        let count = 4000
+        let written = Mutex(0)
+        let writer = Task {
+            for i in 0..<count {
+                await console.write(Self.line(i), to: pipe.writeFD)
+                written.withLock { $0 += 1 }
+            }
+        }
+        // Nothing is read yet: the writer must be waiting for room, not have queued without bound
+        // (the pipe and the queue hold about 1,400 of the lines).
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(written.withLock { $0 } < 2000)
+        let expected = (0..<count).map(Self.line).joined()
+        let received = await pipe.read { $0.utf8.count >= expected.utf8.count }
+        await writer.value
+        #expect(received == expected)
+    }
+
+    @Test func logLinesAreDroppedWhenTheQueueIsFullAndTheDropIsReported() async throws {
+        let pipe = try TestPipe()
+        defer { pipe.close() }
+        let console = ConsoleOutput(capacityBytes: 1024)
+        let count = 4000
+        for i in 0..<count { console.post(Self.line(i), to: pipe.writeFD) }
+        // Every line is either delivered, in order, or counted in a drop notice.
+        let notice = "warning fd \(pipe.writeFD) was not read fast enough; lines dropped count="
+        @Sendable func account(_ text: String) -> (delivered: [Int], dropped: Int, unexpected: [Substring]) {
+            var delivered: [Int] = [], dropped = 0, unexpected: [Substring] = []
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("reading "), let i = Int(line.split(separator: " ")[1]) {
+                    delivered.append(i)
+                } else if line.contains(notice), let n = Int(line.split(separator: "=").last ?? "") {
+                    dropped += n
+                } else {
+                    unexpected.append(line)
+                }
+            }
+            return (delivered, dropped, unexpected)
+        }
+        let received = await pipe.read { text in
+            let (delivered, dropped, _) = account(text)
+            return text.hasSuffix("\n") && delivered.count + dropped >= count
+        }
+        let (delivered, dropped, unexpected) = account(received)
+        #expect(unexpected.isEmpty)
+        #expect(delivered == delivered.sorted())
+        #expect(delivered.first == 0)
+        #expect(delivered.count + dropped == count, "\(delivered.count) delivered, \(dropped) dropped of \(count)")
+        #expect(dropped > 0)
+    }
+
+    @Test func drainWaitsForWhatIsQueued() async throws {
+        let pipe = try TestPipe()
+        defer { pipe.close() }
+        let console = ConsoleOutput(capacityBytes: 1 << 20)
+        let text = (0..<1000).map(Self.line).joined()
+        // Larger than the pipe: the writer thread finishes only as the reader below reads.
+        console.post(text, to: pipe.writeFD)
+        let reader = Task { await pipe.read { $0.utf8.count >= text.utf8.count } }
+        console.drain(timeoutMs: 20_000)
+        #expect(console.isIdle)
+        #expect(await reader.value == text)
+    }
+}
