@@ -17,9 +17,20 @@ import MeterIO
 public final class ConsoleOutput: Sendable {
     public static let shared = ConsoleOutput(capacityBytes: 256 * 1024)
 
+    /// Text as the caller made it (no copy: readings' JSON is shared with the store's queue),
+    /// optionally a line per piece.
     private struct Chunk: Sendable {
         let fd: Int32
-        let bytes: [UInt8]
+        let pieces: [String]
+        let newlines: Bool
+        let bytes: Int
+
+        init(fd: Int32, pieces: [String], newlines: Bool) {
+            self.fd = fd
+            self.pieces = pieces
+            self.newlines = newlines
+            bytes = pieces.reduce(newlines ? pieces.count : 0) { $0 + $1.utf8.count }
+        }
     }
 
     private struct State: Sendable {
@@ -40,9 +51,10 @@ public final class ConsoleOutput: Sendable {
 
     init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
 
-    /// Queues `text` for `fd`, waiting (suspended, not blocking) while the queue is full.
-    public func write(_ text: String, to fd: Int32 = STDOUT_FILENO) async {
-        let chunk = Chunk(fd: fd, bytes: Array(text.utf8))
+    /// Queues `lines` for `fd`, each followed by a newline, waiting (suspended, not blocking)
+    /// while the queue is full.
+    public func write(lines: [String], to fd: Int32 = STDOUT_FILENO) async {
+        let chunk = Chunk(fd: fd, pieces: lines, newlines: true)
         while !enqueue(chunk, dropIfFull: false) {
             await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
                 // Checked under the lock the writer frees room under, so no wake-up is missed.
@@ -58,7 +70,7 @@ public final class ConsoleOutput: Sendable {
 
     /// Queues `text` for `fd` without waiting; when the queue is full the text is dropped and counted.
     public func post(_ text: String, to fd: Int32 = STDERR_FILENO) {
-        enqueue(Chunk(fd: fd, bytes: Array(text.utf8)), dropIfFull: true)
+        enqueue(Chunk(fd: fd, pieces: [text], newlines: false), dropIfFull: true)
     }
 
     /// Waits until everything queued is written, for at most `timeoutMs`. Blocks the calling thread.
@@ -74,7 +86,7 @@ public final class ConsoleOutput: Sendable {
 
     private func hasRoom(_ s: State, for chunk: Chunk) -> Bool {
         // An empty queue takes any chunk, however large, so nothing waits for ever.
-        s.bytes == 0 || s.bytes + chunk.bytes.count <= capacityBytes
+        s.bytes == 0 || s.bytes + chunk.bytes <= capacityBytes
     }
 
     /// False when the queue is full. A dropped chunk is counted under the same lock as the check,
@@ -90,7 +102,7 @@ public final class ConsoleOutput: Sendable {
                 return (false, false)
             }
             s.chunks.append(chunk)
-            s.bytes += chunk.bytes.count
+            s.bytes += chunk.bytes
             let start = !s.writerStarted
             s.writerStarted = true
             return (true, start)
@@ -103,19 +115,17 @@ public final class ConsoleOutput: Sendable {
     }
 
     private func startWriterThread() {
-        let started = DedicatedThread.start { [self] in writeForever() }
+        let started = DedicatedThread.start { [self] in
+            var writer = ChunkWriter()
+            while true { written(writer.write(takeChunks(waiting: true) ?? [])) }
+        }
         if started == 0 {
             atexit { ConsoleOutput.shared.drain() }
         } else {
             // No thread to spare: write on the caller's thread, as a plain program would.
-            while let chunks = takeChunks(waiting: false) { written(writeOut(chunks)) }
+            var writer = ChunkWriter()
+            while let chunks = takeChunks(waiting: false) { written(writer.write(chunks)) }
             state.withLock { $0.writerStarted = false }
-        }
-    }
-
-    private func writeForever() {
-        while true {
-            if let chunks = takeChunks(waiting: true) { written(writeOut(chunks)) }
         }
     }
 
@@ -134,14 +144,37 @@ public final class ConsoleOutput: Sendable {
         }
     }
 
-    private func writeOut(_ chunks: [Chunk]) -> Int {
-        var bytes = 0
-        for chunk in chunks {
-            // A closed or broken stream is not worth stopping the agent over.
-            try? DescriptorIO.writeAll(chunk.fd, chunk.bytes, endpoint: chunk.fd == STDERR_FILENO ? "stderr" : "stdout")
-            bytes += chunk.bytes.count
+    /// Copies pieces into one reused buffer and writes it when full or when the stream changes,
+    /// so a batch of short lines costs a few writes and no allocation.
+    private struct ChunkWriter {
+        static let bufferSize = 16 * 1024
+        var buffer: [UInt8] = []
+        var fd: Int32 = -1
+
+        /// Writes `chunks`; returns their size in bytes.
+        mutating func write(_ chunks: [Chunk]) -> Int {
+            var bytes = 0
+            for chunk in chunks {
+                if chunk.fd != fd { flush() }
+                fd = chunk.fd
+                for piece in chunk.pieces {
+                    buffer.append(contentsOf: piece.utf8)
+                    if chunk.newlines { buffer.append(0x0A) }
+                    if buffer.count >= Self.bufferSize { flush() }
+                }
+                bytes += chunk.bytes
+            }
+            flush()
+            return bytes
         }
-        return bytes
+
+        private mutating func flush() {
+            guard !buffer.isEmpty else { return }
+            // A closed or broken stream is not worth stopping the agent over.
+            try? DescriptorIO.writeAll(fd, buffer, endpoint: fd == STDERR_FILENO ? "stderr" : "stdout")
+            // A piece far over the buffer's size (a long error text) does not keep its room.
+            if buffer.capacity > 4 * Self.bufferSize { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
+        }
     }
 
     /// Frees the room of `bytes` written, wakes the writers waiting for it, and queues the count
@@ -153,10 +186,10 @@ public final class ConsoleOutput: Sendable {
                 let stream = s.droppedFrom == STDERR_FILENO ? "stderr" : "fd \(s.droppedFrom)"
                 let notice = UTCTime.rfc3339(WallClock.nowMs())
                     + " warning \(stream) was not read fast enough; lines dropped count=\(s.dropped)\n"
-                let chunk = Chunk(fd: s.droppedFrom, bytes: Array(notice.utf8))
+                let chunk = Chunk(fd: s.droppedFrom, pieces: [notice], newlines: false)
                 if hasRoom(s, for: chunk) {
                     s.chunks.append(chunk)
-                    s.bytes += chunk.bytes.count
+                    s.bytes += chunk.bytes
                     s.dropped = 0
                 }
             }

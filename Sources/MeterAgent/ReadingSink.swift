@@ -10,11 +10,6 @@ public struct JSONLinesSink: ReadingSink {
     public init() {}
 
     public func deliver(_ readings: [Reading]) async {
-        var text = ""
-        for reading in readings {
-            text += reading.json
-            text += "\n"
-        }
-        await ConsoleOutput.shared.write(text)
+        await ConsoleOutput.shared.write(lines: readings.map(\.json))
     }
 }

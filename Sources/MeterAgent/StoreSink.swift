@@ -67,20 +67,20 @@ public actor StoreSink: ReadingSink {
         // writes, the periodic flush retries and the queue bound holds), so a batch never
         // outgrows the buffer reserved for it.
         if !pending.isEmpty && pending.count + readings.count > batchLimit && !failing { await flush() }
-        var lines = ""
+        var lines: [String] = []
+        if echo { lines.reserveCapacity(readings.count) }
         for reading in readings {
             if pending.count >= capacity { dropOne() }
             if echo {
-                // Printed and stored: built once.
+                // Printed and stored: built once, the same text in both queues.
                 let json = reading.json
-                lines += json
-                lines += "\n"
+                lines.append(json)
                 pending.append(OutboxRecord(reading: reading, json: json))
             } else {
                 pending.append(OutboxRecord(reading: reading))
             }
         }
-        if echo { await ConsoleOutput.shared.write(lines) }
+        if echo { await ConsoleOutput.shared.write(lines: lines) }
     }
 
     /// Makes room: the oldest class-2 record, else the oldest class-1, else the oldest of all.

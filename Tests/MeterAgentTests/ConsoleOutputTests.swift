@@ -50,7 +50,7 @@ struct ConsoleOutputTests {
         }
     }
 
-    static func line(_ i: Int) -> String { "reading \(i) " + String(repeating: "x", count: 40) + "\n" }
+    static func line(_ i: Int) -> String { "reading \(i) " + String(repeating: "x", count: 40) }
 
     @Test func readingsWaitForRoomWhileTheReaderIsLateAndAllArriveInOrder() async throws {
         let pipe = try TestPipe()
@@ -60,16 +60,16 @@ struct ConsoleOutputTests {
         let count = 4000
         let written = Mutex(0)
         let writer = Task {
-            for i in 0..<count {
-                await console.write(Self.line(i), to: pipe.writeFD)
-                written.withLock { $0 += 1 }
+            for i in stride(from: 0, to: count, by: 2) {
+                await console.write(lines: [Self.line(i), Self.line(i + 1)], to: pipe.writeFD)
+                written.withLock { $0 += 2 }
             }
         }
         // Nothing is read yet: the writer must be waiting for room, not have queued without bound
         // (the pipe and the queue hold about 1,400 of the lines).
         try await Task.sleep(for: .milliseconds(300))
         #expect(written.withLock { $0 } < 2000)
-        let expected = (0..<count).map(Self.line).joined()
+        let expected = (0..<count).map { Self.line($0) + "\n" }.joined()
         let received = await pipe.read { $0.utf8.count >= expected.utf8.count }
         await writer.value
         #expect(received == expected)
@@ -80,7 +80,7 @@ struct ConsoleOutputTests {
         defer { pipe.close() }
         let console = ConsoleOutput(capacityBytes: 1024)
         let count = 4000
-        for i in 0..<count { console.post(Self.line(i), to: pipe.writeFD) }
+        for i in 0..<count { console.post(Self.line(i) + "\n", to: pipe.writeFD) }
         // Every line is either delivered, in order, or counted in a drop notice.
         let notice = "warning fd \(pipe.writeFD) was not read fast enough; lines dropped count="
         @Sendable func account(_ text: String) -> (delivered: [Int], dropped: Int, unexpected: [Substring]) {
@@ -112,7 +112,7 @@ struct ConsoleOutputTests {
         let pipe = try TestPipe()
         defer { pipe.close() }
         let console = ConsoleOutput(capacityBytes: 1 << 20)
-        let text = (0..<1000).map(Self.line).joined()
+        let text = (0..<1000).map { Self.line($0) + "\n" }.joined()
         // Larger than the pipe: the writer thread finishes only as the reader below reads.
         console.post(text, to: pipe.writeFD)
         let reader = Task { await pipe.read { $0.utf8.count >= text.utf8.count } }
