@@ -54,6 +54,7 @@ public final class ConsoleOutput: Sendable {
     /// Queues `lines` for `fd`, each followed by a newline, waiting (suspended, not blocking)
     /// while the queue is full.
     public func write(lines: [String], to fd: Int32 = STDOUT_FILENO) async {
+        guard !lines.isEmpty else { return }
         let chunk = Chunk(fd: fd, pieces: lines, newlines: true)
         while !enqueue(chunk, dropIfFull: false) {
             await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
@@ -117,31 +118,29 @@ public final class ConsoleOutput: Sendable {
     private func startWriterThread() {
         let started = DedicatedThread.start { [self] in
             var writer = ChunkWriter()
-            while true { written(writer.write(takeChunks(waiting: true) ?? [])) }
+            while true { written(writer.write(takeChunks(waiting: true))) }
         }
         if started == 0 {
             atexit { ConsoleOutput.shared.drain() }
         } else {
             // No thread to spare: write on the caller's thread, as a plain program would.
             var writer = ChunkWriter()
-            while let chunks = takeChunks(waiting: false) { written(writer.write(chunks)) }
+            var chunks = takeChunks(waiting: false)
+            while !chunks.isEmpty {
+                written(writer.write(chunks))
+                chunks = takeChunks(waiting: false)
+            }
             state.withLock { $0.writerStarted = false }
         }
     }
 
-    /// Everything queued, oldest first; nil when nothing is (only when not `waiting`).
-    private func takeChunks(waiting: Bool) -> [Chunk]? {
-        if waiting {
-            return state.wait(until: { !$0.chunks.isEmpty }) { s in
-                defer { s.chunks.removeAll(keepingCapacity: false) }
-                return s.chunks
-            }
-        }
-        return state.withLock { s in
-            guard !s.chunks.isEmpty else { return nil }
+    /// Everything queued, oldest first; when `waiting`, at least one chunk.
+    private func takeChunks(waiting: Bool) -> [Chunk] {
+        let take = { (s: inout State) -> [Chunk] in
             defer { s.chunks.removeAll(keepingCapacity: false) }
             return s.chunks
         }
+        return waiting ? state.wait(until: { !$0.chunks.isEmpty }, then: take) : state.withLock(take)
     }
 
     /// Copies pieces into one reused buffer and writes it when full or when the stream changes,
