@@ -11,9 +11,10 @@ import MeterIO
 /// cooperative pool's few threads, and with it every poll scheduled there.
 ///
 /// The queue is bounded by bytes. Readings wait for room (`write`), so a slow stdout slows the
-/// poller down instead of losing readings; log lines (`post`) are dropped when it is full, counted,
-/// and the count is logged once there is room again. Whatever is queued is written before the
-/// process exits (bounded: a reader that never reads cannot hold the exit for ever).
+/// poller down instead of losing readings, until their task is cancelled (the agent is stopping:
+/// they are in the store); log lines (`post`) are dropped when it is full. What is dropped is
+/// counted and the count is logged on stderr once there is room again. Whatever is queued is
+/// written before the process exits (bounded: a reader that never reads cannot hold the exit for ever).
 public final class ConsoleOutput: Sendable {
     public static let shared = ConsoleOutput(capacityBytes: 256 * 1024)
 
@@ -39,32 +40,47 @@ public final class ConsoleOutput: Sendable {
         var bytes = 0
         var writerStarted = false
         var dropped = 0
-        /// Where the last dropped text was going; the count is reported there.
+        /// Where the last dropped text was going.
         var droppedFrom = STDERR_FILENO
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
 
         var idle: Bool { bytes == 0 }
     }
 
     private let capacityBytes: Int
+    private let noticeFD: Int32
     private let state = Guarded(State())
 
-    init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
+    init(capacityBytes: Int, noticesTo noticeFD: Int32 = STDERR_FILENO) {
+        self.capacityBytes = capacityBytes
+        self.noticeFD = noticeFD
+    }
 
     /// Queues `lines` for `fd`, each followed by a newline, waiting (suspended, not blocking)
-    /// while the queue is full.
+    /// while the queue is full. Once the task is cancelled, lines that do not fit are dropped.
     public func write(lines: [String], to fd: Int32 = STDOUT_FILENO) async {
         guard !lines.isEmpty else { return }
         let chunk = Chunk(fd: fd, pieces: lines, newlines: true)
-        while !enqueue(chunk, dropIfFull: false) {
-            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-                // Checked under the lock the writer frees room under, so no wake-up is missed.
-                let resumeNow = state.withLock { s in
-                    if hasRoom(s, for: chunk) { return true }
-                    s.waiters.append(waiter)
-                    return false
+        while !enqueue(chunk, dropIfFull: Task.isCancelled) {
+            if Task.isCancelled { return }
+            let id = state.withLock { s in
+                defer { s.nextWaiter += 1 }
+                return s.nextWaiter
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                    // Checked under the lock the writer frees room under and the cancellation
+                    // handler looks under, so no wake-up is missed.
+                    let resumeNow = state.withLock { s in
+                        if hasRoom(s, for: chunk) || Task.isCancelled { return true }
+                        s.waiters[id] = waiter
+                        return false
+                    }
+                    if resumeNow { waiter.resume() }
                 }
-                if resumeNow { waiter.resume() }
+            } onCancel: {
+                state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
             }
         }
     }
@@ -97,7 +113,7 @@ public final class ConsoleOutput: Sendable {
         let (admitted, startWriter) = state.withLock { s -> (Bool, Bool) in
             guard hasRoom(s, for: chunk) else {
                 if dropIfFull {
-                    s.dropped += 1
+                    s.dropped += chunk.pieces.count
                     s.droppedFrom = chunk.fd
                 }
                 return (false, false)
@@ -182,10 +198,14 @@ public final class ConsoleOutput: Sendable {
         let waiters = state.withLock { s in
             s.bytes -= bytes
             if s.dropped > 0 {
-                let stream = s.droppedFrom == STDERR_FILENO ? "stderr" : "fd \(s.droppedFrom)"
+                let stream = switch s.droppedFrom {
+                case STDOUT_FILENO: "stdout"
+                case STDERR_FILENO: "stderr"
+                default: "fd \(s.droppedFrom)"
+                }
                 let notice = UTCTime.rfc3339(WallClock.nowMs())
                     + " warning \(stream) was not read fast enough; lines dropped count=\(s.dropped)\n"
-                let chunk = Chunk(fd: s.droppedFrom, pieces: [notice], newlines: false)
+                let chunk = Chunk(fd: noticeFD, pieces: [notice], newlines: false)
                 if hasRoom(s, for: chunk) {
                     s.chunks.append(chunk)
                     s.bytes += chunk.bytes
@@ -193,7 +213,7 @@ public final class ConsoleOutput: Sendable {
                 }
             }
             defer { s.waiters.removeAll() }
-            return s.waiters
+            return s.waiters.values
         }
         state.broadcast()
         waiters.forEach { $0.resume() }

@@ -75,16 +75,15 @@ struct ConsoleOutputTests {
         #expect(received == expected)
     }
 
-    @Test func logLinesAreDroppedWhenTheQueueIsFullAndTheDropIsReported() async throws {
-        let pipe = try TestPipe()
-        defer { pipe.close() }
-        let console = ConsoleOutput(capacityBytes: 1024)
-        let count = 4000
-        for i in 0..<count { console.post(Self.line(i) + "\n", to: pipe.writeFD) }
-        // Every line is either delivered, in order, or counted in a drop notice.
-        let notice = "warning fd \(pipe.writeFD) was not read fast enough; lines dropped count="
-        @Sendable func account(_ text: String) -> (delivered: [Int], dropped: Int, unexpected: [Substring]) {
-            var delivered: [Int] = [], dropped = 0, unexpected: [Substring] = []
+    /// What arrived of lines `0..<count`: every line is either delivered, in order, or counted
+    /// in a drop notice.
+    struct Accounting {
+        var delivered: [Int] = []
+        var dropped = 0
+        var unexpected: [Substring] = []
+
+        init(_ text: String, fd: Int32) {
+            let notice = "warning fd \(fd) was not read fast enough; lines dropped count="
             for line in text.split(separator: "\n") {
                 if line.hasPrefix("reading "), let i = Int(line.split(separator: " ")[1]) {
                     delivered.append(i)
@@ -94,18 +93,49 @@ struct ConsoleOutputTests {
                     unexpected.append(line)
                 }
             }
-            return (delivered, dropped, unexpected)
         }
-        let received = await pipe.read { text in
-            let (delivered, dropped, _) = account(text)
-            return text.hasSuffix("\n") && delivered.count + dropped >= count
+
+        static func read(_ count: Int, from pipe: TestPipe) async -> Accounting {
+            let fd = pipe.writeFD
+            let text = await pipe.read { text in
+                let seen = Accounting(text, fd: fd)
+                return text.hasSuffix("\n") && seen.delivered.count + seen.dropped >= count
+            }
+            return Accounting(text, fd: fd)
         }
-        let (delivered, dropped, unexpected) = account(received)
-        #expect(unexpected.isEmpty)
-        #expect(delivered == delivered.sorted())
-        #expect(delivered.first == 0)
-        #expect(delivered.count + dropped == count, "\(delivered.count) delivered, \(dropped) dropped of \(count)")
-        #expect(dropped > 0)
+
+        func check(_ count: Int) {
+            #expect(unexpected.isEmpty)
+            #expect(delivered == delivered.sorted())
+            #expect(delivered.first == 0)
+            #expect(delivered.count + dropped == count, "\(delivered.count) delivered, \(dropped) dropped of \(count)")
+            #expect(dropped > 0)
+        }
+    }
+
+    @Test func logLinesAreDroppedWhenTheQueueIsFullAndTheDropIsReported() async throws {
+        let pipe = try TestPipe()
+        defer { pipe.close() }
+        let console = ConsoleOutput(capacityBytes: 1024, noticesTo: pipe.writeFD)
+        let count = 4000
+        for i in 0..<count { console.post(Self.line(i) + "\n", to: pipe.writeFD) }
+        await Accounting.read(count, from: pipe).check(count)
+    }
+
+    @Test func aCancelledWriterStopsWaitingAndWhatItCouldNotQueueIsCounted() async throws {
+        let pipe = try TestPipe()
+        defer { pipe.close() }
+        let console = ConsoleOutput(capacityBytes: 4096, noticesTo: pipe.writeFD)
+        let count = 4000
+        let writer = Task {
+            for i in 0..<count { await console.write(lines: [Self.line(i)], to: pipe.writeFD) }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        // The agent is stopping and nobody reads stdout: the writer must not wait for ever
+        // (the suite's time limit fails the test if it does).
+        writer.cancel()
+        await writer.value
+        await Accounting.read(count, from: pipe).check(count)
     }
 
     @Test func drainWaitsForWhatIsQueued() async throws {
