@@ -6,28 +6,28 @@ import Musl
 import MeterCore
 import MeterIO
 
-/// stdout and stderr, written by a thread of their own. A write blocks while the reader of a pipe
+/// stdout or stderr, written by a thread of its own. A write blocks while the reader of a pipe
 /// (journald, a shell pipeline, a test harness) is slow; done from a task it would hold one of the
-/// cooperative pool's few threads, and with it every poll scheduled there.
+/// cooperative pool's few threads, and with it every poll scheduled there. Each stream has its
+/// own thread, so an unread stdout does not silence the log.
 ///
 /// The queue is bounded by bytes. Readings wait for room (`write`), so a slow stdout slows the
 /// poller down instead of losing readings, until their task is cancelled (the agent is stopping:
 /// they are in the store); log lines (`post`) are dropped when it is full. What is dropped is
-/// counted and the count is logged on stderr once there is room again. Whatever is queued is
-/// written before the process exits (bounded: a reader that never reads cannot hold the exit for ever).
+/// counted and the count is logged once there is room again. Whatever is queued is written before
+/// the process exits (bounded: a reader that never reads cannot hold the exit for ever).
 public final class ConsoleOutput: Sendable {
-    public static let shared = ConsoleOutput(capacityBytes: 256 * 1024)
+    public static let stderr = ConsoleOutput(fd: STDERR_FILENO, capacityBytes: 64 * 1024)
+    public static let stdout = ConsoleOutput(fd: STDOUT_FILENO, capacityBytes: 256 * 1024, noticesTo: stderr)
 
     /// Text as the caller made it (no copy: readings' JSON is shared with the store's queue),
     /// optionally a line per piece.
     private struct Chunk: Sendable {
-        let fd: Int32
         let pieces: [String]
         let newlines: Bool
         let bytes: Int
 
-        init(fd: Int32, pieces: [String], newlines: Bool) {
-            self.fd = fd
+        init(pieces: [String], newlines: Bool) {
             self.pieces = pieces
             self.newlines = newlines
             bytes = pieces.reduce(newlines ? pieces.count : 0) { $0 + $1.utf8.count }
@@ -39,29 +39,29 @@ public final class ConsoleOutput: Sendable {
         /// Queued and being written.
         var bytes = 0
         var writerStarted = false
+        /// Lines dropped and not reported yet.
         var dropped = 0
-        /// Where the last dropped text was going.
-        var droppedFrom = STDERR_FILENO
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
-
-        var idle: Bool { bytes == 0 }
     }
 
+    private let fd: Int32
     private let capacityBytes: Int
-    private let noticeFD: Int32
+    /// Where drop counts are reported; nil: this stream itself.
+    private let notices: ConsoleOutput?
     private let state = Guarded(State())
 
-    init(capacityBytes: Int, noticesTo noticeFD: Int32 = STDERR_FILENO) {
+    init(fd: Int32, capacityBytes: Int, noticesTo notices: ConsoleOutput? = nil) {
+        self.fd = fd
         self.capacityBytes = capacityBytes
-        self.noticeFD = noticeFD
+        self.notices = notices
     }
 
-    /// Queues `lines` for `fd`, each followed by a newline, waiting (suspended, not blocking)
-    /// while the queue is full. Once the task is cancelled, lines that do not fit are dropped.
-    public func write(lines: [String], to fd: Int32 = STDOUT_FILENO) async {
+    /// Queues `lines`, each followed by a newline, waiting (suspended, not blocking) while the
+    /// queue is full. Once the task is cancelled, lines that do not fit are dropped.
+    public func write(lines: [String]) async {
         guard !lines.isEmpty else { return }
-        let chunk = Chunk(fd: fd, pieces: lines, newlines: true)
+        let chunk = Chunk(pieces: lines, newlines: true)
         while !enqueue(chunk, dropIfFull: Task.isCancelled) {
             if Task.isCancelled { return }
             let id = state.withLock { s in
@@ -85,21 +85,26 @@ public final class ConsoleOutput: Sendable {
         }
     }
 
-    /// Queues `text` for `fd` without waiting; when the queue is full the text is dropped and counted.
-    public func post(_ text: String, to fd: Int32 = STDERR_FILENO) {
-        enqueue(Chunk(fd: fd, pieces: [text], newlines: false), dropIfFull: true)
+    /// Queues `text` without waiting; when the queue is full the text is dropped and counted.
+    public func post(_ text: String) {
+        enqueue(Chunk(pieces: [text], newlines: false), dropIfFull: true)
     }
 
-    /// Waits until everything queued is written, for at most `timeoutMs`. Blocks the calling thread.
-    public func drain(timeoutMs: Int = 5000) {
-        for _ in 0..<max(1, timeoutMs / 10) {
-            if isIdle { return }
-            DedicatedThread.sleep(microseconds: 10_000)
-        }
+    /// Waits until everything queued on both standard streams is written, for at most 5 s in all.
+    /// Blocks the calling thread.
+    static func drainStandardStreams() {
+        let deadline = ContinuousClock.now + .seconds(5)
+        stdout.drain(until: deadline)
+        stderr.drain(until: deadline)
+    }
+
+    /// Waits until everything queued is written or `deadline` has passed. Blocks the calling thread.
+    func drain(until deadline: ContinuousClock.Instant) {
+        while !isIdle && ContinuousClock.now < deadline { DedicatedThread.sleep(microseconds: 10_000) }
     }
 
     /// Nothing queued or being written.
-    var isIdle: Bool { state.withLock { $0.idle } }
+    var isIdle: Bool { state.withLock { $0.bytes == 0 } }
 
     private func hasRoom(_ s: State, for chunk: Chunk) -> Bool {
         // An empty queue takes any chunk, however large, so nothing waits for ever.
@@ -112,10 +117,7 @@ public final class ConsoleOutput: Sendable {
     private func enqueue(_ chunk: Chunk, dropIfFull: Bool) -> Bool {
         let (admitted, startWriter) = state.withLock { s -> (Bool, Bool) in
             guard hasRoom(s, for: chunk) else {
-                if dropIfFull {
-                    s.dropped += chunk.pieces.count
-                    s.droppedFrom = chunk.fd
-                }
+                if dropIfFull { s.dropped += chunk.pieces.count }
                 return (false, false)
             }
             s.chunks.append(chunk)
@@ -133,14 +135,14 @@ public final class ConsoleOutput: Sendable {
 
     private func startWriterThread() {
         let started = DedicatedThread.start { [self] in
-            var writer = ChunkWriter()
+            var writer = ChunkWriter(fd: fd)
             while true { written(writer.write(takeChunks(waiting: true))) }
         }
         if started == 0 {
-            atexit { ConsoleOutput.shared.drain() }
+            _ = Self.drainAtExit
         } else {
             // No thread to spare: write on the caller's thread, as a plain program would.
-            var writer = ChunkWriter()
+            var writer = ChunkWriter(fd: fd)
             var chunks = takeChunks(waiting: false)
             while !chunks.isEmpty {
                 written(writer.write(chunks))
@@ -149,6 +151,9 @@ public final class ConsoleOutput: Sendable {
             state.withLock { $0.writerStarted = false }
         }
     }
+
+    /// Registered once, by the first writer thread.
+    private static let drainAtExit: Void = { atexit { ConsoleOutput.drainStandardStreams() } }()
 
     /// Everything queued, oldest first; when `waiting`, at least one chunk.
     private func takeChunks(waiting: Bool) -> [Chunk] {
@@ -159,19 +164,19 @@ public final class ConsoleOutput: Sendable {
         return waiting ? state.wait(until: { !$0.chunks.isEmpty }, then: take) : state.withLock(take)
     }
 
-    /// Copies pieces into one reused buffer and writes it when full or when the stream changes,
-    /// so a batch of short lines costs a few writes and no allocation.
+    /// Copies pieces into one reused buffer and writes it when full, so a batch of short lines
+    /// costs a few writes and no allocation.
     private struct ChunkWriter {
         static let bufferSize = 16 * 1024
+        let fd: Int32
         var buffer: [UInt8] = []
-        var fd: Int32 = -1
+
+        init(fd: Int32) { self.fd = fd }
 
         /// Writes `chunks`; returns their size in bytes.
         mutating func write(_ chunks: [Chunk]) -> Int {
             var bytes = 0
             for chunk in chunks {
-                if chunk.fd != fd { flush() }
-                fd = chunk.fd
                 for piece in chunk.pieces {
                     buffer.append(contentsOf: piece.utf8)
                     if chunk.newlines { buffer.append(0x0A) }
@@ -192,30 +197,26 @@ public final class ConsoleOutput: Sendable {
         }
     }
 
-    /// Frees the room of `bytes` written, wakes the writers waiting for it, and queues the count
-    /// of dropped chunks (if it does not fit either, it keeps counting until the next write).
+    /// Frees the room of `bytes` written, wakes the writers waiting for it, and reports the lines
+    /// dropped so far (if the notice does not fit either, they stay counted for the next write).
     private func written(_ bytes: Int) {
-        let waiters = state.withLock { s in
+        let (waiters, dropped) = state.withLock { s in
             s.bytes -= bytes
-            if s.dropped > 0 {
-                let stream = switch s.droppedFrom {
-                case STDOUT_FILENO: "stdout"
-                case STDERR_FILENO: "stderr"
-                default: "fd \(s.droppedFrom)"
-                }
-                let notice = UTCTime.rfc3339(WallClock.nowMs())
-                    + " warning \(stream) was not read fast enough; lines dropped count=\(s.dropped)\n"
-                let chunk = Chunk(fd: noticeFD, pieces: [notice], newlines: false)
-                if hasRoom(s, for: chunk) {
-                    s.chunks.append(chunk)
-                    s.bytes += chunk.bytes
-                    s.dropped = 0
-                }
-            }
             defer { s.waiters.removeAll() }
-            return s.waiters.values
+            return (s.waiters.values, s.dropped)
         }
         state.broadcast()
         waiters.forEach { $0.resume() }
+        guard dropped > 0 else { return }
+        let stream = switch fd {
+        case STDOUT_FILENO: "stdout"
+        case STDERR_FILENO: "stderr"
+        default: "fd \(fd)"
+        }
+        let notice = UTCTime.rfc3339(WallClock.nowMs())
+            + " warning \(stream) was not read fast enough; lines dropped count=\(dropped)\n"
+        if (notices ?? self).enqueue(Chunk(pieces: [notice], newlines: false), dropIfFull: false) {
+            state.withLock { $0.dropped -= dropped }
+        }
     }
 }

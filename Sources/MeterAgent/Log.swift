@@ -18,7 +18,7 @@ public struct Log: Sendable {
         var line = UTCTime.rfc3339(WallClock.nowMs()) + " " + level.name + " " + message
         for (k, v) in metadata { line += " \(k)=\(v)" }
         line += "\n"
-        ConsoleOutput.shared.post(line)
+        ConsoleOutput.stderr.post(line)
     }
 
     public func debug(_ m: String, _ md: KeyValuePairs<String, String> = [:]) { log(.debug, m, md) }

@@ -10,6 +10,6 @@ public struct JSONLinesSink: ReadingSink {
     public init() {}
 
     public func deliver(_ readings: [Reading]) async {
-        await ConsoleOutput.shared.write(lines: readings.map(\.json))
+        await ConsoleOutput.stdout.write(lines: readings.map(\.json))
     }
 }

@@ -80,7 +80,7 @@ public actor StoreSink: ReadingSink {
                 pending.append(OutboxRecord(reading: reading))
             }
         }
-        if echo { await ConsoleOutput.shared.write(lines: lines) }
+        if echo { await ConsoleOutput.stdout.write(lines: lines) }
     }
 
     /// Makes room: the oldest class-2 record, else the oldest class-1, else the oldest of all.

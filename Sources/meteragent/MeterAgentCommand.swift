@@ -58,7 +58,7 @@ func fail(_ message: String, _ code: ExitCode) -> ExitCode {
 }
 
 struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) { ConsoleOutput.shared.post(string) }
+    mutating func write(_ string: String) { ConsoleOutput.stderr.post(string) }
 }
 
 /// Loads a site config or exits with every error found, one per line.

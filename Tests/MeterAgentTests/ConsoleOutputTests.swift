@@ -44,6 +44,19 @@ struct ConsoleOutputTests {
             return String(decoding: bytes, as: UTF8.self)
         }
 
+        /// What the pipe holds now, without waiting.
+        func readAvailable() -> String {
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            var ready = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
+            while poll(&ready, 1, 0) > 0 {
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress, $0.count) }
+                guard n > 0 else { break }
+                bytes += buffer[..<n]
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
         func close() {
             _ = Glibc.close(readFD)
             _ = Glibc.close(writeFD)
@@ -55,13 +68,13 @@ struct ConsoleOutputTests {
     @Test func readingsWaitForRoomWhileTheReaderIsLateAndAllArriveInOrder() async throws {
         let pipe = try TestPipe()
         defer { pipe.close() }
-        let console = ConsoleOutput(capacityBytes: 4096)
+        let console = ConsoleOutput(fd: pipe.writeFD, capacityBytes: 4096)
         // 4,000 lines, 200 kB: more than the pipe (64 kB) and the queue (4 kB) hold together.
         let count = 4000
         let written = Mutex(0)
         let writer = Task {
             for i in stride(from: 0, to: count, by: 2) {
-                await console.write(lines: [Self.line(i), Self.line(i + 1)], to: pipe.writeFD)
+                await console.write(lines: [Self.line(i), Self.line(i + 1)])
                 written.withLock { $0 += 2 }
             }
         }
@@ -116,19 +129,19 @@ struct ConsoleOutputTests {
     @Test func logLinesAreDroppedWhenTheQueueIsFullAndTheDropIsReported() async throws {
         let pipe = try TestPipe()
         defer { pipe.close() }
-        let console = ConsoleOutput(capacityBytes: 1024, noticesTo: pipe.writeFD)
+        let console = ConsoleOutput(fd: pipe.writeFD, capacityBytes: 1024)
         let count = 4000
-        for i in 0..<count { console.post(Self.line(i) + "\n", to: pipe.writeFD) }
+        for i in 0..<count { console.post(Self.line(i) + "\n") }
         await Accounting.read(count, from: pipe).check(count)
     }
 
     @Test func aCancelledWriterStopsWaitingAndWhatItCouldNotQueueIsCounted() async throws {
         let pipe = try TestPipe()
         defer { pipe.close() }
-        let console = ConsoleOutput(capacityBytes: 4096, noticesTo: pipe.writeFD)
+        let console = ConsoleOutput(fd: pipe.writeFD, capacityBytes: 4096)
         let count = 4000
         let writer = Task {
-            for i in 0..<count { await console.write(lines: [Self.line(i)], to: pipe.writeFD) }
+            for i in 0..<count { await console.write(lines: [Self.line(i)]) }
         }
         try await Task.sleep(for: .milliseconds(300))
         // The agent is stopping and nobody reads stdout: the writer must not wait for ever
@@ -138,15 +151,41 @@ struct ConsoleOutputTests {
         await Accounting.read(count, from: pipe).check(count)
     }
 
+    @Test func anUnreadStreamDoesNotSilenceTheOtherWhichReportsItsDrops() async throws {
+        let out = try TestPipe(), err = try TestPipe()
+        defer { out.close(); err.close() }
+        let log = ConsoleOutput(fd: err.writeFD, capacityBytes: 4096)
+        let console = ConsoleOutput(fd: out.writeFD, capacityBytes: 4096, noticesTo: log)
+        let count = 4000
+        let writer = Task {
+            for i in 0..<count { await console.write(lines: [Self.line(i)]) }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        writer.cancel()
+        await writer.value
+        // stdout is still unread and its writer thread blocked: the log flows all the same.
+        log.post("still logging\n")
+        #expect(await err.read { $0.contains("still logging\n") }.contains("still logging\n"))
+        // Once stdout is read, its drops are counted on the log.
+        let printed = await out.read { _ in console.isIdle } + out.readAvailable()
+        let notice = "warning fd \(out.writeFD) was not read fast enough; lines dropped count="
+        let logged = await err.read { $0.contains(notice) && $0.hasSuffix("\n") }
+        let dropped = logged.split(separator: "\n").filter { $0.contains(notice) }
+            .compactMap { Int($0.split(separator: "=").last ?? "") }.reduce(0, +)
+        var accounting = Accounting(printed, fd: out.writeFD)
+        accounting.dropped = dropped
+        accounting.check(count)
+    }
+
     @Test func drainWaitsForWhatIsQueued() async throws {
         let pipe = try TestPipe()
         defer { pipe.close() }
-        let console = ConsoleOutput(capacityBytes: 1 << 20)
+        let console = ConsoleOutput(fd: pipe.writeFD, capacityBytes: 1 << 20)
         let text = (0..<1000).map { Self.line($0) + "\n" }.joined()
         // Larger than the pipe: the writer thread finishes only as the reader below reads.
-        console.post(text, to: pipe.writeFD)
+        console.post(text)
         let reader = Task { await pipe.read { $0.utf8.count >= text.utf8.count } }
-        console.drain(timeoutMs: 20_000)
+        console.drain(until: .now + .seconds(20))
         #expect(console.isIdle)
         #expect(await reader.value == text)
     }

@@ -23,7 +23,7 @@ func seconds(_ d: Duration) -> Double {
 }
 
 func fail(_ message: String) -> Never {
-    ConsoleOutput.shared.post("uplink-bench: \(message)\n")
+    ConsoleOutput.stderr.post("uplink-bench: \(message)\n")
     exit(1)
 }
 
