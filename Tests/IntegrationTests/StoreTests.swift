@@ -115,6 +115,42 @@ struct StoreTests {
         #expect(records.contains { $0["kind"] as? String == "reading" })
     }
 
+    @Test func anUnreadStdoutHoldsNeitherTheLogNorTheStop() throws {
+        let sim = try Simulator(scenario: Self.scenario)
+        defer { sim.stop() }
+        let port = try #require(sim.tcpPorts.first)
+        let dir = try Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = dir.appendingPathComponent("outbox.db").path
+        let site = try writeSite(Self.site(tcpPort: port, store: store), in: dir)
+
+        // stdout is a pipe nobody reads (a stalled journald); stderr a file.
+        let unread = Pipe()
+        let logFile = dir.appendingPathComponent("agent.log")
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: Paths.meteragent)
+        agent.arguments = ["run", site, "--poll-interval-ms", "0"]
+        agent.standardOutput = unread
+        agent.standardError = try FileHandle(forWritingTo: logFile)
+        agent.standardInput = FileHandle.nullDevice
+        try agent.run()
+        defer { if agent.isRunning { kill(agent.processIdentifier, SIGKILL) } }
+        // Polled back to back, the readings fill the pipe (64 kB) within the first second.
+        Thread.sleep(forTimeInterval: 3)
+        #expect(agent.isRunning)
+        kill(agent.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(20)
+        while agent.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!agent.isRunning, "the agent did not stop while its stdout was not read")
+        if !agent.isRunning { #expect(agent.terminationStatus == 0) }
+        let log = try String(contentsOf: logFile, encoding: .utf8)
+        #expect(log.contains("stopping") && log.contains("stopped"), "\(log)")
+        // Each reading's line is over 100 bytes: more than an unread pipe holds was printed.
+        let stored = try Self.exportedSeqs(store)
+        #expect(stored.count >= 1000, "\(stored.count) readings stored")
+    }
+
     @Test func bufferCommandsWorkWhileTheAgentWrites() throws {
         let sim = try Simulator(scenario: Self.scenario)
         defer { sim.stop() }
