@@ -15,11 +15,10 @@ public enum DLT645BCD {
     }
 
     /// Unsigned BCD, least significant byte first, as an integer (at most 18 digits).
-    public static func integer(_ bytes: some Collection<UInt8>) throws(DLT645Error) -> Int64 {
+    public static func integer(_ bytes: some BidirectionalCollection<UInt8>) throws(DLT645Error) -> Int64 {
         guard bytes.count <= 9 else { throw .valueOutOfRange("\(bytes.count) BCD bytes") }
-        let digits = Array(bytes)
-        guard let value = PackedBCD.decode(digits) else {
-            throw .badBCD(digits.reversed().first { !isBCD($0) } ?? 0)
+        guard let value = PackedBCD.decode(bytes) else {
+            throw .badBCD(bytes.reversed().first { !isBCD($0) } ?? 0)
         }
         return Int64(value)
     }

@@ -232,16 +232,13 @@ struct CJT188Tests {
         defer { sim.stop() }
         let pty = try #require(sim.lines["one"])
         let state = try sim.state("one", 1)
-        let found = try runCommand(Paths.meteragent, ["probe", "--port", pty, "--baud", "9600", "--parity", "none",
-                                                      "--profile", "cjt188-gas", "--profiles", Paths.profiles, "--json"])
+        let found = try probe(pty, profile: "cjt188-gas", ["--json"])
         #expect(found.status == 0, "\(found.stdout) \(found.stderr)")
         #expect(found.stdout.contains("address 00000012345678 (meter type gas"), "\(found.stdout)")
         let total = jsonLines(found.stdout).first { $0["point"] as? String == "volume.total" }
         let value = try #require(total?["value"] as? Double, "\(found.stdout)")
         #expect(abs(value - (state["volume.total"] ?? -1)) < 1, "the simulator's total \(state)")
-        let wrong = try runCommand(Paths.meteragent, ["probe", "--port", pty, "--baud", "9600", "--parity", "none",
-                                                      "--address", "00000012345699", "--timeout-ms", "200",
-                                                      "--profile", "cjt188-gas", "--profiles", Paths.profiles])
+        let wrong = try probe(pty, profile: "cjt188-gas", ["--address", "00000012345699", "--timeout-ms", "200"])
         #expect(wrong.status == 1 && wrong.stderr.contains("meter 00000012345699 on \(pty): timeout"), "\(wrong.stderr)")
     }
 }

@@ -212,12 +212,10 @@ struct DLT645Tests {
             """)
         defer { sim.stop() }
         let pty = try #require(sim.lines["dlt"])
-        let found = try runCommand(Paths.meteragent, ["probe", "--port", pty, "--baud", "9600", "--parity", "none",
-                                                      "--profile", "dlt645-2007-generic", "--profiles", Paths.profiles])
+        let found = try probe(pty, profile: "dlt645-2007-generic")
         #expect(found.status == 0, "\(found.stdout) \(found.stderr)")
         #expect(found.stdout.contains("address 202611250301") && found.stdout.contains("229.9"), "\(found.stdout)")
-        let wrong = try runCommand(Paths.meteragent, ["probe", "--port", pty, "--baud", "9600", "--parity", "none", "--address", "202611250399",
-                                                      "--timeout-ms", "200", "--profile", "dlt645-2007-csg", "--profiles", Paths.profiles])
+        let wrong = try probe(pty, profile: "dlt645-2007-csg", ["--address", "202611250399", "--timeout-ms", "200"])
         #expect(wrong.status == 1 && wrong.stderr.contains("meter 202611250399 on \(pty): timeout"), "\(wrong.stderr)")
     }
 

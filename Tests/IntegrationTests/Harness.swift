@@ -133,6 +133,12 @@ func runCommand(_ executable: String, _ arguments: [String], timeout: Double = 3
     return (status, child.stdout, child.stderr)
 }
 
+/// `meteragent probe` of the meter on a simulator's line (9600 8N1) with `profile`.
+func probe(_ pty: String, profile: String, _ options: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
+    try runCommand(Paths.meteragent, ["probe", "--port", pty, "--baud", "9600", "--parity", "none"] + options
+                   + ["--profile", profile, "--profiles", Paths.profiles])
+}
+
 /// `metersim` serving a scenario, with its control socket.
 final class Simulator {
     let child: ChildProcess

@@ -54,14 +54,32 @@ struct StoreTests {
         try exportedRecords(store).compactMap { ($0["seq"] as? NSNumber)?.uint64Value }
     }
 
+    /// The simulated plant, and a site for it whose store is in a directory of its own.
+    struct Plant {
+        let sim: Simulator
+        let dir: URL
+        let store: String
+        let site: String
+
+        init() throws {
+            sim = try Simulator(scenario: StoreTests.scenario)
+            dir = try Paths.temporaryDirectory()
+            store = dir.appendingPathComponent("outbox.db").path
+            // A failure here stops the simulator all the same (Simulator stops itself in deinit).
+            let port = try #require(sim.tcpPorts.first)
+            site = try writeSite(StoreTests.site(tcpPort: port, store: store), in: dir)
+        }
+
+        func remove() {
+            sim.stop()
+            try? FileManager.default.removeItem(at: dir)
+        }
+    }
+
     @Test func everyRecordReportedStoredSurvivesKillNine() throws {
-        let sim = try Simulator(scenario: Self.scenario)
-        defer { sim.stop() }
-        let port = try #require(sim.tcpPorts.first)
-        let dir = try Paths.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let store = dir.appendingPathComponent("outbox.db").path
-        let site = try writeSite(Self.site(tcpPort: port, store: store), in: dir)
+        let plant = try Plant()
+        defer { plant.remove() }
+        let (site, store) = (plant.site, plant.store)
 
         var generator = SystemRandomNumberGenerator()
         var reported: [[ClosedRange<UInt64>]] = []
@@ -95,19 +113,15 @@ struct StoreTests {
     }
 
     @Test func aCorruptStoreIsMovedAsideAndTheAgentKeepsStoring() throws {
-        let sim = try Simulator(scenario: Self.scenario)
-        defer { sim.stop() }
-        let port = try #require(sim.tcpPorts.first)
-        let dir = try Paths.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let store = dir.appendingPathComponent("outbox.db").path
+        let plant = try Plant()
+        defer { plant.remove() }
+        let (site, store) = (plant.site, plant.store)
         try Data(repeating: 0xA5, count: 8192).write(to: URL(fileURLWithPath: store))
-        let site = try writeSite(Self.site(tcpPort: port, store: store), in: dir)
 
         let result = try runCommand(Paths.meteragent, ["run", site, "--duration", "1.5"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("moved it to \(store).corrupt-"), "\(result.stderr)")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        let files = try FileManager.default.contentsOfDirectory(atPath: plant.dir.path)
         #expect(files.contains { $0.hasPrefix("outbox.db.corrupt-") })
 
         let records = try Self.exportedRecords(store)
@@ -116,17 +130,13 @@ struct StoreTests {
     }
 
     @Test func anUnreadStdoutHoldsNeitherTheLogNorTheStop() throws {
-        let sim = try Simulator(scenario: Self.scenario)
-        defer { sim.stop() }
-        let port = try #require(sim.tcpPorts.first)
-        let dir = try Paths.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let store = dir.appendingPathComponent("outbox.db").path
-        let site = try writeSite(Self.site(tcpPort: port, store: store), in: dir)
+        let plant = try Plant()
+        defer { plant.remove() }
+        let (site, store) = (plant.site, plant.store)
 
         // stdout is a pipe nobody reads (a stalled journald); stderr a file.
         let unread = Pipe()
-        let logFile = dir.appendingPathComponent("agent.log")
+        let logFile = plant.dir.appendingPathComponent("agent.log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let agent = Process()
         agent.executableURL = URL(fileURLWithPath: Paths.meteragent)
@@ -152,13 +162,9 @@ struct StoreTests {
     }
 
     @Test func bufferCommandsWorkWhileTheAgentWrites() throws {
-        let sim = try Simulator(scenario: Self.scenario)
-        defer { sim.stop() }
-        let port = try #require(sim.tcpPorts.first)
-        let dir = try Paths.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let store = dir.appendingPathComponent("outbox.db").path
-        let site = try writeSite(Self.site(tcpPort: port, store: store), in: dir)
+        let plant = try Plant()
+        defer { plant.remove() }
+        let (site, store) = (plant.site, plant.store)
 
         let agent = try ChildProcess(Paths.meteragent, ["run", site])
         defer { agent.stop() }
