@@ -49,7 +49,7 @@ public final class ConsoleOutput: Sendable {
     private let capacityBytes: Int
     /// Where drop counts are reported; nil: this stream itself.
     private let notices: ConsoleOutput?
-    private let state = Guarded(State())
+    private let state = WaitableState(State())
 
     init(fd: Int32, capacityBytes: Int, noticesTo notices: ConsoleOutput? = nil) {
         self.fd = fd
@@ -134,13 +134,13 @@ public final class ConsoleOutput: Sendable {
     }
 
     private func startWriterThread() {
-        let started = DedicatedThread.start { [self] in
-            var writer = ChunkWriter(fd: fd)
-            while true { written(writer.write(takeChunks(waiting: true))) }
-        }
-        if started == 0 {
+        do {
+            try DedicatedThread(stackBytes: 128 * 1024) { [self] in
+                var writer = ChunkWriter(fd: fd)
+                while true { written(writer.write(takeChunks(waiting: true))) }
+            }
             _ = Self.drainAtExit
-        } else {
+        } catch {
             // No thread to spare: write on the caller's thread, as a plain program would.
             var writer = ChunkWriter(fd: fd)
             var chunks = takeChunks(waiting: false)

@@ -30,22 +30,12 @@ extension MQTTSession: UplinkPublisher {}
 extension OutboxStore: ForwarderOutbox {
     public func pending(limit: Int, maxBytes: Int) async throws -> [UplinkRecord] {
         try await oldest(limit: limit, maxBytes: maxBytes).map { record in
-            UplinkRecord(seq: record.seq, kind: UplinkRecordKind(record.kind), payload: record.payload)
+            UplinkRecord(seq: record.seq, kind: record.kind, payload: record.payload)
         }
     }
 
     public func acknowledge(_ seqs: [UInt64]) async throws {
         try await delete(seqs)
-    }
-}
-
-extension UplinkRecordKind {
-    public init(_ kind: RecordKind) {
-        switch kind {
-        case .reading: self = .reading
-        case .event: self = .event
-        case .commandResult: self = .commandResult
-        }
     }
 }
 
@@ -69,7 +59,7 @@ public final class Forwarder<Outbox: ForwarderOutbox, Publisher: UplinkPublisher
     /// `idlePollMs`: how often an empty outbox is looked at again; `retryMs`: pause after a failed
     /// publish or store error before the next try (the session's own back-off covers reconnects).
     public init(outbox: Outbox, publisher: Publisher, topics: UplinkTopics, gateway: String, maxPayloadBytes: Int,
-                log: Log = Log(), idlePollMs: Int = 250, retryMs: Int = 1_000, readLimit: Int = 2_000) {
+                log: Log = .console(), idlePollMs: Int = 250, retryMs: Int = 1_000, readLimit: Int = 2_000) {
         self.outbox = outbox
         self.publisher = publisher
         self.topics = topics

@@ -17,7 +17,7 @@ public final class PollScheduler: Sendable {
     private let drivers: [DeviceID: any MeterDriver]
     private let log: Log
 
-    public init(site: SiteConfig, log: Log = Log()) throws(AgentError) {
+    public init(site: SiteConfig, log: Log = .console()) throws(AgentError) {
         self.site = site
         self.log = log
         var buses: [BusID: any MeterBus] = [:]

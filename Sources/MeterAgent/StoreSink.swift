@@ -47,7 +47,7 @@ public actor StoreSink: ReadingSink {
     /// `batchLimit`: a hundred three-phase meters polled every second give ~2,300 readings per
     /// second; 1,024 queued readings take ~170 kB and cost two or three commits a second.
     public init(store: OutboxStore, flushIntervalMs: Int = 1000, capacity: Int = 20_000, batchLimit: Int = 1024,
-                log: Log = Log(), echo: Bool = false) {
+                log: Log = .console(), echo: Bool = false) {
         self.store = store
         self.echo = echo
         self.flushIntervalMs = max(10, flushIntervalMs)

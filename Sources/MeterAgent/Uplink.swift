@@ -1,22 +1,6 @@
 import MeterCore
 import MeterUplink
 
-extension Log {
-    /// The uplink's log lines through this logger (metadata appended as `key=value`).
-    public var uplink: UplinkLog {
-        let log = self
-        return UplinkLog { level, message, metadata in
-            let text = metadata.isEmpty ? message : message + " " + metadata.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-            switch level {
-            case .debug: log.debug(text)
-            case .info: log.info(text)
-            case .warning: log.warning(text)
-            case .error: log.error(text)
-            }
-        }
-    }
-}
-
 /// The running uplink of `meteragent run`: the MQTT session, the forwarder that empties the
 /// outbox into it, and a listener for `cmd`/`config` messages (logged until the command issues
 /// give them a handler). Stopped in reverse order of start: forwarder, then session (which
@@ -30,7 +14,7 @@ public struct Uplink<Outbox: ForwarderOutbox>: Sendable {
     private let log: Log
 
     public static func start(config: MQTTConfig, gatewayID: String, version: String, outbox: Outbox, log: Log) -> Uplink {
-        let session = MQTTSession(config: config, gatewayID: gatewayID, agentVersion: version, log: log.uplink)
+        let session = MQTTSession(config: config, gatewayID: gatewayID, agentVersion: version, log: log)
         let forwarder = Forwarder(outbox: outbox, publisher: session, topics: session.topics, gateway: gatewayID,
                                   maxPayloadBytes: config.maxPayloadBytes, log: log)
         let incoming = session.incoming

@@ -23,8 +23,7 @@ public protocol MeterBus: Sendable {
 
 extension ModbusMeterDriver: MeterDriver {}
 extension CJT188MeterDriver: MeterDriver {}
-extension ModbusBus: MeterBus {}
-extension SerialLineBus: MeterBus {}
+extension Bus: MeterBus {}
 
 /// Opens buses and creates drivers for every protocol the agent speaks. A protocol is added here
 /// once; the scheduler and the command line need no change.

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Counters and last problems of one bus since it was opened, for diagnostics and the technician's `bus stats`.
 public struct BusStatistics: Sendable, Hashable {
     /// Transactions tried on the line, successfully or not (retries, back-off skips and invalid requests excluded).
@@ -27,4 +29,15 @@ public struct BusStatistics: Sendable, Hashable {
     public var notes: [String] = []
 
     public init() {}
+}
+
+/// A bus's counters, updated by its thread and read by whoever asks for `statistics`.
+public final class BusStatus: Sendable {
+    private let counters = Mutex(BusStatistics())
+
+    public var snapshot: BusStatistics { counters.withLock { $0 } }
+
+    public func update(_ body: (inout BusStatistics) -> Void) {
+        counters.withLock { body(&$0) }
+    }
 }

@@ -1,40 +1,14 @@
 import MeterCore
 import MeterProtocols
 
-/// One serial line or TCP endpoint, with its own thread that runs Modbus transactions one at a time.
-///
-/// Every device on an RS-485 line goes through its line's bus, so frames never interleave. Callers
-/// `await` results while the blocking libmodbus calls run on the bus thread, never on Swift's
-/// cooperative pool. The queue is bounded by `config.queueDepth`: a submission to a full queue fails
-/// at once with `.queueFull` (and is counted) instead of piling up behind a dead line.
-///
-/// A caller that is cancelled while waiting still gets its answer (at most `timeoutMs` per attempt
-/// later): a request already on the wire cannot be taken back without corrupting the line.
-///
-/// Checked `Sendable`: it holds only constants and `Guarded` state. The `ModbusClient` (the
-/// `modbus_t*`) is created on the bus thread and never leaves it.
-public final class ModbusBus: Sendable {
-    public let config: BusConfig
-    private let queue: BusQueue<Transaction>
-    private let status: Guarded<BusStatistics>
+/// A Modbus RTU line or Modbus TCP endpoint: `Bus` with libmodbus on its thread.
+public typealias ModbusBus = Bus<ModbusBusWorker>
 
-    public var id: BusID { config.id }
-
+extension Bus where Worker == ModbusBusWorker {
     /// Starts the bus thread; the port or connection is opened lazily by the first transaction.
-    public init(config: BusConfig) {
-        self.config = config
-        status = Guarded(BusStatistics())
-        queue = BusQueue(bus: config.id, capacity: config.queueDepth, status: status)
-        let queue = queue, status = status
-        let started = DedicatedThread.start {
-            BusWorker(config: config, status: status).run(queue)
-        }
-        if started != 0 {
-            queue.refuseAll(because: "cannot start the bus thread (pthread_create error \(started))")
-        }
+    public convenience init(config: BusConfig) {
+        self.init(config: config) { ModbusBusWorker(config: config, status: $0) }
     }
-
-    deinit { close() }
 
     // MARK: - Transactions
 
@@ -58,27 +32,17 @@ public final class ModbusBus: Sendable {
         _ = try await submit(unit: unit, .writeCoil(address: address, value: value)).get()
     }
 
-    /// Stops the bus: queued transactions fail with `.closed`, the one in progress (if any) finishes
-    /// within its timeout, then the thread closes the port and ends. Does not block.
-    public func close() { queue.close() }
-
-    public var statistics: BusStatistics {
-        var snapshot = status.withLock { $0 }
-        snapshot.queued = queue.count
-        return snapshot
-    }
-
-    private func submit(unit: UnitID, _ operation: Transaction.Operation) async -> Result<[UInt16], ModbusError> {
+    private func submit(unit: UnitID, _ operation: ModbusTransaction.Operation) async -> Result<[UInt16], ModbusError> {
         if let problem = operation.problem {
             return .failure(ModbusError(.invalidRequest, bus: config.id, unit: unit, function: operation.function,
                                         address: operation.address, message: problem))
         }
-        return await queue.submit { Transaction(unit: unit, operation: operation, continuation: $0) }
+        return await submit { ModbusTransaction(unit: unit, operation: operation, continuation: $0) }
     }
 }
 
 /// One request waiting for the bus thread, and where its answer goes.
-struct Transaction: BusJob {
+public struct ModbusTransaction: BusJob {
     enum Operation: Sendable {
         case read(table: RegisterTable, address: UInt16, count: Int)
         case writeRegisters(address: UInt16, values: [UInt16])
@@ -116,13 +80,14 @@ struct Transaction: BusJob {
 
     var unit: UnitID
     var operation: Operation
-    var continuation: CheckedContinuation<Result<[UInt16], ModbusError>, Never>
+    public var continuation: CheckedContinuation<Result<[UInt16], ModbusError>, Never>
 
     func error(_ kind: ModbusError.Kind, bus: BusID, message: String) -> ModbusError {
         ModbusError(kind, bus: bus, unit: unit, function: operation.function, address: operation.address, message: message)
     }
 
-    func refused(_ why: QueueRefusal, bus: BusID, message: String) -> ModbusError {
-        error(why == .full ? .queueFull : .closed, bus: bus, message: message)
+    public func refused(_ why: JobQueue<Self>.Refusal, bus: BusID) -> ModbusError {
+        if case .full = why { return error(.queueFull, bus: bus, message: why.explanation) }
+        return error(.closed, bus: bus, message: why.explanation)
     }
 }

@@ -6,12 +6,12 @@ import MeterCore
 /// Confined to the bus thread, like the worker that owns it.
 struct RetryLedger<Device: Hashable> {
     private let config: BusConfig
-    private let status: Guarded<BusStatistics>
+    private let status: BusStatus
     private let now: () -> UInt64
     /// Only devices that have failed are here, so at most one entry per device on the bus.
     private var devices: [Device: DeviceBackoff] = [:]
 
-    init(config: BusConfig, status: Guarded<BusStatistics>, now: @escaping () -> UInt64) {
+    init(config: BusConfig, status: BusStatus, now: @escaping () -> UInt64) {
         self.config = config
         self.status = status
         self.now = now
@@ -26,7 +26,7 @@ struct RetryLedger<Device: Hashable> {
     /// Why `device` is not to be asked at `time` (counted as a back-off skip), nil when it may be.
     func skipReason(_ device: Device, at time: UInt64) -> String? {
         guard let backoff = devices[device], backoff.shouldSkip(now: time) else { return nil }
-        status.withLock { $0.backoffSkips += 1 }
+        status.update { $0.backoffSkips += 1 }
         return "no reply to the last \(backoff.consecutiveFailures) requests; next try in \(backoff.remainingMs(now: time)) ms"
     }
 
@@ -34,22 +34,22 @@ struct RetryLedger<Device: Hashable> {
     /// already in back-off gets one probe, not a round of retries that would hold the line.
     func beginTransaction(_ device: Device) -> Int {
         let attempts = devices[device]?.isBackingOff == true ? 1 : 1 + max(0, config.retries)
-        status.withLock { $0.transactions += 1 }
+        status.update { $0.transactions += 1 }
         return attempts
     }
 
     /// The device answered, with a reply or an exception: it is alive.
     mutating func answered(_ device: Device, success: Bool) {
         devices[device] = nil
-        status.withLock { if success { $0.successes += 1 } else { $0.exceptions += 1 } }
+        status.update { if success { $0.successes += 1 } else { $0.exceptions += 1 } }
     }
 
     /// After a timeout or a garbled reply: counts it and says whether to try again.
     mutating func retryAfterBadReply(_ device: Device, timedOut: Bool, attemptsLeft: inout Int) -> Bool {
-        status.withLock { if timedOut { $0.timeouts += 1 } else { $0.crcErrors += 1 } }
+        status.update { if timedOut { $0.timeouts += 1 } else { $0.crcErrors += 1 } }
         attemptsLeft -= 1
         if attemptsLeft > 0 {
-            status.withLock { $0.retries += 1 }
+            status.update { $0.retries += 1 }
             return true
         }
         // Only silence means a dead device; a garbled reply shows something is there.

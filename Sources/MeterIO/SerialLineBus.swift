@@ -47,30 +47,17 @@ public struct SerialRequest: Sendable {
     }
 }
 
-/// A serial line (or a TCP socket carrying one) for request/response protocols other than Modbus,
-/// with its own thread that runs one transaction at a time: write the request, feed the received
-/// bytes to the request's scanner until it yields the reply, the timeout passes, or — for a
-/// broadcast — the frame has left the port.
-///
-/// Like `ModbusBus`: the queue is bounded (`config.queueDepth`), timeouts and checksum errors are
-/// retried `config.retries` times, a meter that keeps timing out is skipped with back-off while
-/// the others on the line go on, and leftovers of a failed transaction are flushed before the next.
-///
-/// Checked `Sendable`: it holds only constants and `Guarded` state; the port lives on the bus thread.
-public final class SerialLineBus: Sendable {
-    public let config: BusConfig
-    private let queue: BusQueue<SerialJob>
-    private let status: Guarded<BusStatistics>
+/// A serial line (or a TCP socket carrying one) for request/response protocols other than Modbus
+/// (DL/T 645, CJ/T 188): `Bus` with a byte channel on its thread. A transaction writes the request
+/// and feeds the received bytes to the request's scanner until it yields the reply, the timeout
+/// passes, or — for a broadcast — the frame has left the port. Leftovers of a failed transaction
+/// are flushed before the next.
+public typealias SerialLineBus = Bus<SerialLineBusWorker>
 
-    public var id: BusID { config.id }
-
+extension Bus where Worker == SerialLineBusWorker {
     /// Starts the bus thread; the port or connection opens with the first transaction.
     /// `interFrameSilenceMs` defaults to 3.5 characters but at least 5 ms on a serial line, 0 over TCP.
-    public init(config: BusConfig, interFrameSilenceMs: Int? = nil) {
-        self.config = config
-        status = Guarded(BusStatistics())
-        queue = BusQueue(bus: config.id, capacity: config.queueDepth, status: status)
-        let queue = queue, status = status
+    public convenience init(config: BusConfig, interFrameSilenceMs: Int? = nil) {
         let silenceUs: UInt64
         if let interFrameSilenceMs {
             silenceUs = UInt64(max(0, interFrameSilenceMs)) * 1000
@@ -79,41 +66,26 @@ public final class SerialLineBus: Sendable {
         } else {
             silenceUs = 0
         }
-        let started = DedicatedThread.start {
-            SerialLineWorker(config: config, status: status, interFrameSilenceUs: silenceUs).run(queue)
-        }
-        if started != 0 {
-            queue.refuseAll(because: "cannot start the bus thread (pthread_create error \(started))")
-        }
+        self.init(config: config) { SerialLineBusWorker(config: config, status: $0, interFrameSilenceUs: silenceUs) }
     }
-
-    deinit { close() }
 
     /// Runs one request; returns the scanner's reply (empty for a broadcast).
     public func transact(_ request: SerialRequest) async throws(SerialBusError) -> [UInt8] {
-        try await queue.submit { SerialJob(request: request, continuation: $0) }.get()
+        try await submit { SerialTransaction(request: request, continuation: $0) }.get()
     }
 
-    /// Stops the bus: queued transactions fail with `.closed`; the one in progress finishes within
-    /// its timeout, then the thread closes the port. Does not block.
-    public func close() { queue.close() }
-
-    public var statistics: BusStatistics {
-        var snapshot = status.withLock { $0 }
-        snapshot.queued = queue.count
-        return snapshot
-    }
 }
 
-struct SerialJob: BusJob {
+public struct SerialTransaction: BusJob {
     var request: SerialRequest
-    var continuation: CheckedContinuation<Result<[UInt8], SerialBusError>, Never>
+    public var continuation: CheckedContinuation<Result<[UInt8], SerialBusError>, Never>
 
     func error(_ kind: SerialBusError.Kind, bus: BusID, message: String) -> SerialBusError {
         SerialBusError(kind, bus: bus, device: request.device, function: request.function, item: request.item, message: message)
     }
 
-    func refused(_ why: QueueRefusal, bus: BusID, message: String) -> SerialBusError {
-        error(why == .full ? .queueFull : .closed, bus: bus, message: message)
+    public func refused(_ why: JobQueue<Self>.Refusal, bus: BusID) -> SerialBusError {
+        if case .full = why { return error(.queueFull, bus: bus, message: why.explanation) }
+        return error(.closed, bus: bus, message: why.explanation)
     }
 }

@@ -28,7 +28,7 @@ final class OutboxEngine {
     let path: String
     let options: StoreOptions
     let maxBytes: Int64
-    private let log: (@Sendable (String) -> Void)?
+    private let log: Log
     private var connection: SQLiteConnection?
     private var statements: [String: SQLiteStatement] = [:]
     private var pageSize: Int64 = 4096
@@ -56,7 +56,7 @@ final class OutboxEngine {
 
     var dataBudget: Int64 { max(maxBytes - walAllowance, 8 * pageSize) }
 
-    init(path: String, maxBytes: Int64, options: StoreOptions, log: (@Sendable (String) -> Void)?) throws(StoreError) {
+    init(path: String, maxBytes: Int64, options: StoreOptions, log: Log) throws(StoreError) {
         self.path = path
         self.maxBytes = maxBytes
         self.options = options
@@ -203,7 +203,7 @@ final class OutboxEngine {
             nextSeq = floor
             try writeMeta("next_seq", Int64(nextSeq))
         }
-        log?("store \(path): \(reason); moved it to \(aside) and started a new store (next seq \(nextSeq), from \(seqSource))")
+        log.warning("store \(path): \(reason); moved it to \(aside) and started a new store (next seq \(nextSeq), from \(seqSource))")
         _ = try append([StoreEvents.recovered(reason: reason, movedTo: aside, nextSeq: nextSeq, seqSource: seqSource, ts: now)])
     }
 
@@ -390,7 +390,7 @@ final class OutboxEngine {
         let now = WallClock.nowMs()
         guard now - lastEvictionLogMs >= 60_000 else { return }
         let detail = dropped.sorted { $0.key < $1.key }.map { "class \($0.key): \($0.value.count) (seq \($0.value.firstSeq ?? 0)..\($0.value.lastSeq ?? 0))" }
-        log?("store \(path): byte budget \(maxBytes) reached; evicted \(unloggedDrops) records since the last report, latest \(detail.joined(separator: ", ")); reported as \(StoreEvents.droppedType) events")
+        log.warning("store \(path): byte budget \(maxBytes) reached; evicted \(unloggedDrops) records since the last report, latest \(detail.joined(separator: ", ")); reported as \(StoreEvents.droppedType) events")
         lastEvictionLogMs = now
         unloggedDrops = 0
     }

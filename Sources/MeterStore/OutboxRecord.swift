@@ -1,11 +1,6 @@
 import MeterCore
 
-/// What a record in the outbox is; the uplink picks the topic from it.
-public enum RecordKind: String, Sendable, CaseIterable {
-    case reading
-    case event
-    case commandResult = "command_result"
-
+extension RecordKind {
     /// Stored as a small integer: one byte per row instead of a string.
     var code: Int64 {
         switch self {

@@ -23,43 +23,37 @@ import MeterCore
 public final class OutboxStore: Sendable {
     public let path: String
     public let maxBytes: Int64
-    private let queue: Guarded<StoreQueue>
-
-    private init(path: String, maxBytes: Int64, queue: Guarded<StoreQueue>) {
-        self.path = path
-        self.maxBytes = maxBytes
-        self.queue = queue
-    }
+    private let queue: JobQueue<StoreJob>
+    private let thread: DedicatedThread?
 
     /// Opens (or creates) the store, blocking the calling thread until the store thread has opened
     /// the file. For command-line tools and tests; a Swift task should use `open`.
-    public convenience init(path: String, maxBytes: Int64 = StoreConfig.defaultMaxBytes, options: StoreOptions = StoreOptions(),
-                            log: (@Sendable (String) -> Void)? = nil) throws(StoreError) {
-        let queue = Guarded(StoreQueue(capacity: 256))
-        let state = Guarded(OpenState.pending)
-        StoreThread.start(path: path, maxBytes: maxBytes, options: options, log: log, queue: queue) { error in
-            state.withLock { $0 = error.map(OpenState.failed) ?? .opened }
-            state.broadcast()
+    public init(path: String, maxBytes: Int64 = StoreConfig.defaultMaxBytes, options: StoreOptions = StoreOptions(),
+                log: Log = .silent) throws(StoreError) {
+        let queue = JobQueue<StoreJob>(capacity: 256)
+        let outcome = WaitableState<StoreError??>(nil)
+        let thread = StoreThread.start(path: path, maxBytes: maxBytes, options: options, log: log, queue: queue) { error in
+            outcome.withLock { $0 = .some(error) }
+            outcome.broadcast()
         }
-        let outcome = state.wait(until: { !$0.isPending }, then: { $0 })
-        if case let .failed(error) = outcome { throw error }
-        self.init(path: path, maxBytes: maxBytes, queue: queue)
+        if let error = outcome.wait(until: { $0 != nil }, then: { $0! }) { throw error }
+        self.path = path
+        self.maxBytes = maxBytes
+        self.queue = queue
+        self.thread = thread
     }
 
     /// Opens (or creates) the store without blocking the caller's thread.
     public static func open(path: String, maxBytes: Int64 = StoreConfig.defaultMaxBytes, options: StoreOptions = StoreOptions(),
-                            log: (@Sendable (String) -> Void)? = nil) async throws(StoreError) -> OutboxStore {
-        let queue = Guarded(StoreQueue(capacity: 256))
-        let error: StoreError? = await withCheckedContinuation { continuation in
-            StoreThread.start(path: path, maxBytes: maxBytes, options: options, log: log, queue: queue) { error in
-                continuation.resume(returning: error)
-            }
+                            log: Log = .silent) async throws(StoreError) -> OutboxStore {
+        let cancelled = StoreError(.closed, path: path, operation: "open", message: "cancelled while opening")
+        let result = await DedicatedThread.run(onCancel: Result<OutboxStore, StoreError>.failure(cancelled)) {
+            Result { () throws(StoreError) in try OutboxStore(path: path, maxBytes: maxBytes, options: options, log: log) }
         }
-        if let error { throw error }
-        return OutboxStore(path: path, maxBytes: maxBytes, queue: queue)
+        return try result.get()
     }
 
-    public convenience init(config: StoreConfig, log: (@Sendable (String) -> Void)? = nil) throws(StoreError) {
+    public convenience init(config: StoreConfig, log: Log = .silent) throws(StoreError) {
         try self.init(path: config.path, maxBytes: config.maxBytes, options: StoreOptions(sync: config.sync), log: log)
     }
 
@@ -94,14 +88,14 @@ public final class OutboxStore: Sendable {
 
     /// Stops taking work; what is queued still runs, then the thread closes the database. Does not block.
     public func close() {
-        queue.withLock { $0.closed = true }
-        queue.broadcast()
+        queue.close(reason: "store is closed", drain: true)
     }
 
     /// Closes and waits until the database is closed (for a clean shutdown, or a test that reopens the file).
     public func shutdown() async {
         close()
-        try? await waitUntilFinished()
+        guard let thread else { return }
+        await DedicatedThread.run(onCancel: ()) { thread.join() }
     }
 
     // MARK: - Tests
@@ -133,29 +127,15 @@ public final class OutboxStore: Sendable {
             }, cancel: { error in
                 continuation.resume(returning: .failure(StoreError(error.kind, path: path, operation: operation, message: error.message)))
             })
-            let refusal = queue.withLock { state -> StoreError? in
-                if state.closed {
-                    return StoreError(.closed, path: path, operation: operation, message: "store is closed")
-                }
-                guard state.jobs.count < state.capacity else {
-                    return StoreError(.queueFull, path: path, operation: operation, message: "\(state.capacity) store operations already waiting")
-                }
-                state.jobs.append(job)
-                return nil
-            }
-            if let refusal {
-                continuation.resume(returning: .failure(refusal))
-            } else {
-                queue.broadcast()
+            switch queue.enqueue(job) {
+            case nil: break
+            case .closed?:
+                continuation.resume(returning: .failure(StoreError(.closed, path: path, operation: operation, message: "store is closed")))
+            case let .full(capacity)?:
+                continuation.resume(returning: .failure(StoreError(.queueFull, path: path, operation: operation,
+                                                                   message: "\(capacity) store operations already waiting")))
             }
         }
         return try result.get()
-    }
-
-    /// Waits for the thread to finish: polls the `finished` flag without holding a pool thread.
-    private func waitUntilFinished() async throws {
-        while !queue.withLock({ $0.finished }) {
-            try await Task.sleep(for: .milliseconds(5))
-        }
     }
 }

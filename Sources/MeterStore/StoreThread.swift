@@ -6,70 +6,38 @@ struct StoreJob: Sendable {
     let cancel: @Sendable (StoreError) -> Void
 }
 
-/// The store thread's bounded queue.
-struct StoreQueue: Sendable {
-    var jobs: [StoreJob] = []
-    let capacity: Int
-    var closed = false
-    /// Set by the thread when it has closed the database and ended.
-    var finished = false
-}
-
-/// Whether the thread has opened the database yet.
-enum OpenState: Sendable {
-    case pending
-    case opened
-    case failed(StoreError)
-
-    var isPending: Bool { if case .pending = self { true } else { false } }
-}
-
 /// The dedicated thread that owns a store's SQLite connection. Every sqlite3 call — including
 /// each commit's fsync — happens here, never on Swift's cooperative pool, which on a 2-core
-/// gateway has two threads. It reuses MeterIO's `DedicatedThread` and `Guarded`, the pattern of a bus.
+/// gateway has two threads. It opens the database, reports through `opened`, serves `queue` until
+/// the queue is closed and drained, and closes the database on its way out.
 enum StoreThread {
-    /// Starts the thread; it opens the database, reports through `opened`, then serves `queue`
-    /// until it is closed, and closes the database on its way out.
-    static func start(path: String, maxBytes: Int64, options: StoreOptions, log: (@Sendable (String) -> Void)?,
-                      queue: Guarded<StoreQueue>, opened: @escaping @Sendable (StoreError?) -> Void) {
-        let started = DedicatedThread.start {
-            let engine: OutboxEngine
-            do throws(StoreError) {
-                engine = try OutboxEngine(path: path, maxBytes: maxBytes, options: options, log: log)
-            } catch {
-                finish(queue, reason: error)
-                opened(error)
-                return
+    static func start(path: String, maxBytes: Int64, options: StoreOptions, log: Log,
+                      queue: JobQueue<StoreJob>, opened: @escaping @Sendable (StoreError?) -> Void) -> DedicatedThread? {
+        do {
+            return try DedicatedThread {
+                let engine: OutboxEngine
+                do throws(StoreError) {
+                    engine = try OutboxEngine(path: path, maxBytes: maxBytes, options: options, log: log)
+                } catch {
+                    fail(queue, error)
+                    opened(error)
+                    return
+                }
+                opened(nil)
+                while let job = queue.next() { job.run(engine) }
+                engine.close()
+                fail(queue, StoreError(.closed, path: path, operation: "close", message: "store closed"))
             }
-            opened(nil)
-            serve(engine, queue)
-        }
-        if started != 0 {
-            let error = StoreError(.other, path: path, operation: "open", message: "cannot start the store thread (pthread_create error \(started))")
-            finish(queue, reason: error)
-            opened(error)
+        } catch {
+            let failure = StoreError(.other, path: path, operation: "open", message: "cannot start the store thread: \(error)")
+            fail(queue, failure)
+            opened(failure)
+            return nil
         }
     }
 
-    private static func serve(_ engine: OutboxEngine, _ queue: Guarded<StoreQueue>) {
-        while let job = queue.wait(until: { !$0.jobs.isEmpty || $0.closed }, then: { state -> StoreJob? in
-            state.jobs.isEmpty ? nil : state.jobs.removeFirst()
-        }) {
-            job.run(engine)
-        }
-        engine.close()
-        finish(queue, reason: StoreError(.closed, path: engine.path, operation: "close", message: "store closed"))
-    }
-
-    /// Marks the queue finished and fails whatever is still in it.
-    private static func finish(_ queue: Guarded<StoreQueue>, reason: StoreError) {
-        let pending = queue.withLock { state -> [StoreJob] in
-            state.closed = true
-            state.finished = true
-            defer { state.jobs.removeAll() }
-            return state.jobs
-        }
-        queue.broadcast()
-        for job in pending { job.cancel(reason) }
+    /// Closes the queue and fails whatever is still in it.
+    private static func fail(_ queue: JobQueue<StoreJob>, _ reason: StoreError) {
+        for job in queue.closeAndTakeAll(reason: reason.message) { job.cancel(reason) }
     }
 }

@@ -17,7 +17,7 @@ public struct BatchBuilder: Sendable {
 
     public func batches(_ records: [UplinkRecord]) -> [UplinkBatch] {
         var batches: [UplinkBatch] = []
-        var kind: UplinkRecordKind?
+        var kind: RecordKind?
         var items: [String] = []
         var seqs: [UInt64] = []
         var itemBytes = 0
@@ -63,11 +63,11 @@ public struct BatchBuilder: Sendable {
     }
 
     /// Bytes of a batch's payload without its items and the commas between them.
-    func envelopeBytes(_ kind: UplinkRecordKind, first: UInt64, last: UInt64) -> Int {
+    func envelopeBytes(_ kind: RecordKind, first: UInt64, last: UInt64) -> Int {
         envelope(kind, first, last, []).utf8.count
     }
 
-    func envelope(_ kind: UplinkRecordKind, _ first: UInt64, _ last: UInt64, _ items: [String]) -> String {
+    func envelope(_ kind: RecordKind, _ first: UInt64, _ last: UInt64, _ items: [String]) -> String {
         var text = "{\"gateway\":" + Self.jsonString(gateway)
         text += ",\"first_seq\":\(first),\"last_seq\":\(last),\"" + kind.batchKey + "\":["
         text += items.joined(separator: ",")

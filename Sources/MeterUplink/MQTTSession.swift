@@ -5,6 +5,7 @@ import Musl
 #endif
 import CMosquitto
 import MeterCore
+import Synchronization
 
 /// The gateway's MQTT session with the head-end's broker: connects (and reconnects with capped,
 /// jittered exponential back-off), announces itself on the retained `status` topic with a last
@@ -24,7 +25,7 @@ public final class MQTTSession: Sendable {
     /// messages are dropped and counted (QoS 1 means the head-end re-sends what it cares about).
     public let incoming: AsyncStream<MQTTMessage>
     private let incomingSink: AsyncStream<MQTTMessage>.Continuation
-    private let log: UplinkLog
+    private let log: Log
     /// Where the system's CA certificates are, for `tls:` without `ca_file`.
     private let systemCAPath: String
 
@@ -36,9 +37,9 @@ public final class MQTTSession: Sendable {
         var connectedSinceMs: Int64 = 0
     }
 
-    private let state = Locked(State())
+    private let state = Mutex(State())
 
-    public init(config: MQTTConfig, gatewayID: String, agentVersion: String, log: UplinkLog,
+    public init(config: MQTTConfig, gatewayID: String, agentVersion: String, log: Log,
                 incomingBuffer: Int = 32, systemCAPath: String = "/etc/ssl/certs") {
         self.config = config
         self.topics = UplinkTopics(prefix: config.topicPrefix)
@@ -112,12 +113,12 @@ public final class MQTTSession: Sendable {
                     if Task.isCancelled { break }
                     action = backoff.connectFailed()
                     // The same failure every minute is one line each; a new kind of failure is a warning.
-                    let level: UplinkLog.Level = lastFailure == error.message ? .info : .warning
+                    let level: Log.Level = lastFailure == error.message ? .info : .warning
                     lastFailure = error.message
                     var metadata = describeEndpoint()
-                    metadata.append(("mqtt.error", error.kind.rawValue))
-                    if case let .wait(ms) = action { metadata.append(("retry_in_ms", String(ms))) }
-                    metadata.append(("attempt", String(backoff.failures)))
+                    metadata.append("mqtt.error", error.kind.rawValue)
+                    if case let .wait(ms) = action { metadata.append("retry_in_ms", String(ms)) }
+                    metadata.append("attempt", String(backoff.failures))
                     if level == .warning {
                         log.warning("mqtt connect failed: " + error.message, metadata)
                     } else {
@@ -137,15 +138,15 @@ public final class MQTTSession: Sendable {
         finish()
     }
 
-    private func describeEndpoint() -> [(String, String)] {
-        var metadata = [("mqtt.broker", "\(config.host):\(config.port)"), ("mqtt.client_id", config.clientID)]
-        if config.tls != nil { metadata.append(("mqtt.tls", "on")) }
+    private func describeEndpoint() -> LogMetadata {
+        var metadata: LogMetadata = ["mqtt.broker": "\(config.host):\(config.port)", "mqtt.client_id": config.clientID]
+        if config.tls != nil { metadata.append("mqtt.tls", "on") }
         return metadata
     }
 
     private func logRetry(_ action: ReconnectBackoff<SystemRandomNumberGenerator>.Action, attempt: Int) {
         if case let .wait(ms) = action {
-            log.info("mqtt reconnecting", [("retry_in_ms", String(ms)), ("attempt", String(attempt))])
+            log.info("mqtt reconnecting", ["retry_in_ms": String(ms), "attempt": String(attempt)])
         }
     }
 
@@ -195,14 +196,14 @@ public final class MQTTSession: Sendable {
             return waiters
         }
         var metadata = describeEndpoint()
-        metadata.append(("mqtt.protocol", config.protocolVersion.rawValue))
+        metadata.append("mqtt.protocol", config.protocolVersion.rawValue)
         log.info("mqtt connected", metadata)
         for waiter in waiters { waiter.fulfill(true) }
 
         let reason = await connection.closed.value(onCancel: MQTTError(.cancelled, "shutting down"))
         if reason.kind != .cancelled {
             state.withLock { $0.connection = nil }
-            log.warning("mqtt connection lost: " + reason.message, [("mqtt.broker", "\(config.host):\(config.port)")])
+            log.warning("mqtt connection lost: " + reason.message, ["mqtt.broker": "\(config.host):\(config.port)"])
             await connection.close()
         }
     }
@@ -222,7 +223,7 @@ public final class MQTTSession: Sendable {
                 if case let .failure(error) = result { log.warning("mqtt offline status not acknowledged: " + error.message) }
             }
             await connection.close()
-            log.info("mqtt disconnected", [("mqtt.broker", endpoint)])
+            log.info("mqtt disconnected", ["mqtt.broker": endpoint])
         }.value
     }
 
@@ -244,7 +245,7 @@ public final class MQTTSession: Sendable {
                 s.droppedIncoming += 1
                 return s.droppedIncoming
             }
-            log.warning("mqtt incoming queue full, message dropped", [("mqtt.topic", message.topic), ("dropped", String(dropped))])
+            log.warning("mqtt incoming queue full, message dropped", ["mqtt.topic": message.topic, "dropped": String(dropped)])
         }
     }
 

@@ -4,6 +4,8 @@ import Glibc
 import Musl
 #endif
 import CMosquitto
+import MeterCore
+import Synchronization
 
 /// Everything one connection attempt needs, with the password already read (it lives only here
 /// and in libmosquitto's memory, never in a message).
@@ -43,13 +45,15 @@ struct ConnectionOptions: Sendable {
 /// `@unchecked Sendable` because of `handle`: the pointer itself never changes, and it is only
 /// passed to libmosquitto functions that are safe to call while its network thread runs
 /// (publish, subscribe, disconnect), or used before that thread starts / after it was joined
-/// (set-up, connect, loop_stop, destroy). All mutable Swift state is inside `Locked`.
+/// (set-up, connect, loop_stop, destroy). All mutable Swift state is inside `state`'s mutex;
+/// nothing here calls into libmosquitto while holding it, so the library's own locks and ours
+/// never nest the other way round.
 final class MosquittoConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     /// libmosquitto's functions (loaded on first use).
     private let mosquitto: meteragent_mosquitto_api
     let options: ConnectionOptions
-    private let log: UplinkLog
+    private let log: Log
     private let onMessage: @Sendable (MQTTMessage) -> Void
 
     /// CONNACK: success, or why the broker refused / the attempt failed.
@@ -74,9 +78,9 @@ final class MosquittoConnection: @unchecked Sendable {
         var lastLibraryError: String?
     }
 
-    private let state = Locked(State())
+    private let state = Mutex(State())
 
-    init(options: ConnectionOptions, log: UplinkLog, onMessage: @escaping @Sendable (MQTTMessage) -> Void) throws(MQTTError) {
+    init(options: ConnectionOptions, log: Log, onMessage: @escaping @Sendable (MQTTMessage) -> Void) throws(MQTTError) {
         let mosquitto = try MosquittoLibrary.load()
         guard let handle = mosquitto.new(options.clientID, options.cleanSession, nil) else {
             throw MQTTError(.configuration, "mosquitto_new failed for client id '\(options.clientID)': " + String(cString: strerror(errno)))
@@ -209,7 +213,7 @@ final class MosquittoConnection: @unchecked Sendable {
     private func libraryLogged(_ level: Int32, _ text: String) {
         guard level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING) != 0 else { return }
         state.withLock { $0.lastLibraryError = text }
-        log.debug("libmosquitto: " + text, [("mqtt.broker", options.endpoint)])
+        log.debug("libmosquitto: " + text, ["mqtt.broker": options.endpoint])
         // A TLS handshake that fails inside the network thread ends that thread without a
         // disconnect callback; this log line is the only sign, so it answers the CONNACK wait.
         if level & MOSQ_LOG_ERR != 0, text.hasPrefix("OpenSSL Error") {
@@ -224,7 +228,7 @@ final class MosquittoConnection: @unchecked Sendable {
     func connect() async -> Result<Void, MQTTError> {
         let options = self.options
         state.withLock { $0.connecting = true }
-        let started: Result<Void, MQTTError> = await BlockingThread.run(onCancel: .failure(MQTTError(.cancelled, "connect cancelled"))) { [self] in
+        let started: Result<Void, MQTTError> = await DedicatedThread.run(onCancel: .failure(MQTTError(.cancelled, "connect cancelled"))) { [self] in
             let rc = mosquitto.connect(handle, options.host, Int32(options.port), Int32(options.keepaliveSeconds))
             let savedErrno = errno
             guard rc == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
@@ -338,7 +342,7 @@ final class MosquittoConnection: @unchecked Sendable {
         }
         // The connecting thread sees `abandoned` when mosquitto_connect returns and disconnects.
         guard !connecting else { return }
-        await BlockingThread.run(onCancel: ()) { [self] in
+        await DedicatedThread.run(onCancel: ()) { [self] in
             _ = mosquitto.disconnect(handle)
             let running = state.withLock { s in
                 let running = s.loopRunning

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CMosquitto
+import MeterCore
 
 /// libmosquitto's functions (opened on first use, see CMosquitto's shim.h), its process-wide
 /// state and its error texts.
@@ -34,7 +35,7 @@ enum MosquittoLibrary {
     /// Loads the library on a thread of its own the first time: dlopen reads and relocates
     /// libmosquitto, libssl and libcrypto, blocking work that must not hold a thread of Swift's pool.
     static func loadOffPool() async throws(MQTTError) {
-        let result = await BlockingThread.run(onCancel: Result<Void, MQTTError>.failure(MQTTError(.cancelled, "cancelled"))) {
+        let result = await DedicatedThread.run(onCancel: Result<Void, MQTTError>.failure(MQTTError(.cancelled, "cancelled"))) {
             Result { () throws(MQTTError) in _ = try load() }
         }
         try result.get()

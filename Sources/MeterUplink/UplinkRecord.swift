@@ -1,9 +1,6 @@
-/// What the forwarder sends: the kinds of outbox records and the topic batch key of each.
-public enum UplinkRecordKind: String, Sendable, Hashable, CaseIterable {
-    case reading
-    case event
-    case commandResult = "command_result"
+import MeterCore
 
+extension RecordKind {
     /// The array's name in a batch payload.
     public var batchKey: String {
         switch self {
@@ -18,10 +15,10 @@ public enum UplinkRecordKind: String, Sendable, Hashable, CaseIterable {
 /// (without `"seq"`) exactly as the store holds it, so billing decimals are never re-encoded.
 public struct UplinkRecord: Sendable, Hashable {
     public var seq: UInt64
-    public var kind: UplinkRecordKind
+    public var kind: RecordKind
     public var payload: String
 
-    public init(seq: UInt64, kind: UplinkRecordKind, payload: String) {
+    public init(seq: UInt64, kind: RecordKind, payload: String) {
         self.seq = seq
         self.kind = kind
         self.payload = payload
@@ -30,7 +27,7 @@ public struct UplinkRecord: Sendable, Hashable {
 
 /// One MQTT message: consecutive records of one kind.
 public struct UplinkBatch: Sendable, Hashable {
-    public var kind: UplinkRecordKind
+    public var kind: RecordKind
     /// Every sequence number in the batch, in order (the store deletes exactly these after PUBACK).
     public var seqs: [UInt64]
     public var payload: String

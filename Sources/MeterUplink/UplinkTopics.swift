@@ -1,3 +1,5 @@
+import MeterCore
+
 /// The topics of DESIGN.md's uplink contract under one prefix (`meteragent/<gateway-id>`).
 public struct UplinkTopics: Sendable, Hashable {
     public let prefix: String
@@ -13,7 +15,7 @@ public struct UplinkTopics: Sendable, Hashable {
     public var commands: String { prefix + "/cmd" }
     public var config: String { prefix + "/config" }
 
-    public func topic(for kind: UplinkRecordKind) -> String {
+    public func topic(for kind: RecordKind) -> String {
         switch kind {
         case .reading: readings
         case .event: events

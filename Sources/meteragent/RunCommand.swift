@@ -49,7 +49,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let site = try loadSite(config, profiles: profileOptions.profiles)
-        let log = Log(minimum: verbose ? .debug : .info)
+        let log = Log.console(minimum: verbose ? .debug : .info)
         let scheduler: PollScheduler
         do {
             scheduler = try PollScheduler(site: site, log: log)

@@ -18,7 +18,7 @@ struct RunStore {
         let store: OutboxStore
         do {
             store = try await OutboxStore.open(path: config.path, maxBytes: config.maxBytes,
-                                               options: StoreOptions(sync: config.sync), log: { log.warning($0) })
+                                               options: StoreOptions(sync: config.sync), log: log)
         } catch {
             throw fail(error.description, Exit.storeUnavailable)
         }

@@ -17,7 +17,7 @@ struct RecoveryTests {
         let garbage = Data((0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ 13) })
         try garbage.write(to: URL(fileURLWithPath: path))
         let log = LogLines()
-        let store = try OutboxStore(path: path, log: log.callback)
+        let store = try OutboxStore(path: path, log: log.logger)
 
         let aside = try #require(dir.files.first { $0.hasPrefix("outbox.db.corrupt-") })
         #expect(try Data(contentsOf: dir.url.appendingPathComponent(aside)) == garbage)
@@ -43,7 +43,7 @@ struct RecoveryTests {
         sqlite3_close(db)
 
         let log = LogLines()
-        store = try OutboxStore(path: path, log: log.callback)
+        store = try OutboxStore(path: path, log: log.logger)
         #expect(dir.files.contains { $0.hasPrefix("outbox.db.corrupt-") })
         let event = try #require(try await recoveredEvent(store))
         #expect((event["reason"] as? String)?.contains("newer") == true)
@@ -138,7 +138,7 @@ struct RuntimeCorruptionTests {
         let dir = try TemporaryDirectory()
         let path = dir.path("outbox.db")
         let log = LogLines()
-        let store = try OutboxStore(path: path, log: log.callback)
+        let store = try OutboxStore(path: path, log: log.logger)
         let before = try await store.append((0..<300).map { reading($0, priority: 2) })
         try await store.checkpoint()
         // Garbage over the outbox tables' pages, behind the store's back…

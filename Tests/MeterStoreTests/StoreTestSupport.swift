@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import MeterCore
 @testable import MeterStore
@@ -15,12 +16,10 @@ final class TemporaryDirectory {
 }
 
 /// Collects the store's log lines.
-final class LogLines: @unchecked Sendable {
-    // @unchecked: `lines` is only touched under `lock`.
-    private let lock = NSLock()
-    private var lines: [String] = []
-    var callback: @Sendable (String) -> Void { { [self] line in lock.withLock { lines.append(line) } } }
-    var all: [String] { lock.withLock { lines } }
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    var logger: Log { Log(minimum: .debug) { [self] line in lines.withLock { $0.append(line) } } }
+    var all: [String] { lines.withLock { $0 } }
 }
 
 /// A reading-like payload of roughly the size the agent writes.

@@ -43,7 +43,7 @@ func reading(_ i: Int) -> OutboxRecord {
     return OutboxRecord(kind: .reading, priority: RecordPriority.billing, createdMs: 1_764_052_800_000, payload: payload)
 }
 
-let log = Log(minimum: .warning)
+let log = Log.console(minimum: .warning)
 let clock = ContinuousClock()
 let store: OutboxStore
 do {
@@ -72,7 +72,7 @@ config.port = port
 config.maxPayloadBytes = maxPayload
 config.reconnectMinMs = 100
 config.reconnectMaxMs = 1000
-let session = MQTTSession(config: config, gatewayID: "gw-bench", agentVersion: "bench", log: log.uplink)
+let session = MQTTSession(config: config, gatewayID: "gw-bench", agentVersion: "bench", log: log)
 let forwarder = Forwarder(outbox: store, publisher: session, topics: session.topics, gateway: "gw-bench",
                           maxPayloadBytes: maxPayload, log: log, idlePollMs: 5)
 let sessionTask = Task { await session.run() }

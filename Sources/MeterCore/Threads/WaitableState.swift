@@ -4,15 +4,15 @@ import Glibc
 import Musl
 #endif
 
-/// State shared between a bus's own thread and the tasks that submit to it, behind a pthread mutex,
-/// with a condition variable for the bus thread to sleep on while its queue is empty. Public so that
-/// the store (MeterStore) guards its own worker thread's queue the same way.
+/// State behind a pthread mutex, with a condition variable that a dedicated thread sleeps on until
+/// the state is what it waits for (a job queued, text to write, a thread finished). State that no
+/// thread waits on is kept in a `Synchronization.Mutex` instead.
 ///
 /// `@unchecked Sendable` because the compiler cannot see the lock: `state` is only ever read or
 /// written inside `withLock`/`wait`, which hold `mutex`, and `State` itself must be `Sendable`, so
 /// what leaves the lock is safe to use on the other thread. The mutex and condition live at fixed
 /// heap addresses (pthread objects must not move) and are destroyed in `deinit`.
-public final class Guarded<State: Sendable>: @unchecked Sendable {
+public final class WaitableState<State: Sendable>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var state: State
@@ -24,7 +24,13 @@ public final class Guarded<State: Sendable>: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         condition = .allocate(capacity: 1)
         condition.initialize(to: pthread_cond_t())
-        pthread_cond_init(condition, nil)
+        // Timed waits measure against the monotonic clock: setting the wall clock (a gateway's
+        // first NTP sync) must not cut a wait short or stretch it.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -49,6 +55,22 @@ public final class Guarded<State: Sendable>: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         while !ready(state) {
             pthread_cond_wait(condition, mutex)
+        }
+        return body(&state)
+    }
+
+    /// Like `wait(until:then:)`, but gives up after `timeoutMs`; `body` then runs with the state as
+    /// it is, and `ready(state)` tells the caller which case it is in.
+    public func wait<Result>(until ready: (State) -> Bool, timeoutMs: Int, then body: (inout State) -> Result) -> Result {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + (timeoutMs % 1000) * 1_000_000
+        deadline.tv_sec += timeoutMs / 1000 + nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !ready(state) {
+            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { break }
         }
         return body(&state)
     }

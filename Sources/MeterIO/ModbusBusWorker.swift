@@ -1,13 +1,12 @@
 import MeterCore
 import MeterProtocols
 
-/// What runs on a bus's thread: takes transactions off the queue one at a time and carries them
-/// out with retries, per-device back-off, reconnect back-off and RS-485 inter-frame silence.
-/// Confined to that thread, so it needs no locks of its own.
-final class BusWorker {
+/// What runs on a Modbus bus's thread: carries out transactions one at a time with retries,
+/// per-device back-off, reconnect back-off and RS-485 inter-frame silence.
+public final class ModbusBusWorker: BusWorker {
     private let config: BusConfig
     private let client: ModbusClient
-    private let status: Guarded<BusStatistics>
+    private let status: BusStatus
     private let now: () -> UInt64
     private var ledger: RetryLedger<UnitID>
     private var connectBackoff: DeviceBackoff
@@ -15,7 +14,7 @@ final class BusWorker {
     /// Silence the RTU spec demands between frames (3.5 characters), 0 for TCP.
     private var silence: InterFrameSilence
 
-    init(config: BusConfig, status: Guarded<BusStatistics>, now: @escaping () -> UInt64 = MonotonicClock.nowMs) {
+    init(config: BusConfig, status: BusStatus, now: @escaping () -> UInt64 = MonotonicClock.nowMs) {
         self.config = config
         self.client = ModbusClient(config: config)
         self.status = status
@@ -29,16 +28,9 @@ final class BusWorker {
         }
     }
 
-    /// Runs until the bus is closed, then closes the port.
-    func run(_ queue: BusQueue<Transaction>) {
-        while let job = queue.next() {
-            let result = execute(job)
-            job.continuation.resume(returning: result)
-        }
-        client.close()
-    }
+    public func close() { client.close() }
 
-    func execute(_ job: Transaction) -> Result<[UInt16], ModbusError> {
+    public func execute(_ job: ModbusTransaction) -> Result<[UInt16], ModbusError> {
         let unit = job.unit
         let start = now()
         if let reason = ledger.skipReason(unit, at: start) {
@@ -47,7 +39,7 @@ final class BusWorker {
         if !client.isConnected, connectBackoff.shouldSkip(now: start) {
             let error = job.error(.connection, bus: config.id,
                                   message: "\(lastConnectError); next attempt in \(connectBackoff.remainingMs(now: start)) ms")
-            status.withLock { $0.connectionErrors += 1 }
+            status.update { $0.connectionErrors += 1 }
             return .failure(error)
         }
 
@@ -61,7 +53,7 @@ final class BusWorker {
             if !wasConnected, client.isConnected {
                 connectBackoff.recordSuccess()
                 let notes = client.notes
-                status.withLock {
+                status.update {
                     $0.connects += 1
                     $0.notes = notes
                 }
@@ -74,7 +66,7 @@ final class BusWorker {
             case let .failure(failure):
                 error = failure
             }
-            status.withLock { $0.lastError = error.description }
+            status.update { $0.lastError = error.description }
 
             switch error.kind {
             case .timeout, .crcError, .invalidResponse:
@@ -93,7 +85,7 @@ final class BusWorker {
                     reopenedBrokenConnection = true
                     continue
                 }
-                status.withLock { $0.connectionErrors += 1 }
+                status.update { $0.connectionErrors += 1 }
                 return result
             case .queueFull, .backoff, .closed, .invalidRequest:
                 return result
@@ -101,7 +93,7 @@ final class BusWorker {
         }
     }
 
-    private func perform(_ job: Transaction) -> Result<[UInt16], ModbusError> {
+    private func perform(_ job: ModbusTransaction) -> Result<[UInt16], ModbusError> {
         do throws(ModbusError) {
             switch job.operation {
             case let .read(table, address, count):

@@ -3,10 +3,9 @@ import MeterProtocols
 
 /// What runs on a `SerialLineBus`'s thread: one transaction at a time, with retries, per-meter
 /// back-off, reconnect back-off, inter-frame silence and a flush after every failed attempt.
-/// Confined to that thread, so it needs no locks of its own.
-final class SerialLineWorker {
+public final class SerialLineBusWorker: BusWorker {
     private let config: BusConfig
-    private let status: Guarded<BusStatistics>
+    private let status: BusStatus
     private var channel: (any ByteChannel)?
     private var ledger: RetryLedger<String>
     private var connectBackoff: DeviceBackoff
@@ -16,7 +15,7 @@ final class SerialLineWorker {
     /// deadline by this gap (20 characters, at least 50 ms).
     private let interByteGapMs: Int
 
-    init(config: BusConfig, status: Guarded<BusStatistics>, interFrameSilenceUs: UInt64) {
+    init(config: BusConfig, status: BusStatus, interFrameSilenceUs: UInt64) {
         self.config = config
         self.status = status
         silence = InterFrameSilence(microseconds: interFrameSilenceUs)
@@ -29,14 +28,9 @@ final class SerialLineWorker {
         }
     }
 
-    func run(_ queue: BusQueue<SerialJob>) {
-        while let job = queue.next() {
-            job.continuation.resume(returning: execute(job))
-        }
-        channel = nil
-    }
+    public func close() { channel = nil }
 
-    func execute(_ job: SerialJob) -> Result<[UInt8], SerialBusError> {
+    public func execute(_ job: SerialTransaction) -> Result<[UInt8], SerialBusError> {
         let device = job.request.device
         let start = MonotonicClock.nowMs()
         if let reason = ledger.skipReason(device, at: start) {
@@ -49,7 +43,7 @@ final class SerialLineWorker {
             switch connect(job) {
             case let .success(open): port = open
             case let .failure(error):
-                status.withLock {
+                status.update {
                     $0.connectionErrors += 1
                     $0.lastError = error.description
                 }
@@ -66,7 +60,7 @@ final class SerialLineWorker {
             case let .failure(failure):
                 error = failure
             }
-            status.withLock { $0.lastError = error.description }
+            status.update { $0.lastError = error.description }
             switch error.kind {
             case .timeout, .checksumError, .invalidResponse:
                 // Late or partial bytes of this attempt must not be read as the next reply.
@@ -83,7 +77,7 @@ final class SerialLineWorker {
                     reopened = true
                     continue
                 }
-                status.withLock { $0.connectionErrors += 1 }
+                status.update { $0.connectionErrors += 1 }
                 return result
             case .queueFull, .backoff, .closed, .invalidRequest:
                 return result
@@ -91,7 +85,7 @@ final class SerialLineWorker {
         }
     }
 
-    private func connect(_ job: SerialJob) -> Result<any ByteChannel, SerialBusError> {
+    private func connect(_ job: SerialTransaction) -> Result<any ByteChannel, SerialBusError> {
         if let channel { return .success(channel) }
         let now = MonotonicClock.nowMs()
         if connectBackoff.shouldSkip(now: now) {
@@ -106,7 +100,7 @@ final class SerialLineWorker {
             channel = opened
             connectBackoff.recordSuccess()
             let notes = (opened as? SerialPort)?.notes ?? []
-            status.withLock {
+            status.update {
                 $0.connects += 1
                 if !notes.isEmpty { $0.notes = Array(($0.notes + notes).suffix(5)) }
             }
@@ -119,7 +113,7 @@ final class SerialLineWorker {
     }
 
     /// One write and the wait for its reply.
-    private func attempt(_ job: SerialJob, on port: any ByteChannel) -> Result<[UInt8], SerialBusError> {
+    private func attempt(_ job: SerialTransaction, on port: any ByteChannel) -> Result<[UInt8], SerialBusError> {
         let request = job.request
         do throws(SerialPortError) {
             // Whatever arrived since the last transaction (a reply later than its timeout, line

@@ -1,19 +1,22 @@
-/// A value that arrives once, from whichever side is first: a libmosquitto callback on the
-/// network thread, a timeout, or the cancellation of the task that waits. Later fulfilments are
-/// ignored, so a PUBACK that races its timeout cannot resume a continuation twice.
-final class Promise<Value: Sendable>: Sendable {
+import Synchronization
+
+/// A value that arrives once, from whichever side is first: a dedicated thread's result, a
+/// libmosquitto callback on the network thread, a timeout, or the cancellation of the task that
+/// waits. Later fulfilments are ignored, so a PUBACK that races its timeout cannot resume a
+/// continuation twice.
+public final class Promise<Value: Sendable>: Sendable {
     private enum State: Sendable {
         case pending([CheckedContinuation<Value, Never>])
         case done(Value)
     }
 
-    private let state = Locked<State>(.pending([]))
+    private let state = Mutex<State>(.pending([]))
 
-    init() {}
+    public init() {}
 
     /// Returns false when the promise already had a value.
     @discardableResult
-    func fulfill(_ value: Value) -> Bool {
+    public func fulfill(_ value: Value) -> Bool {
         let waiters: [CheckedContinuation<Value, Never>]? = state.withLock { state in
             guard case let .pending(waiters) = state else { return nil }
             state = .done(value)
@@ -24,7 +27,7 @@ final class Promise<Value: Sendable>: Sendable {
         return true
     }
 
-    var current: Value? {
+    public var current: Value? {
         state.withLock { state in
             if case let .done(value) = state { return value }
             return nil
@@ -32,7 +35,7 @@ final class Promise<Value: Sendable>: Sendable {
     }
 
     /// Waits for the value; cancelling the waiting task fulfils the promise with `onCancel`.
-    func value(onCancel: @autoclosure @escaping @Sendable () -> Value) async -> Value {
+    public func value(onCancel: @autoclosure @escaping @Sendable () -> Value) async -> Value {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
                 let ready: Value? = state.withLock { state in
@@ -52,7 +55,7 @@ final class Promise<Value: Sendable>: Sendable {
     }
 
     /// Waits at most `timeoutMs`, then fulfils with `onTimeout`.
-    func value(timeoutMs: Int, onTimeout: Value, onCancel: @autoclosure @escaping @Sendable () -> Value) async -> Value {
+    public func value(timeoutMs: Int, onTimeout: Value, onCancel: @autoclosure @escaping @Sendable () -> Value) async -> Value {
         if let done = current { return done }
         let timer = Task { [self] in
             try await Task.sleep(for: .milliseconds(timeoutMs))

@@ -1,0 +1,80 @@
+/// The bounded FIFO between the tasks that submit work and the one dedicated thread that carries
+/// it out (a bus's transactions, a store's sqlite3 calls). A submission to a full or closed queue
+/// is refused at once, instead of piling up behind a dead line or a stuck disk.
+public final class JobQueue<Job: Sendable>: Sendable {
+    /// Why a job was not taken.
+    public enum Refusal: Sendable, Equatable {
+        /// The queue is closed (or its thread could not start): the reason given to `close`.
+        case closed(String)
+        /// `capacity` jobs are already waiting.
+        case full(capacity: Int)
+    }
+
+    private struct State: Sendable {
+        /// Grows on demand: most queues hold one job at a time, and a gateway with a hundred buses
+        /// should not hold a hundred full-size arrays.
+        var jobs: [Job] = []
+        var closedReason: String?
+        /// Whether `next()` still hands out the jobs queued before `close`.
+        var drainAfterClose = false
+    }
+
+    public let capacity: Int
+    private let state = WaitableState(State())
+
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// Jobs waiting right now.
+    public var count: Int { state.withLock { $0.jobs.count } }
+
+    /// Queues `job`; nil when taken, otherwise why not (the job was not queued).
+    public func enqueue(_ job: Job) -> Refusal? {
+        let refusal = state.withLock { s -> Refusal? in
+            if let reason = s.closedReason { return .closed(reason) }
+            guard s.jobs.count < capacity else { return .full(capacity: capacity) }
+            s.jobs.append(job)
+            return nil
+        }
+        if refusal == nil { state.broadcast() }
+        return refusal
+    }
+
+    /// Refuses every later submission with `reason`. With `drain`, `next()` still hands out what
+    /// is queued and returns nil after it; otherwise the queued jobs are returned here for the
+    /// caller to fail. A second close changes nothing and returns nothing.
+    @discardableResult
+    public func close(reason: String, drain: Bool = false) -> [Job] {
+        let pending = state.withLock { s -> [Job] in
+            guard s.closedReason == nil else { return [] }
+            s.closedReason = reason
+            s.drainAfterClose = drain
+            if drain { return [] }
+            defer { s.jobs.removeAll() }
+            return s.jobs
+        }
+        state.broadcast()
+        return pending
+    }
+
+    /// Everything still queued, for the worker that stops to fail; the queue is closed after it.
+    public func closeAndTakeAll(reason: String) -> [Job] {
+        let pending = state.withLock { s -> [Job] in
+            if s.closedReason == nil { s.closedReason = reason }
+            defer { s.jobs.removeAll() }
+            return s.jobs
+        }
+        state.broadcast()
+        return pending
+    }
+
+    /// The worker thread's side: blocks until a job is waiting; nil once the queue is closed (and,
+    /// when it was closed with `drain`, empty). Never call it from a Swift task.
+    public func next() -> Job? {
+        state.wait(until: { !$0.jobs.isEmpty || $0.closedReason != nil }, then: { s -> Job? in
+            if s.closedReason != nil && !s.drainAfterClose { return nil }
+            return s.jobs.isEmpty ? nil : s.jobs.removeFirst()
+        })
+    }
+}

@@ -1,0 +1,103 @@
+import MeterCore
+
+/// A request waiting for a bus thread, and where its answer goes.
+public protocol BusJob: Sendable {
+    associatedtype Output: Sendable
+    associatedtype Failure: Error & CustomStringConvertible
+    var continuation: CheckedContinuation<Result<Output, Failure>, Never> { get }
+    /// The error for a job the queue did not take, or dropped when the bus closed.
+    func refused(_ why: JobQueue<Self>.Refusal, bus: BusID) -> Failure
+}
+
+/// The protocol-specific half of a bus (libmodbus, or a byte stream with a reply scanner): created
+/// on the bus thread and confined to it, so it needs no locks of its own.
+public protocol BusWorker: AnyObject {
+    associatedtype Job: BusJob
+    /// Carries out one job: retries, back-off and inter-frame silence included.
+    func execute(_ job: Job) -> Result<Job.Output, Job.Failure>
+    /// Closes the port or connection; the thread ends after it.
+    func close()
+}
+
+/// One serial line or TCP endpoint, with its own thread that runs transactions one at a time.
+///
+/// Every device on an RS-485 line goes through its line's bus, so frames never interleave. Callers
+/// `await` results while the blocking calls run on the bus thread, never on Swift's cooperative
+/// pool. The queue is bounded by `config.queueDepth`: a submission to a full queue fails at once
+/// (and is counted) instead of piling up behind a dead line.
+///
+/// A caller that is cancelled while waiting still gets its answer (at most one transaction's
+/// timeouts later): a request already on the wire cannot be taken back without corrupting the line.
+///
+/// `Sendable`: it holds constants, the queue and the counters; the worker (and the port or
+/// `modbus_t*` inside it) is created on the bus thread and never leaves it.
+public final class Bus<Worker: BusWorker>: Sendable {
+    public let config: BusConfig
+    private let queue: JobQueue<Worker.Job>
+    private let status = BusStatus()
+
+    public var id: BusID { config.id }
+
+    /// Starts the bus thread; the port or connection opens with the first transaction.
+    init(config: BusConfig, makeWorker: @escaping @Sendable (BusStatus) -> Worker) {
+        self.config = config
+        queue = JobQueue(capacity: config.queueDepth)
+        let queue = queue, status = status
+        do {
+            try DedicatedThread(stackBytes: Self.threadStackBytes) {
+                let worker = makeWorker(status)
+                while let job = queue.next() {
+                    job.continuation.resume(returning: worker.execute(job))
+                }
+                worker.close()
+            }
+        } catch {
+            queue.close(reason: "cannot start the bus thread: \(error)")
+        }
+    }
+
+    /// A bus thread's deepest stack is libmodbus or termios under a few Swift frames.
+    static var threadStackBytes: Int { 512 * 1024 }
+
+    deinit { close() }
+
+    /// Stops the bus: queued transactions fail with `.closed`, the one in progress (if any) finishes
+    /// within its timeout, then the thread closes the port and ends. Does not block.
+    public func close() {
+        for job in queue.close(reason: "bus closed") {
+            job.continuation.resume(returning: .failure(job.refused(.closed("bus closed before the transaction ran"), bus: config.id)))
+        }
+    }
+
+    public var statistics: BusStatistics {
+        var snapshot = status.snapshot
+        snapshot.queued = queue.count
+        return snapshot
+    }
+
+    func submit(_ makeJob: (CheckedContinuation<Result<Worker.Job.Output, Worker.Job.Failure>, Never>) -> Worker.Job)
+        async -> Result<Worker.Job.Output, Worker.Job.Failure> {
+        await withCheckedContinuation { continuation in
+            let job = makeJob(continuation)
+            guard let refusal = queue.enqueue(job) else { return }
+            let error = job.refused(refusal, bus: config.id)
+            if case .full = refusal {
+                status.update {
+                    $0.queueFullRejections += 1
+                    $0.lastError = error.description
+                }
+            }
+            continuation.resume(returning: .failure(error))
+        }
+    }
+}
+
+extension JobQueue.Refusal {
+    /// For error messages.
+    public var explanation: String {
+        switch self {
+        case let .closed(reason): reason
+        case let .full(capacity): "\(capacity) transactions already waiting"
+        }
+    }
+}
