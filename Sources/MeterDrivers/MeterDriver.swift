@@ -1,5 +1,6 @@
 import MeterCore
 import MeterIO
+import MeterProtocols
 
 /// A meter behind some protocol: the poller and the technician commands see only this.
 /// `read` never throws: a failure becomes readings with a quality that says why.
@@ -42,33 +43,27 @@ public enum DriverFactory {
 
     public static func driver(for device: DeviceConfig, on bus: any MeterBus) throws(Unsupported) -> any MeterDriver {
         switch device.profile.protocolName {
-        case .modbus:
-            guard let modbus = bus as? ModbusBus else {
-                throw Unsupported("device \(device.id): profile speaks modbus but bus \(device.bus) does not")
-            }
-            do {
-                return try ModbusMeterDriver(device: device, bus: modbus)
-            } catch {
-                throw Unsupported("device \(device.id) (profile \(device.profile.name)): \(error)")
-            }
-        case .dlt645, .dlt645_1997:
-            guard let line = bus as? SerialLineBus else {
-                throw Unsupported("device \(device.id): profile speaks \(device.profile.protocolName.rawValue) but bus \(device.bus) does not")
-            }
-            do {
-                return try DLT645MeterDriver(device: device, bus: line)
-            } catch {
-                throw Unsupported("device \(device.id) (profile \(device.profile.name)): \(error)")
-            }
-        case .cjt188:
-            guard let line = bus as? SerialLineBus else {
-                throw Unsupported("device \(device.id): profile speaks cjt188 but bus \(device.bus) is not a serial line bus")
-            }
-            do {
-                return try CJT188MeterDriver(device: device, bus: line)
-            } catch {
-                throw Unsupported(error.description)
-            }
+        case .modbus: try make(device, on: bus) { (d, b: ModbusBus) throws(PlanError) in try ModbusMeterDriver(device: d, bus: b) }
+        case .dlt645, .dlt645_1997: try make(device, on: bus) { (d, b: SerialLineBus) throws(DLT645MeterDriver.ConfigurationError) in
+            try DLT645MeterDriver(device: d, bus: b)
+        }
+        case .cjt188: try make(device, on: bus) { (d, b: SerialLineBus) throws(CJT188MeterDriver.ConfigurationError) in
+            try CJT188MeterDriver(device: d, bus: b)
+        }
+        }
+    }
+
+    /// The driver `create` makes on `bus`, which must be the kind of bus the driver speaks through.
+    private static func make<TypedBus, Failure: Error>(_ device: DeviceConfig, on bus: any MeterBus,
+                                                        _ create: (DeviceConfig, TypedBus) throws(Failure) -> any MeterDriver)
+        throws(Unsupported) -> any MeterDriver {
+        guard let typed = bus as? TypedBus else {
+            throw Unsupported("device \(device.id): profile speaks \(device.profile.protocolName.rawValue) but bus \(device.bus) does not")
+        }
+        do {
+            return try create(device, typed)
+        } catch {
+            throw Unsupported("device \(device.id) (profile \(device.profile.name)): \(error)")
         }
     }
 }

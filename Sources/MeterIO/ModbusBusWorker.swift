@@ -42,12 +42,10 @@ public final class ModbusBusWorker: BusWorker {
             status.update { $0.connectionErrors += 1 }
             return .failure(error)
         }
-
-        var attemptsLeft = ledger.beginTransaction(unit)
-        var reopenedBrokenConnection = false
-        while true {
+        var wasConnected = client.isConnected
+        return ledger.transact(unit, attempt: { () -> Result<[UInt16], ModbusError> in
             silence.keep()
-            let wasConnected = client.isConnected
+            wasConnected = client.isConnected
             let result = perform(job)
             silence.frameEnded()
             if !wasConnected, client.isConnected {
@@ -58,39 +56,20 @@ public final class ModbusBusWorker: BusWorker {
                     $0.notes = notes
                 }
             }
-            let error: ModbusError
-            switch result {
-            case .success:
-                ledger.answered(unit, success: true)
-                return result
-            case let .failure(failure):
-                error = failure
-            }
-            status.update { $0.lastError = error.description }
-
+            return result
+        }, classify: { error in
             switch error.kind {
-            case .timeout, .crcError, .invalidResponse:
-                if ledger.retryAfterBadReply(unit, timedOut: error.kind == .timeout, attemptsLeft: &attemptsLeft) { continue }
-                return result
-            case .exception:
-                ledger.answered(unit, success: false)
-                return result
+            case .timeout, .crcError, .invalidResponse: return .badReply(timedOut: error.kind == .timeout)
+            case .exception: return .deviceAnswered
             case .connection:
                 if !wasConnected {
                     connectBackoff.recordFailure(now: now())
                     lastConnectError = error.message
-                } else if !reopenedBrokenConnection {
-                    // An open connection broke (a TCP server dropping an idle client, a USB adapter
-                    // re-enumerated): reopen once at once rather than fail a poll for it.
-                    reopenedBrokenConnection = true
-                    continue
                 }
-                status.update { $0.connectionErrors += 1 }
-                return result
-            case .queueFull, .backoff, .closed, .invalidRequest:
-                return result
+                return .connection(reopen: wasConnected)
+            case .queueFull, .backoff, .closed, .invalidRequest: return .final
             }
-        }
+        })
     }
 
     private func perform(_ job: ModbusTransaction) -> Result<[UInt16], ModbusError> {

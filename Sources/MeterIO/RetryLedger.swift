@@ -30,22 +30,68 @@ struct RetryLedger<Device: Hashable> {
         return "no reply to the last \(backoff.consecutiveFailures) requests; next try in \(backoff.remainingMs(now: time)) ms"
     }
 
+    /// What a worker makes of a failed attempt.
+    enum FailedAttempt {
+        /// No reply, or a garbled one: retried while attempts are left.
+        case badReply(timedOut: Bool)
+        /// The device answered with an error (a Modbus exception, a DL/T 645 error reply): it is alive.
+        case deviceAnswered
+        /// The port or connection failed; `reopen`: it was open and broke (a TCP server dropping an
+        /// idle client, a USB adapter re-enumerated), so it is reopened and tried once more at once
+        /// rather than failing a poll for it.
+        case connection(reopen: Bool)
+        /// Nothing to retry or count (an invalid request).
+        case final
+    }
+
+    /// Runs one transaction for `device`: `attempt` until it succeeds, the attempts are used up, or
+    /// `classify` says a failure is not worth another try; counts every outcome.
+    mutating func transact<Output, Failure: Error & CustomStringConvertible>(
+        _ device: Device, attempt: () -> Result<Output, Failure>, classify: (Failure) -> FailedAttempt
+    ) -> Result<Output, Failure> {
+        var attemptsLeft = beginTransaction(device)
+        var reopened = false
+        while true {
+            let result = attempt()
+            guard case let .failure(error) = result else {
+                answered(device, success: true)
+                return result
+            }
+            status.update { $0.lastError = error.description }
+            switch classify(error) {
+            case let .badReply(timedOut):
+                if retryAfterBadReply(device, timedOut: timedOut, attemptsLeft: &attemptsLeft) { continue }
+            case .deviceAnswered:
+                answered(device, success: false)
+            case let .connection(reopen):
+                if reopen && !reopened {
+                    reopened = true
+                    continue
+                }
+                status.update { $0.connectionErrors += 1 }
+            case .final:
+                break
+            }
+            return result
+        }
+    }
+
     /// Counts a transaction going on the line and returns how many attempts it gets. A device
     /// already in back-off gets one probe, not a round of retries that would hold the line.
-    func beginTransaction(_ device: Device) -> Int {
+    private func beginTransaction(_ device: Device) -> Int {
         let attempts = devices[device]?.isBackingOff == true ? 1 : 1 + max(0, config.retries)
         status.update { $0.transactions += 1 }
         return attempts
     }
 
     /// The device answered, with a reply or an exception: it is alive.
-    mutating func answered(_ device: Device, success: Bool) {
+    private mutating func answered(_ device: Device, success: Bool) {
         devices[device] = nil
         status.update { if success { $0.successes += 1 } else { $0.exceptions += 1 } }
     }
 
     /// After a timeout or a garbled reply: counts it and says whether to try again.
-    mutating func retryAfterBadReply(_ device: Device, timedOut: Bool, attemptsLeft: inout Int) -> Bool {
+    private mutating func retryAfterBadReply(_ device: Device, timedOut: Bool, attemptsLeft: inout Int) -> Bool {
         status.update { if timedOut { $0.timeouts += 1 } else { $0.crcErrors += 1 } }
         attemptsLeft -= 1
         if attemptsLeft > 0 {

@@ -36,53 +36,37 @@ public final class SerialLineBusWorker: BusWorker {
         if let reason = ledger.skipReason(device, at: start) {
             return .failure(job.error(.backoff, bus: config.id, message: reason))
         }
-        var attemptsLeft = ledger.beginTransaction(device)
-        var reopened = false
-        while true {
+        var portOpened = false
+        return ledger.transact(device, attempt: { () -> Result<[UInt8], SerialBusError> in
             let port: any ByteChannel
             switch connect(job) {
             case let .success(open): port = open
             case let .failure(error):
-                status.update {
-                    $0.connectionErrors += 1
-                    $0.lastError = error.description
-                }
+                portOpened = false
                 return .failure(error)
             }
+            portOpened = true
             silence.keep()
             let result = attempt(job, on: port)
             silence.frameEnded()
-            let error: SerialBusError
             switch result {
-            case .success:
-                ledger.answered(device, success: true)
-                return result
-            case let .failure(failure):
-                error = failure
-            }
-            status.update { $0.lastError = error.description }
-            switch error.kind {
-            case .timeout, .checksumError, .invalidResponse:
+            case let .failure(error) where error.kind == .timeout || error.kind == .checksumError || error.kind == .invalidResponse:
                 // Late or partial bytes of this attempt must not be read as the next reply.
                 port.discardInput()
-                if ledger.retryAfterBadReply(device, timedOut: error.kind == .timeout, attemptsLeft: &attemptsLeft) { continue }
-                return result
-            case .meterError:
-                ledger.answered(device, success: false)
-                return result
-            case .connection:
-                // The port broke (USB adapter unplugged, peer closed the socket): reopen once at once.
-                channel = nil
-                if !reopened {
-                    reopened = true
-                    continue
-                }
-                status.update { $0.connectionErrors += 1 }
-                return result
-            case .queueFull, .backoff, .closed, .invalidRequest:
-                return result
+            default: break
             }
-        }
+            return result
+        }, classify: { error in
+            switch error.kind {
+            case .timeout, .checksumError, .invalidResponse: return .badReply(timedOut: error.kind == .timeout)
+            case .meterError: return .deviceAnswered
+            case .connection:
+                // An open port that broke (adapter unplugged, peer closed the socket) is reopened.
+                if portOpened { channel = nil }
+                return .connection(reopen: portOpened)
+            case .queueFull, .backoff, .closed, .invalidRequest: return .final
+            }
+        })
     }
 
     private func connect(_ job: SerialTransaction) -> Result<any ByteChannel, SerialBusError> {

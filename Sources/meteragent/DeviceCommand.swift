@@ -12,6 +12,26 @@ func siteDevice(_ device: String, in site: SiteConfig, config: String) throws ->
     return deviceConfig
 }
 
+/// What every command that acts on one configured device takes: the site config, the device, the
+/// profiles, and whether to answer in JSON.
+struct DeviceCommandTarget: ParsableArguments {
+    @Argument(help: "Site configuration file (YAML).")
+    var config: String
+
+    @Argument(help: "Device id from the site configuration.")
+    var device: String
+
+    @OptionGroup var profileOptions: ProfileOptions
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func execute(_ command: MeterCommand) async throws {
+        let site = try loadSite(config, profiles: profileOptions.profiles)
+        try await executeCommand(command, device: device, site: site, config: config, json: json)
+    }
+}
+
 /// Runs `command` on one device through the driver the daemon would use and prints the outcome
 /// (text and the state read back, or one JSON object). Exits 1 unless the read-back confirms.
 func executeCommand(_ command: MeterCommand, device: String, site: SiteConfig, config: String, json: Bool) async throws {

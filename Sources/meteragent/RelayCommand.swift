@@ -35,22 +35,12 @@ struct Relay: AsyncParsableCommand {
         }
     }
 
-    @Argument(help: "Site configuration file (YAML).")
-    var config: String
-
-    @Argument(help: "Device id from the site configuration.")
-    var device: String
+    @OptionGroup var target: DeviceCommandTarget
 
     @Argument(help: "open, close, arm, alarm, alarm-off, keep-power or release.")
     var action: Action
 
-    @OptionGroup var profileOptions: ProfileOptions
-
-    @Flag(help: "Print one JSON object instead of text.")
-    var json = false
-
     func run() async throws {
-        let site = try loadSite(config, profiles: profileOptions.profiles)
-        try await executeCommand(action.command, device: device, site: site, config: config, json: json)
+        try await target.execute(action.command)
     }
 }
