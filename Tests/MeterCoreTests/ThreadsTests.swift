@@ -1,0 +1,81 @@
+import Synchronization
+import Testing
+import MeterCore
+
+/// The one job queue, thread runner and waitable state every worker thread is built on.
+@Suite struct ThreadsTests {
+    @Test func aFullQueueRefusesAtOnceAndAClosedOneSaysWhy() {
+        let queue = JobQueue<Int>(capacity: 2)
+        #expect(queue.enqueue(1) == nil)
+        #expect(queue.enqueue(2) == nil)
+        #expect(queue.enqueue(3) == .full(capacity: 2))
+        #expect(queue.count == 2)
+        #expect(queue.close(reason: "bus closed") == [1, 2], "queued jobs come back to be failed")
+        #expect(queue.enqueue(4) == .closed("bus closed"))
+        #expect(queue.next() == nil)
+        #expect(queue.close(reason: "again").isEmpty)
+    }
+
+    @Test func aDrainingQueueHandsOutWhatWasQueuedBeforeItClosed() {
+        let queue = JobQueue<Int>(capacity: 4)
+        _ = queue.enqueue(1)
+        _ = queue.enqueue(2)
+        #expect(queue.close(reason: "store is closed", drain: true).isEmpty)
+        #expect(queue.enqueue(3) == .closed("store is closed"))
+        #expect(queue.next() == 1)
+        #expect(queue.next() == 2)
+        #expect(queue.next() == nil)
+    }
+
+    @Test func aWorkerThreadTakesJobsInOrderUntilTheQueueCloses() {
+        let queue = JobQueue<Int>(capacity: 100)
+        let taken = Mutex<[Int]>([])
+        let worker = try? DedicatedThread {
+            while let job = queue.next() { taken.withLock { $0.append(job) } }
+        }
+        for job in 0..<50 { #expect(queue.enqueue(job) == nil) }
+        queue.close(reason: "done", drain: true)
+        #expect(worker?.join(timeoutMs: 5_000) == true)
+        #expect(taken.withLock { $0 } == Array(0..<50))
+    }
+
+    @Test func runAwaitsTheResultOfBlockingWorkOnItsOwnThread() async {
+        let value = await DedicatedThread.run(onCancel: -1) {
+            DedicatedThread.sleep(microseconds: 20_000)
+            return 42
+        }
+        #expect(value == 42)
+    }
+
+    @Test func aCancelledWaitReturnsAtOnceWhileTheThreadFinishesOnItsOwn() async {
+        let release = WaitableState(false)
+        let waiting = Task { await DedicatedThread.run(onCancel: "cancelled") { () -> String in
+            release.wait(until: { $0 }, then: { _ in })
+            return "finished"
+        } }
+        waiting.cancel()
+        #expect(await waiting.value == "cancelled")
+        release.withLock { $0 = true }
+        release.broadcast()
+    }
+
+    @Test func joinWithATimeoutGivesUpOnAThreadThatDoesNotEnd() throws {
+        let release = WaitableState(false)
+        let thread = try DedicatedThread { release.wait(until: { $0 }, then: { _ in }) }
+        #expect(!thread.join(timeoutMs: 50))
+        release.withLock { $0 = true }
+        release.broadcast()
+        #expect(thread.join(timeoutMs: 5_000))
+    }
+
+    @Test func aTimedWaitReportsWhetherTheConditionCameTrue() {
+        let state = WaitableState(0)
+        #expect(!state.wait(until: { $0 > 0 }, timeoutMs: 30, then: { $0 > 0 }))
+        _ = try? DedicatedThread {
+            DedicatedThread.sleep(microseconds: 10_000)
+            state.withLock { $0 = 1 }
+            state.broadcast()
+        }
+        #expect(state.wait(until: { $0 > 0 }, timeoutMs: 5_000, then: { $0 > 0 }))
+    }
+}
