@@ -19,7 +19,7 @@ import MeterCore
 /// - A full disk fails the call with `.full` and writes nothing; the caller keeps its records and
 ///   retries.
 ///
-/// Checked `Sendable`: it holds constants and `Guarded` state only; the connection lives on the thread.
+/// Checked `Sendable`: it holds constants and the job queue; the connection lives on the store thread.
 public final class OutboxStore: Sendable {
     public let path: String
     public let maxBytes: Int64

@@ -5,7 +5,6 @@ import Musl
 #endif
 import ArgumentParser
 import CMalloc
-import Dispatch
 import MeterAgent
 import MeterCore
 
@@ -29,13 +28,14 @@ struct MeterAgentCommand: AsyncParsableCommand {
     /// that unwinds the stack through the unwind tables, about 0.4 MB resident for nothing.
     static func main() {
         _ = meteragent_malloc_single_arena()
-        let finished = DispatchSemaphore(value: 0)
+        let finished = WaitableState(false)
         // Detached: a task started here would inherit the main actor, whose thread is about to wait.
         Task.detached {
             await main(nil)
-            finished.signal()
+            finished.withLock { $0 = true }
+            finished.broadcast()
         }
-        finished.wait()
+        finished.wait(until: { $0 }, then: { _ in })
     }
 }
 
