@@ -26,7 +26,7 @@ enum OpenState: Sendable {
 
 /// The dedicated thread that owns a store's SQLite connection. Every sqlite3 call — including
 /// each commit's fsync — happens here, never on Swift's cooperative pool, which on a 2-core
-/// gateway has two threads. It reuses MeterIO's `DedicatedThread` and `Guarded`, the pattern of a bus.
+/// gateway has two threads. It reuses MeterCore's `DedicatedThread` and `Guarded`, the pattern of a bus.
 enum StoreThread {
     /// Starts the thread; it opens the database, reports through `opened`, then serves `queue`
     /// until it is closed, and closes the database on its way out.
