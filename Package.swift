@@ -38,7 +38,8 @@ let package = Package(
         ),
         .target(name: "MeterSimulation", dependencies: ["MeterProtocols", "MeterCore", "MeterIO"], path: "Simulators/MeterSimulation"),
         .executableTarget(name: "metersim", dependencies: ["MeterSimulation"], path: "Simulators/metersim"),
-        // The replay half of Tests/Benchmarks/uplink-bench.sh (not shipped).
+        // The store-and-forward benchmark of Tests/Benchmarks/uplink-bench.sh (`make bench`): durable
+        // ingest into the outbox, then replay to a broker (not shipped).
         .executableTarget(name: "uplink-bench", dependencies: ["MeterAgent", "MeterStore", "MeterUplink", "MeterCore"],
                           path: "Tests/Benchmarks/UplinkBench"),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols"]),

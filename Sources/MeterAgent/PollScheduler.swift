@@ -8,8 +8,9 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Opens one `ModbusBus` per configured bus and one driver per device, and polls every device on
-/// its own interval. Devices on one serial line share that line's bus, which runs their
+/// Opens one bus per configured bus that has devices (a `ModbusBus`, or a `SerialLineBus` for
+/// DL/T 645 and CJ/T 188 lines) and one driver per device, and polls every device on its own
+/// interval. Devices on one serial line share that line's bus, which runs their
 /// transactions one at a time; a device in back-off is skipped without holding the line.
 public final class PollScheduler: Sendable {
     public let site: SiteConfig

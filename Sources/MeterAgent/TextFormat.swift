@@ -16,11 +16,6 @@ public enum TextFormat {
         return (x < 0 && integer != 0 ? "-" : "") + text
     }
 
-    public static func hex16(_ v: UInt16) -> String {
-        let s = String(v, radix: 16, uppercase: true)
-        return "0x" + String(repeating: "0", count: 4 - s.count) + s
-    }
-
     /// Left-aligned columns separated by two spaces.
     public static func table(_ rows: [[String]]) -> String {
         guard let columns = rows.map(\.count).max() else { return "" }

@@ -56,6 +56,16 @@ public enum WireProtocol: String, Sendable, Hashable, CaseIterable {
         case .cjt188: 14
         }
     }
+
+    /// The line a bus of this protocol gets when the site config names no baud rate or parity:
+    /// 9600 8N1 for Modbus, 2400 8E1 for DL/T 645-2007 and CJ/T 188, 1200 8E1 for DL/T 645-1997.
+    public var defaultSerialSettings: SerialSettings {
+        switch self {
+        case .modbus: SerialSettings()
+        case .dlt645, .cjt188: SerialSettings(baud: 2400, parity: .even)
+        case .dlt645_1997: SerialSettings(baud: 1200, parity: .even)
+        }
+    }
 }
 
 /// One value a meter exposes.

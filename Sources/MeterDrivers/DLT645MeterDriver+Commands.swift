@@ -43,7 +43,7 @@ extension DLT645MeterDriver {
         }
         guard settings.acceptedCodes.contains(action.rawValue) else {
             return outcome(command, .rejected,
-                           "profile '\(device.profile.name)' says this meter does not accept \(action) (N1 \(DLT645Hex.byte(action.rawValue))) in plaintext",
+                           "profile '\(device.profile.name)' says this meter does not accept \(action) (N1 \(Hex.byte(action.rawValue))) in plaintext",
                            quality: .busError)
         }
         let credentials = device.credentials ?? MeterCredentials()

@@ -50,7 +50,7 @@ public struct CJT188Address: Sendable, Hashable, CustomStringConvertible {
     /// As written on the meter: A6 first, 14 characters.
     public var written: String {
         var text = ""
-        for byte in wire.reversed() { text += hex(byte) }
+        for byte in wire.reversed() { text += Hex.byte(byte) }
         return text
     }
 
@@ -104,6 +104,6 @@ public struct CJT188MeterType: RawRepresentable, Sendable, Hashable, CustomStrin
     }
 
     public var description: String {
-        Self.named.first(where: { $0.type == self }).map(\.name) ?? "0x" + hex(rawValue)
+        Self.named.first(where: { $0.type == self }).map(\.name) ?? "0x" + Hex.byte(rawValue)
     }
 }

@@ -26,7 +26,7 @@ public struct CJT188DataID: RawRepresentable, Sendable, Hashable, CustomStringCo
         (first == high && second == low) || (first == low && second == high)
     }
 
-    public var description: String { hex16(rawValue) }
+    public var description: String { Hex.word(rawValue) }
 }
 
 /// How the two DI bytes go on the wire. The 2004 text as most read it sends `90 1F` (high

@@ -23,7 +23,7 @@ public struct CJT188Control: RawRepresentable, Sendable, Hashable, CustomStringC
     /// The control byte of an error reply to this request (01 → C1).
     public var errorReply: CJT188Control { Self(rawValue: (rawValue & 0x3F) | 0xC0) }
 
-    public var description: String { "0x" + hex(rawValue) }
+    public var description: String { "0x" + Hex.byte(rawValue) }
 }
 
 /// What can go wrong with a CJ/T 188 frame or its contents. Every case says what was expected.
@@ -48,29 +48,21 @@ public enum CJT188Error: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .truncated(need, have): "frame truncated: \(have) of \(need) bytes"
-        case let .badStart(b): "frame does not start with 68 (0x" + hex(b) + ")"
-        case let .badEnd(b): "frame does not end with 16 (0x" + hex(b) + ")"
-        case let .badChecksum(computed, received): "checksum 0x" + hex(received) + ", computed 0x" + hex(computed)
+        case let .badStart(b): "frame does not start with 68 (0x" + Hex.byte(b) + ")"
+        case let .badEnd(b): "frame does not end with 16 (0x" + Hex.byte(b) + ")"
+        case let .badChecksum(computed, received): "checksum 0x" + Hex.byte(received) + ", computed 0x" + Hex.byte(computed)
         case let .trailingBytes(n): "\(n) bytes after the end of the frame"
-        case let .unexpectedControl(expected, received): "control 0x" + hex(received) + " does not answer (expected 0x" + hex(expected) + ")"
+        case let .unexpectedControl(expected, received): "control 0x" + Hex.byte(received) + " does not answer (expected 0x" + Hex.byte(expected) + ")"
         case let .errorReply(control, status):
-            "meter answered with an error (control 0x" + hex(control) + (status.map { ", status \($0)" } ?? "") + ")"
+            "meter answered with an error (control 0x" + Hex.byte(control) + (status.map { ", status \($0)" } ?? "") + ")"
         case let .addressMismatch(expected, received): "reply from address \(received), expected \(expected)"
-        case let .meterTypeMismatch(expected, received): "reply from meter type 0x" + hex(received) + ", expected 0x" + hex(expected)
-        case let .unexpectedDataID(expected, received): "reply for data id " + hex16(received) + ", expected " + hex16(expected)
+        case let .meterTypeMismatch(expected, received): "reply from meter type 0x" + Hex.byte(received) + ", expected 0x" + Hex.byte(expected)
+        case let .unexpectedDataID(expected, received): "reply for data id " + Hex.word(received) + ", expected " + Hex.word(expected)
         case let .serialMismatch(expected, received): "reply has serial number \(received), expected \(expected) (a late reply to an earlier request?)"
         case let .badBCD(field): "\(field) is not BCD"
-        case let .unknownUnit(field, code): "\(field) has unknown unit code 0x" + hex(code)
+        case let .unknownUnit(field, code): "\(field) has unknown unit code 0x" + Hex.byte(code)
         }
     }
-}
-
-func hex16(_ value: UInt16) -> String { hex(UInt8(value >> 8)) + hex(UInt8(value & 0xFF)) }
-
-func hexString(_ bytes: [UInt8]) -> String {
-    var text = ""
-    for (i, b) in bytes.enumerated() { text += (i == 0 ? "" : " ") + hex(b) }
-    return text
 }
 
 /// One CJ/T 188-2004 frame: `68 T A0..A6 C L DATA CS 16`, optionally after `FE` preamble bytes.

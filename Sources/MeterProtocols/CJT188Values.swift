@@ -52,7 +52,7 @@ public struct CJT188UnitCode: RawRepresentable, Sendable, Hashable, CustomString
         self = entry.code
     }
 
-    public var description: String { symbol ?? "unit 0x" + hex(rawValue) }
+    public var description: String { symbol ?? "unit 0x" + Hex.byte(rawValue) }
 }
 
 /// Valve position from bits D0–D1 of the status word.
@@ -97,7 +97,7 @@ public struct CJT188Status: Sendable, Hashable, CustomStringConvertible {
     public var valveFault: Bool { valve == .abnormal }
 
     public var description: String {
-        "valve \(valve)" + (batteryLow ? ", battery low" : "") + " (ST " + hex(low) + " " + hex(high) + ")"
+        "valve \(valve)" + (batteryLow ? ", battery low" : "") + " (ST " + Hex.byte(low) + " " + Hex.byte(high) + ")"
     }
 }
 

@@ -14,8 +14,8 @@ public struct DLT645Address: Sendable, Hashable, CustomStringConvertible {
     /// From the 6 wire bytes; each is two BCD digits or the wildcard `AA`.
     public init(wire bytes: some Collection<UInt8>) throws(DLT645Error) {
         let array = Array(bytes)
-        guard array.count == 6 else { throw .badAddress(DLT645Hex.bytes(array)) }
-        for b in array where b != 0xAA && !DLT645BCD.isBCD(b) { throw .badAddress(DLT645Hex.bytes(array)) }
+        guard array.count == 6 else { throw .badAddress(Hex.bytes(array)) }
+        for b in array where b != 0xAA && !DLT645BCD.isBCD(b) { throw .badAddress(Hex.bytes(array)) }
         wire = array
     }
 
@@ -40,7 +40,7 @@ public struct DLT645Address: Sendable, Hashable, CustomStringConvertible {
 
     /// As written on the nameplate: most significant byte first.
     public var written: String {
-        wire.reversed().map(DLT645Hex.byte).joined()
+        wire.reversed().map(Hex.byte).joined()
     }
 
     public var description: String { written }

@@ -18,15 +18,15 @@ public enum DLT645Error: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case let .truncated(needed, available): "frame truncated: need \(needed) bytes, have \(available)"
         case .missingStart: "no frame start 68 … 68"
-        case let .badChecksum(expected, found): "checksum \(DLT645Hex.byte(found)) but frame sums to \(DLT645Hex.byte(expected))"
-        case let .missingEnd(found): "frame ends with \(DLT645Hex.byte(found)) instead of 16"
+        case let .badChecksum(expected, found): "checksum \(Hex.byte(found)) but frame sums to \(Hex.byte(expected))"
+        case let .missingEnd(found): "frame ends with \(Hex.byte(found)) instead of 16"
         case let .dataTooLong(n): "data of \(n) bytes does not fit a frame (at most 255)"
         case let .badAddress(text): "bad meter address '\(text)'"
-        case let .badBCD(byte): "byte \(DLT645Hex.byte(byte)) is not BCD"
+        case let .badBCD(byte): "byte \(Hex.byte(byte)) is not BCD"
         case let .valueOutOfRange(text): "value out of range: \(text)"
         case let .badDate(text): "bad date/time: \(text)"
         case let .unexpectedReply(text): "unexpected reply: \(text)"
-        case let .errorReply(control, error): "error reply \(DLT645Hex.byte(control)): \(error)"
+        case let .errorReply(control, error): "error reply \(Hex.byte(control)): \(error)"
         }
     }
 }
@@ -54,42 +54,7 @@ public struct DLT645ErrorBits: OptionSet, Sendable, Hashable, CustomStringConver
     /// `unauthorised (wrong password or level)`, several joined by `, `.
     public var description: String {
         let parts = Self.names.filter { contains($0.0) }.map(\.1)
-        if parts.isEmpty { return rawValue == 0 ? "no error bits" : "unknown error bits \(DLT645Hex.byte(rawValue))" }
+        if parts.isEmpty { return rawValue == 0 ? "no error bits" : "unknown error bits \(Hex.byte(rawValue))" }
         return parts.joined(separator: ", ")
-    }
-}
-
-/// Hex text helpers for messages (named apart from other codecs' helpers in this module).
-public enum DLT645Hex {
-    static let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F"]
-
-    public static func byte(_ b: UInt8) -> String {
-        String([digits[Int(b >> 4)], digits[Int(b & 0x0F)]])
-    }
-
-    /// `68 12 34 …`
-    public static func bytes(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map(byte).joined(separator: " ")
-    }
-
-    /// Parses `68 12 34` or `681234` (spaces ignored); nil on anything else.
-    public static func parse(_ text: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        var high: UInt8?
-        for c in text.utf8 {
-            if c == 0x20 { continue }
-            guard let v = nibble(c) else { return nil }
-            if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
-        }
-        return high == nil ? out : nil
-    }
-
-    static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: c - 0x30
-        case 0x41...0x46: c - 0x41 + 10
-        case 0x61...0x66: c - 0x61 + 10
-        default: nil
-        }
     }
 }

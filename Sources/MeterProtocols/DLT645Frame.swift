@@ -40,7 +40,7 @@ public struct DLT645Control: RawRepresentable, Sendable, Hashable, CustomStringC
     /// The error reply to this request (0x11 → 0xD1).
     public var errorReply: DLT645Control { DLT645Control(rawValue: function | 0xC0) }
 
-    public var description: String { DLT645Hex.byte(rawValue) }
+    public var description: String { Hex.byte(rawValue) }
 }
 
 /// One DL/T 645 frame: `68 A0..A5 68 C L DATA CS 16`, with `data` held without the +0x33

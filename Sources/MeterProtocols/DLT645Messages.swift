@@ -25,7 +25,7 @@ public struct DLT645DataID: Sendable, Hashable, CustomStringConvertible {
 
     /// `00010000`, `9010`.
     public var description: String {
-        (0..<width).reversed().map { DLT645Hex.byte(UInt8(truncatingIfNeeded: value >> (8 * $0))) }.joined()
+        (0..<width).reversed().map { Hex.byte(UInt8(truncatingIfNeeded: value >> (8 * $0))) }.joined()
     }
 
     /// `FF` in a DI byte asks for a block of items.

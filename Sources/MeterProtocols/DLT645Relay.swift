@@ -48,8 +48,8 @@ public struct DLT645RelayCommand: Sendable, Hashable {
     /// From the written password (6 hex digits) and operator code (8), as in a site config.
     public init(passwordLevel: UInt8, password written: String, operatorCode writtenOperator: String,
                 action: DLT645RelayAction, deadline: DLT645DateTime) throws(DLT645Error) {
-        guard let p = DLT645Hex.parse(written), p.count == 3 else { throw .valueOutOfRange("password must be 6 hex digits") }
-        guard let c = DLT645Hex.parse(writtenOperator), c.count == 4 else { throw .valueOutOfRange("operator code must be 8 hex digits") }
+        guard let p = Hex.parse(written), p.count == 3 else { throw .valueOutOfRange("password must be 6 hex digits") }
+        guard let c = Hex.parse(writtenOperator), c.count == 4 else { throw .valueOutOfRange("operator code must be 8 hex digits") }
         self.init(passwordLevel: passwordLevel, password: p.reversed(), operatorCode: c.reversed(), action: action.rawValue, deadline: deadline)
     }
 
@@ -68,7 +68,7 @@ public struct DLT645RelayCommand: Sendable, Hashable {
     }
 
     /// The password as written (`123456`).
-    public var writtenPassword: String { password.reversed().map(DLT645Hex.byte).joined() }
+    public var writtenPassword: String { password.reversed().map(Hex.byte).joined() }
 }
 
 /// Status word 3 (DI 04000503, 2 bytes low first): relay and prepayment state.

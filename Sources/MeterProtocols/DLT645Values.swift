@@ -205,7 +205,7 @@ public struct DLT645DateTime: Sendable, Hashable, CustomStringConvertible {
         guard a.count >= 6 else { throw .truncated(needed: 6, available: a.count) }
         self.init(year: 2000 + (try DLT645BCD.value(a[5])), month: try DLT645BCD.value(a[4]), day: try DLT645BCD.value(a[3]),
                   hour: try DLT645BCD.value(a[2]), minute: try DLT645BCD.value(a[1]), second: try DLT645BCD.value(a[0]))
-        guard isValid else { throw .badDate(DLT645Hex.bytes(a)) }
+        guard isValid else { throw .badDate(Hex.bytes(a)) }
     }
 
     /// Wire bytes of DI 04000101 (`YYMMDDWW`): WW DD MM YY.

@@ -84,12 +84,7 @@ public struct ModbusExceptionCode: RawRepresentable, Sendable, Hashable, CustomS
         case 0x06: "server device busy"
         case 0x0A: "gateway path unavailable"
         case 0x0B: "gateway target device failed to respond"
-        default: "exception 0x" + hex(rawValue)
+        default: "exception 0x" + Hex.byte(rawValue)
         }
     }
-}
-
-func hex(_ byte: UInt8) -> String {
-    let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F"]
-    return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
 }

@@ -7,7 +7,7 @@ public enum RegisterDecodeError: Error, Sendable, Equatable, CustomStringConvert
     public var description: String {
         switch self {
         case let .tooFewRegisters(needed, got): "needs \(needed) registers, got \(got)"
-        case let .invalidBCD(register): "register 0x\(hex(UInt8(register >> 8)))\(hex(UInt8(register & 0xFF))) is not BCD"
+        case let .invalidBCD(register): "register 0x\(Hex.word(register)) is not BCD"
         }
     }
 }

@@ -1,18 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import ArgumentParser
 import MeterAgent
 import MeterCore
-import MeterProtocols
 import MeterStore
-
-extension Exit {
-    /// The outbox could not be opened (or read).
-    static let storeUnavailable = ExitCode(4)
-}
 
 /// `meteragent buffer …`: look into the outbox, also while the agent runs (WAL lets a reader in
 /// next to the writer; these commands open the file read-only).
@@ -20,7 +9,7 @@ struct Buffer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Look into the outbox: records per class, oldest records, export.",
         discussion: "The store is the site's store.path, or --store PATH, or /var/lib/meteragent/outbox.db. Exit code 4: the store cannot be opened.",
-        subcommands: [BufferStatsCommand.self, BufferPeek.self, BufferExport.self, BufferBench.self]
+        subcommands: [BufferStatsCommand.self, BufferPeek.self, BufferExport.self]
     )
 }
 
@@ -166,81 +155,5 @@ struct BufferExport: AsyncParsableCommand {
         } catch {
             throw fail(error.description, Exit.storeUnavailable)
         }
-    }
-}
-
-/// `make bench`: durable ingest rate and bytes on disk per reading, as one JSON line.
-struct BufferBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Measure durable ingest into a new store: readings/s and bytes on disk per reading (one JSON line).",
-        shouldDisplay: false
-    )
-
-    @Option(help: ArgumentHelp("Store file to create (must not exist).", valueName: "path"))
-    var store: String
-
-    @Option(help: "Readings to write.")
-    var count: Int = 100_000
-
-    @Option(help: "Readings per transaction (the agent commits one batch per flush interval).")
-    var batch: Int = 200
-
-    @Option(help: "full or normal.")
-    var sync: String = "full"
-
-    @Option(help: ArgumentHelp("Byte budget (bytes or 64MB-style).", valueName: "size"))
-    var maxBytes: String = "1GB"
-
-    func validate() throws {
-        if count < 1 || batch < 1 { throw ValidationError("--count and --batch must be 1 or more") }
-        if StoreSync(rawValue: sync) == nil { throw ValidationError("--sync is full or normal") }
-        if StoreConfig.parseBytes(maxBytes) == nil { throw ValidationError("--max-bytes: expected bytes or e.g. 64MB") }
-        if access(store, F_OK) == 0 { throw ValidationError("\(store) exists; the benchmark measures a new store") }
-    }
-
-    func run() async throws {
-        let syncMode = StoreSync(rawValue: sync)!
-        let budget = StoreConfig.parseBytes(maxBytes)!
-        let outbox: OutboxStore
-        do {
-            outbox = try await OutboxStore.open(path: store, maxBytes: budget, options: StoreOptions(sync: syncMode))
-        } catch {
-            throw fail(error.description, Exit.storeUnavailable)
-        }
-        // Readings shaped like an SDM630's: a billing total and instantaneous values.
-        let points: [(String, String, Bool)] = [("energy.import.total", "kWh", true), ("voltage.l1", "V", false),
-                                                ("current.l1", "A", false), ("power.active", "W", false),
-                                                ("frequency", "Hz", false)]
-        let start = WallClock.nowMs()
-        let clock = ContinuousClock()
-        let began = clock.now
-        var written = 0
-        do throws(StoreError) {
-            while written < count {
-                let n = min(batch, count - written)
-                let records = (0..<n).map { i -> OutboxRecord in
-                    let k = written + i
-                    let (point, unit, billing) = points[k % points.count]
-                    let value = billing ? MeterValue.decimal(ExactDecimal(significand: 1_234_567 + Int64(k), exponent: -2)) : .real(230.0 + Double(k % 97) / 10)
-                    let reading = Reading(device: DeviceID("flat-\(k / points.count % 100)"), point: PointName(point), value: value,
-                                          unit: unit, timestampMs: start + Int64(k), quality: .good, billing: billing)
-                    return OutboxRecord(reading: reading)
-                }
-                _ = try await outbox.append(records)
-                written += n
-            }
-        } catch {
-            throw fail(error.description, Exit.storeUnavailable)
-        }
-        let elapsed = clock.now - began
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        await outbox.shutdown()
-        // After the close has checkpointed the WAL into the database file.
-        var info = stat()
-        let bytes = stat(store, &info) == 0 ? Int64(info.st_size) : 0
-        print("{\"bench\":\"store_ingest\",\"readings\":\(written),\"batch\":\(batch),\"sync\":\"\(sync)\",\"seconds\":\(TextFormat.fixed(seconds, 3)),"
-            + "\"readings_per_s\":\(TextFormat.fixed(Double(written) / max(seconds, 1e-9), 0)),\"bytes_on_disk\":\(bytes),"
-            + "\"bytes_per_reading\":\(TextFormat.fixed(Double(bytes) / Double(written), 1))}")
     }
 }

@@ -48,6 +48,8 @@ enum Exit {
     static let deviceFailed = ExitCode(1)
     static let invalidConfig = ExitCode(2)
     static let busUnavailable = ExitCode(3)
+    /// The outbox could not be opened (or read).
+    static let storeUnavailable = ExitCode(4)
 }
 
 /// Prints one error line on stderr and returns the exit code to throw.

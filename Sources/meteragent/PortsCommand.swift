@@ -21,7 +21,7 @@ struct Ports: ParsableCommand {
                 w.raw(",\"description\":"); w.string(p.description)
                 w.raw(",\"transport\":"); w.string(p.transport.rawValue)
                 if let vid = p.usbVendorID, let pid = p.usbProductID {
-                    w.raw(",\"usb\":"); w.string(usbIdentity(vid, pid, p.serialNumber))
+                    w.raw(",\"usb\":"); w.string(USBPortIdentity(vendorID: vid, productID: pid, serialNumber: p.serialNumber).description)
                 }
                 if let s = p.serialNumber { w.raw(",\"serial_number\":"); w.string(s) }
                 w.raw("}")
@@ -35,17 +35,9 @@ struct Ports: ParsableCommand {
         }
         var rows = [["PORT", "USB ID", "SERIAL", "DESCRIPTION"]]
         for p in ports {
-            let usb = p.usbVendorID.flatMap { vid in p.usbProductID.map { usbIdentity(vid, $0, nil) } } ?? "-"
+            let usb = p.usbVendorID.flatMap { vid in p.usbProductID.map { USBPortIdentity(vendorID: vid, productID: $0).description } } ?? "-"
             rows.append([p.name, usb, p.serialNumber ?? "-", p.description])
         }
         print(TextFormat.table(rows), terminator: "")
     }
-}
-
-private func usbIdentity(_ vid: UInt16, _ pid: UInt16, _ serial: String?) -> String {
-    func hex4(_ v: UInt16) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, 4 - s.count)) + s
-    }
-    return "usb:\(hex4(vid)):\(hex4(pid))" + (serial.map { ":" + $0 } ?? "")
 }

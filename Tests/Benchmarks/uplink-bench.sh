@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Uplink benchmark: replay of an outage's backlog to a local broker, side by side with
+# Store-and-forward benchmark: durable ingest of an outage's readings into a new outbox (readings/s,
+# bytes on disk per reading), then replay of that backlog to a local broker, side by side with
 # `mosquitto_pub` publishing the same number of QoS 1 messages to the same broker in the same run.
 #
 #   Tests/Benchmarks/uplink-bench.sh [BUILD_DIR] [COUNT]      (defaults: .build, 100000)

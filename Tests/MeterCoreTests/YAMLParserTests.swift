@@ -49,6 +49,24 @@ import Testing
         }
     }
 
+    /// libyaml reads its input 16 kB at a time through a pointer to the parser it keeps between
+    /// calls: a document many times that size, with locations at its end, reads whole and right.
+    @Test func documentsLargerThanLibyamlsInputBufferParseWhole() throws {
+        let count = 5_000
+        let text = (0..<count).map { "key\($0): value-\($0)" }.joined(separator: "\n") + "\n"
+        #expect(text.utf8.count > 4 * 16_384)
+        let root = try YAMLParser.parse(text, file: "big.yaml")
+        guard case let .mapping(entries) = root.kind else { Issue.record("root is not a mapping"); return }
+        #expect(entries.count == count)
+        #expect(root["key\(count - 1)"]?.scalar == "value-\(count - 1)")
+        #expect(root["key\(count - 1)"]?.location.description == "big.yaml:\(count):\(6 + String(count - 1).count)")
+    }
+
+    @Test func anEmptyDocumentIsNull() throws {
+        #expect(try YAMLParser.parse("", file: "empty.yaml").isNull)
+        #expect(try YAMLParser.parse("# only a comment\n", file: "empty.yaml").isNull)
+    }
+
     @Test func integersAcceptDecimalAndHex() {
         #expect(parseInteger("72") == 72)
         #expect(parseInteger("0x0048") == 72)

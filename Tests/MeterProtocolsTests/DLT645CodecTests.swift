@@ -5,7 +5,7 @@ import Testing
 /// command) and from python-dlt645's hard-coded read-address request: a second, independent source.
 @Suite struct DLT645CodecTests {
     static let meter = try! DLT645Address("121078563412")
-    static func bytes(_ text: String) -> [UInt8] { DLT645Hex.parse(text)! }
+    static func bytes(_ text: String) -> [UInt8] { Hex.parse(text)! }
 
     @Test func addressWrittenVersusWireOrder() throws {
         #expect(Self.meter.wire == [0x12, 0x34, 0x56, 0x78, 0x10, 0x12])

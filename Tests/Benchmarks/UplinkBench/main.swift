@@ -1,9 +1,12 @@
-// uplink-bench: the replay half of the uplink benchmark (Tests/Benchmarks/uplink-bench.sh).
-// Fills a fresh outbox with N readings while no uplink runs (the "outage"), then starts the MQTT
-// session and the forwarder against the broker given and measures how fast the backlog drains:
-// every batch is published with QoS 1 and deleted only after its PUBACK, as in `meteragent run`.
+// uplink-bench: the store-and-forward benchmark (Tests/Benchmarks/uplink-bench.sh, run by `make bench`).
+// 1. Durable ingest: fills a new outbox with N readings while no uplink runs (the "outage") and
+//    prints readings/s and bytes on disk per reading (the store's only benchmark).
+// 2. Replay: starts the MQTT session and the forwarder against the broker given and measures how
+//    fast the backlog drains: every batch is published with QoS 1 and deleted only after its
+//    PUBACK, as in `meteragent run`.
 //
-//   uplink-bench --broker 127.0.0.1:1883 --count 100000 --store /tmp/bench.db [--max-payload 16384]
+//   uplink-bench --broker 127.0.0.1:1883 --count 100000 --store /tmp/bench.db
+//                [--batch 1000] [--sync full|normal] [--max-payload 16384]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,6 +33,10 @@ func fail(_ message: String) -> Never {
 let broker = argument("--broker") ?? "127.0.0.1:1883"
 let count = Int(argument("--count") ?? "100000") ?? 100_000
 guard let storePath = argument("--store") else { fail("--store PATH is required") }
+guard access(storePath, F_OK) != 0 else { fail("\(storePath) exists; the benchmark measures a new store") }
+let batch = Int(argument("--batch") ?? "1000") ?? 0
+guard count >= 1, batch >= 1 else { fail("--count and --batch must be 1 or more") }
+guard let sync = StoreSync(rawValue: argument("--sync") ?? "full") else { fail("--sync is full or normal") }
 let maxPayload = Int(argument("--max-payload") ?? "") ?? MQTTConfig.defaultMaxPayloadBytes
 let hostPort = broker.split(separator: ":")
 guard hostPort.count == 2, let port = Int(hostPort[1]) else { fail("--broker HOST:PORT") }
@@ -47,16 +54,16 @@ let log = Log.console(minimum: .warning)
 let clock = ContinuousClock()
 let store: OutboxStore
 do {
-    store = try await OutboxStore.open(path: storePath, maxBytes: 1 << 30)
+    store = try await OutboxStore.open(path: storePath, maxBytes: 1 << 30, options: StoreOptions(sync: sync))
 } catch {
     fail("cannot open store \(storePath): \(error)")
 }
 
-// The outage: readings pile up in the store, one transaction per 1000 (a busy poll cycle).
+// The outage: readings pile up in the store, one transaction per `batch` (1000: a busy poll cycle).
 let ingestStart = clock.now
 var next = 0
 while next < count {
-    let chunk = (next..<min(count, next + 1000)).map(reading)
+    let chunk = (next..<min(count, next + batch)).map(reading)
     do { _ = try await store.append(chunk) } catch { fail("append failed: \(error)") }
     next += chunk.count
 }

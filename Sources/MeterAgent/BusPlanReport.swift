@@ -64,7 +64,7 @@ public struct BusPlanReport: Sendable {
             var rows: [[String]] = []
             for read in line.reads {
                 let names = read.members.map { line.device.profile.points[$0.point].name.rawValue }
-                rows.append(["    read \(read.table.rawValue)", TextFormat.hex16(read.start), "count \(read.count)",
+                rows.append(["    read \(read.table.rawValue)", "0x" + Hex.word(read.start), "count \(read.count)",
                              "fc \(read.table.readFunction)", names.joined(separator: ", ")])
             }
             out += TextFormat.table(rows)

@@ -1,0 +1,25 @@
+import ArgumentParser
+import MeterCore
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work with site configuration files.",
+        subcommands: [Validate.self]
+    )
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a site config and the profiles it uses; print every error as file:line:column: message."
+        )
+
+        @Argument(help: "Site configuration file (YAML).")
+        var file: String
+
+        @OptionGroup var profileOptions: ProfileOptions
+
+        func run() throws {
+            let site = try loadSite(file, profiles: profileOptions.profiles)
+            print("\(file): ok (gateway \(site.gatewayID), \(site.buses.count) buses, \(site.devices.count) devices)")
+        }
+    }
+}
