@@ -25,15 +25,14 @@ import Testing
 
     static func registers() -> [UInt16: UInt16] {
         var holding: [UInt16: UInt16] = [:]
-        // Floats through our codec: libmodbus 3.1.6's float setters swap bytes (PROTOCOLS.md).
-        let power = RegisterCodec.encode(.float(1234.5), as: .f32, order: .ABCD)
-        holding[0] = power[0]
-        holding[1] = power[1]
+        // Hand-encoded, not through our codec (which the driver decodes with), nor libmodbus's
+        // float setters (they swap bytes in 3.1.6, PROTOCOLS.md).
+        holding[0] = 0x449A                          // 1234.5 W: f32 0x449A5000 (1.205566… × 2^10), ABCD
+        holding[1] = 0x5000
         holding[2] = 2305                            // 230.5 V
         holding[3] = UInt16(bitPattern: -123)        // -12.3 A
-        let energy = RegisterCodec.encode(.unsigned(123_456_789), as: .u32, order: .CDAB)
-        holding[10] = energy[0]
-        holding[11] = energy[1]
+        holding[10] = 0xCD15                         // 1234567.89 kWh: u32 123456789 = 0x075BCD15, CDAB
+        holding[11] = 0x075B
         return holding
     }
 
