@@ -42,14 +42,19 @@ let package = Package(
         // ingest into the outbox, then replay to a broker (not shipped).
         .executableTarget(name: "uplink-bench", dependencies: ["MeterAgent", "MeterStore", "MeterUplink", "MeterCore"],
                           path: "Tests/Benchmarks/UplinkBench"),
+        // Test targets mirror the modules: `<Module>Tests` tests `<Module>`; IntegrationTests runs
+        // the built executables, simulators and a broker as separate processes.
+        // Helpers several test targets share (a libmodbus test server, bus helpers); not shipped.
+        .target(name: "MeterTestSupport", dependencies: ["MeterCore", "MeterIO", "CModbus"], path: "Tests/MeterTestSupport"),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols"]),
-        .testTarget(name: "MeterCoreTests", dependencies: ["MeterCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "MeterIOTests", dependencies: ["MeterIO", "MeterDrivers"]),
-        .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "MeterAgent", "CSQLite"]),
-        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore"]),
-        .testTarget(name: "MeterUplinkTests", dependencies: ["MeterUplink", "MeterCore", "MeterAgent"]),
+        .testTarget(name: "MeterCoreTests", dependencies: ["MeterCore", "MeterProtocols"], exclude: ["Fixtures"]),
+        .testTarget(name: "MeterIOTests", dependencies: ["MeterIO", "MeterCore", "MeterProtocols", "MeterTestSupport"]),
+        .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "MeterIO", "MeterCore", "MeterProtocols", "MeterSimulation", "MeterTestSupport"]),
+        .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "CSQLite"]),
+        .testTarget(name: "MeterUplinkTests", dependencies: ["MeterUplink"]),
+        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterStore", "MeterUplink"]),
         .testTarget(name: "MeterSimulationTests", dependencies: ["MeterSimulation", "MeterIO", "MeterCore", "MeterProtocols", "CModbus"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterIO", "MeterDrivers", "MeterSimulation", "MeterUplink"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterProtocols", "MeterUplink"]),
     ],
     swiftLanguageModes: [.v6]
 )

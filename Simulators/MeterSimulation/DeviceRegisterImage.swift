@@ -24,11 +24,13 @@ final class DeviceRegisterImage {
     }
 
     /// Copies the model's current values into the registers, encoded by each point's own
-    /// definition (never libmodbus's float setters, which swap bytes in 3.1.6).
+    /// definition (never libmodbus's float setters, which swap bytes in 3.1.6). A value the
+    /// point's type cannot hold leaves its registers as they were.
     func refresh() {
         let values = device.pointValues()
         for point in device.profile.points {
-            map.store(point.table, at: Int(point.address), point.encode(values[point.name] ?? 0))
+            guard let words = try? point.encode(values[point.name] ?? 0) else { continue }
+            map.store(point.table, at: Int(point.address), words)
         }
     }
 

@@ -36,13 +36,13 @@ extension PointDefinition {
         return .real(fallback * scale.doubleValue + offset.doubleValue)
     }
 
-    /// The inverse of `decode` for simulators: raw registers for an engineering value.
-    public func encode(_ engineering: Double) -> [UInt16] {
+    /// The inverse of `decode` for simulators: raw registers for an engineering value, or
+    /// `.outOfRange` when the raw value does not fit the point's type (integers are rounded).
+    public func encode(_ engineering: Double) throws(RegisterEncodeError) -> [UInt16] {
         let raw = (engineering - offset.doubleValue) / scale.doubleValue
         switch type {
-        case .f32, .f64: return RegisterCodec.encode(.float(raw), as: type, order: wordOrder)
-        case .bool: return RegisterCodec.encode(.bit(raw != 0), as: type, order: wordOrder)
-        default: return RegisterCodec.encode(.signed(Int64(raw.rounded())), as: type, order: wordOrder)
+        case .bool: return try RegisterCodec.encode(.bit(raw != 0), as: type, order: wordOrder)
+        default: return try RegisterCodec.encode(.float(raw), as: type, order: wordOrder)
         }
     }
 }

@@ -12,6 +12,17 @@ public enum RegisterDecodeError: Error, Sendable, Equatable, CustomStringConvert
     }
 }
 
+public enum RegisterEncodeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The value does not fit the type (see `RegisterCodec.encode`).
+    case outOfRange(RawValue, ValueType)
+
+    public var description: String {
+        switch self {
+        case let .outOfRange(value, type): "\(value) does not fit \(type.rawValue)"
+        }
+    }
+}
+
 /// Turns registers into raw values and back, for every `ValueType` and `WordOrder`.
 public enum RegisterCodec {
     /// Decodes `type` from the first `type.registerCount` registers of `registers`.
@@ -44,21 +55,25 @@ public enum RegisterCodec {
         }
     }
 
-    /// Encodes `value` as `type` in `order`. Out-of-range integers are truncated to the type's
-    /// width; BCD takes the low decimal digits that fit.
-    public static func encode(_ value: RawValue, as type: ValueType, order: WordOrder) -> [UInt16] {
+    /// Encodes `value` as `type` in `order`. A value the type cannot hold is an error, never
+    /// truncated: an integer beyond the type's width, a negative value as an unsigned type or BCD,
+    /// more decimal digits than the BCD registers hold, a NaN or infinite float as an integer, a
+    /// finite float beyond f32's range. Floats become integers rounded to the nearest.
+    public static func encode(_ value: RawValue, as type: ValueType, order: WordOrder) throws(RegisterEncodeError) -> [UInt16] {
         let bits: UInt64
         switch type {
         case .bool:
             bits = value.asBit ? 1 : 0
         case .u16, .u32, .u64, .i16, .i32, .i64:
-            bits = UInt64(bitPattern: value.asInt64)
+            bits = UInt64(truncatingIfNeeded: try integer(value, as: type))
         case .f32:
-            bits = UInt64(Float(value.asDouble).bitPattern)
+            let float = Float(value.asDouble)
+            guard float.isFinite || !value.asDouble.isFinite else { throw .outOfRange(value, type) }
+            bits = UInt64(float.bitPattern)
         case .f64:
             bits = value.asDouble.bitPattern
         case .bcd16, .bcd32:
-            var decimal = UInt64(max(0, value.asInt64))
+            var decimal = UInt64(try integer(value, as: type))
             var packed: UInt64 = 0
             for i in 0..<(type.registerCount * 4) {
                 packed |= (decimal % 10) << UInt64(i * 4)
@@ -67,6 +82,31 @@ public enum RegisterCodec {
             bits = packed
         }
         return split(bits, count: type.registerCount, order: order)
+    }
+
+    /// `value` as an integer within the range of `type`, or `.outOfRange`.
+    static func integer(_ value: RawValue, as type: ValueType) throws(RegisterEncodeError) -> Int128 {
+        let integer: Int128?
+        switch value {
+        case let .signed(v): integer = Int128(v)
+        case let .unsigned(v): integer = Int128(v)
+        case let .float(v): integer = v.isFinite ? Int128(exactly: v.rounded()) : nil
+        case let .bit(b): integer = b ? 1 : 0
+        }
+        let range: ClosedRange<Int128> = switch type {
+        case .u16: 0...Int128(UInt16.max)
+        case .i16: Int128(Int16.min)...Int128(Int16.max)
+        case .u32: 0...Int128(UInt32.max)
+        case .i32: Int128(Int32.min)...Int128(Int32.max)
+        case .u64: 0...Int128(UInt64.max)
+        case .i64: Int128(Int64.min)...Int128(Int64.max)
+        case .bcd16: 0...9_999
+        case .bcd32: 0...99_999_999
+        case .bool: 0...1
+        case .f32, .f64: Int128.min...Int128.max
+        }
+        guard let integer, range.contains(integer) else { throw .outOfRange(value, type) }
+        return integer
     }
 
     /// Registers as they sit in the device, most significant word first before `order` applies.

@@ -112,6 +112,52 @@ struct StoreTests {
         #expect(!exported.isEmpty)
     }
 
+    /// `kill -9` seen from the head-end: the broker publishes the agent's last will, the retained
+    /// `offline` status (reason `connection_lost`), and a restarted agent says `online` again.
+    @Test func killNineLeavesTheLastWillOfflineAndARestartIsOnlineAgain() throws {
+        let plant = try Plant()
+        defer { plant.remove() }
+        let broker = try Broker()
+        defer { broker.remove() }
+        let port = try #require(plant.sim.tcpPorts.first)
+        let site = try writeSite(Self.site(tcpPort: port, store: plant.store) + """
+            mqtt: {host: 127.0.0.1, port: \(broker.port), reconnect: {min_ms: 200, max_ms: 1000}}
+
+            """, in: plant.dir, name: "site-mqtt.yaml")
+        let topic = "meteragent/gw-store/status"
+        let sub = try Subscriber(broker: broker, topic: topic)
+        defer { sub.stop() }
+        func states() -> [[String: Any]] {
+            sub.messages.filter { $0.topic == topic }.compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.payload.utf8))) as? [String: Any]
+            }
+        }
+        /// The status the broker keeps for a subscriber that comes later.
+        func retained() throws -> String {
+            try runCommand("/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", String(broker.port), "-t", topic,
+                                                      "-C", "1", "-W", "5"]).stdout
+        }
+
+        let agent = try ChildProcess(Paths.meteragent, ["run", site, "--verbose"])
+        try sub.wait("the agent's online status") { _ in states().last?["state"] as? String == "online" }
+        agent.stop(signal: SIGKILL)
+        #expect(agent.process.terminationReason == .uncaughtSignal)
+        try sub.wait("the last will after kill -9") { _ in states().last?["state"] as? String == "offline" }
+        #expect(states().last?["reason"] as? String == "connection_lost", "\(states())")
+        let afterKill = try retained()
+        #expect(afterKill.contains("\"state\":\"offline\"") && afterKill.contains("\"reason\":\"connection_lost\""),
+                "retained status after kill -9: \(afterKill)")
+
+        let restarted = try ChildProcess(Paths.meteragent, ["run", site, "--verbose"])
+        defer { restarted.stop() }
+        try sub.wait("online again after the restart") { _ in
+            states().filter { $0["state"] as? String == "online" }.count == 2 && states().last?["state"] as? String == "online"
+        }
+        let afterRestart = try retained()
+        #expect(afterRestart.contains("\"state\":\"online\""), "retained status after the restart: \(afterRestart)")
+        #expect(states().map { $0["state"] as? String ?? "?" } == ["online", "offline", "online"], "\(states())")
+    }
+
     @Test func aCorruptStoreIsMovedAsideAndTheAgentKeepsStoring() throws {
         let plant = try Plant()
         defer { plant.remove() }

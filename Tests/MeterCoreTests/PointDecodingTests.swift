@@ -55,12 +55,23 @@ import Testing
         #expect(value == .real(Double(UInt64.max)))
     }
 
-    @Test func encodeInvertsDecodeForSimulators() {
+    @Test func encodeInvertsDecodeForSimulators() throws {
         let p = point(.u32, scale: "0.01")
-        let registers = p.encode(12345.67)
+        // 12345.67 / 0.01 = 1234567 = 0x0012D687.
+        let registers = try p.encode(12345.67)
         #expect(registers == [0x0012, 0xD687])
         #expect(p.decode(registers).0?.description == "12345.67")
         let f = point(.f32, order: .CDAB)
-        #expect(f.encode(36.625) == [0x8000, 0x4212])
+        #expect(try f.encode(36.625) == [0x8000, 0x4212])
+        // -20.0 °C as i16 × 0.1 is -200 = 0xFF38.
+        #expect(try point(.i16, scale: "0.1").encode(-20) == [0xFF38])
+    }
+
+    @Test func encodeRefusesAValueThePointCannotHold() {
+        // 70000 does not fit a u16: an error, not 0x1170.
+        #expect(throws: RegisterEncodeError.outOfRange(.float(70_000), .u16)) { try point(.u16).encode(70_000) }
+        #expect(throws: RegisterEncodeError.self) { try point(.u16, scale: "0.01").encode(700) }
+        #expect(throws: RegisterEncodeError.self) { try point(.u32).encode(-1) }
+        #expect(throws: RegisterEncodeError.self) { try point(.i32).encode(.nan) }
     }
 }

@@ -63,8 +63,10 @@ import Testing
         let (value, quality) = flow.decode([0x8000, 0x4212] as [UInt16])
         #expect(quality == .good)
         #expect(value == .real(36.625))
-        // PROTOCOLS.md quotes `80 6B 42 12` as 36.625; it is 0x4212806B, a hair above.
-        #expect(flow.decode([0x806B, 0x4212] as [UInt16]).0 == .real(Double(Float(bitPattern: 0x4212_806B).description)!))
+        // PROTOCOLS.md quotes `80 6B 42 12` as 36.625; it is 0x4212806B, a hair above: exponent
+        // 0x84 (2^5) × mantissa 1 + 0x12806B / 2^23 = 36.6254081726…, whose shortest float32
+        // round-trip text is 36.62541.
+        #expect(flow.decode([0x806B, 0x4212] as [UInt16]).0 == .real(36.62541))
         #expect(p.point(named: PointName("volume.total"))?.address == 24)
         #expect(p.point(named: PointName("volume.total"))?.type == .i32)
         #expect(p.point(named: PointName("volume.total"))?.billing == true)

@@ -1,28 +1,9 @@
 import Foundation
 import MeterCore
-import MeterDrivers
 import MeterIO
 import MeterProtocols
+import MeterTestSupport
 import Testing
-
-/// Polls `condition` every 10 ms for up to `seconds`.
-func eventually(within seconds: Double = 3, _ condition: () -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return true }
-        try? await Task.sleep(nanoseconds: 10_000_000)
-    }
-    return condition()
-}
-
-/// A bus whose back-off windows outlast any test, so a slow shared machine cannot end one early.
-func tcpBus(_ id: String, port: UInt16, timeoutMs: Int = 500, retries: Int = 0, queueDepth: Int = 8) -> ModbusBus {
-    var config = BusConfig(id: BusID(id), transport: .tcp(host: "127.0.0.1", port: Int(port)),
-                           timeoutMs: timeoutMs, retries: retries, queueDepth: queueDepth)
-    config.backoffInitialMs = 600_000
-    config.backoffMaxMs = 600_000
-    return ModbusBus(config: config)
-}
 
 @Suite struct ModbusBusQueueTests {
     @Test func fullQueueRejectsAtOnce() async throws {
@@ -113,6 +94,29 @@ func tcpBus(_ id: String, port: UInt16, timeoutMs: Int = 500, retries: Int = 0, 
             #expect(error.message.contains("usb:dead:beef:NOPE"))
             #expect(error.message.contains("no such USB serial adapter"))
         }
+    }
+}
+
+/// Against a server built on libmodbus's own server side, code we did not write.
+@Suite struct ModbusBusConnectionTests {
+    @Test func droppedConnectionIsReopenedWithoutFailingTheRead() async throws {
+        let server = try TestModbusServer(holding: [2: 2305, 3: UInt16(bitPattern: -123)])
+        server.start()
+        defer { server.stop() }
+        let bus = tcpBus("tcp-test", port: server.port, timeoutMs: 1_000, retries: 0)
+        defer { bus.close() }
+        let first = try await bus.readRegisters(unit: UnitID(1), table: .holding, address: 2, count: 2)
+        #expect(first == [2305, UInt16(bitPattern: -123)])
+
+        server.dropClient()
+        #expect(await eventually { server.acceptedConnections == 1 })
+        try await Task.sleep(nanoseconds: 50_000_000)
+
+        let second = try await bus.readRegisters(unit: UnitID(1), table: .holding, address: 2, count: 1)
+        #expect(second == [2305])
+        #expect(server.acceptedConnections == 2)
+        #expect(bus.statistics.connects == 2)
+        #expect(bus.statistics.connectionErrors == 0)
     }
 }
 

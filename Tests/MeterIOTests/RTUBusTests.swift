@@ -1,6 +1,5 @@
 import Foundation
 import MeterCore
-import MeterDrivers
 import MeterIO
 import MeterProtocols
 import Testing
@@ -111,20 +110,19 @@ final class RTUResponder: @unchecked Sendable {
         defer { responder.stop() }
         let bus = rtuBus(responder, retries: 2)
         defer { bus.close() }
-        let profile = DeviceProfile(name: "p", manufacturer: "", model: "", medium: .water, points: [
-            PointDefinition(name: PointName("volume.total"), table: .holding, address: 4, type: .u32, unit: "m3"),
-        ])
-        let bad = try ModbusMeterDriver(device: DeviceConfig(id: DeviceID("noisy"), bus: BusID("rtu-test"), unit: UnitID(2), profile: profile), bus: bus)
-        let readings = await bad.read(now: { 5 })
-        #expect(readings.map(\.quality) == [.crcError])
+        do {
+            _ = try await bus.readRegisters(unit: UnitID(2), table: .holding, address: 4, count: 2)
+            Issue.record("a reply with a broken CRC was taken")
+        } catch {
+            #expect(error.kind == .crcError)
+            #expect(error.quality == .crcError)
+        }
         #expect(bus.statistics.crcErrors == 3)
         #expect(bus.statistics.retries == 2)
         #expect(responder.requests.count == 3)
 
         // The line still works for a healthy meter afterwards.
-        let good = try ModbusMeterDriver(device: DeviceConfig(id: DeviceID("fine"), bus: BusID("rtu-test"), unit: UnitID(1), profile: profile), bus: bus)
-        let values = await good.read(now: { 6 })
-        #expect(values.map(\.quality) == [.good])
-        #expect(values.first?.value?.description == String((104 << 16) | 105))
+        let words = try await bus.readRegisters(unit: UnitID(1), table: .holding, address: 4, count: 2)
+        #expect(words == [104, 105])
     }
 }

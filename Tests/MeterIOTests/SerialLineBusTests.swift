@@ -1,6 +1,7 @@
 import Foundation
 import MeterCore
 import MeterIO
+import MeterTestSupport
 import Testing
 
 /// A toy byte protocol for the bus tests: a request is `[device, n]`, a reply `[0xA5, device, n]`.

@@ -81,8 +81,8 @@ import MeterProtocols
     }
 
     @Test(arguments: vectors)
-    func encodes(_ v: Vector) {
-        #expect(RegisterCodec.encode(v.value, as: v.type, order: v.order) == v.registers)
+    func encodes(_ v: Vector) throws {
+        #expect(try RegisterCodec.encode(v.value, as: v.type, order: v.order) == v.registers)
     }
 
     @Test func everyTypeAndOrderIsCovered() {
@@ -142,16 +142,39 @@ import MeterProtocols
             (.bcd16, .unsigned(9876)), (.bcd32, .unsigned(99_999_999)), (.bool, .bit(true)), (.bool, .bit(false)),
         ]
         for (type, value) in cases {
-            let registers = RegisterCodec.encode(value, as: type, order: order)
+            let registers = try RegisterCodec.encode(value, as: type, order: order)
             #expect(registers.count == type.registerCount)
             #expect(try RegisterCodec.decode(registers, as: type, order: order) == value, "\(type) \(value)")
         }
     }
 
-    @Test func encodeTruncatesToTheTypeWidth() {
-        #expect(RegisterCodec.encode(.signed(-1), as: .u16, order: .ABCD) == [0xFFFF])
-        #expect(RegisterCodec.encode(.signed(70_000), as: .u16, order: .ABCD) == [0x1170])
-        #expect(RegisterCodec.encode(.unsigned(123_456), as: .bcd16, order: .ABCD) == [0x3456])
-        #expect(RegisterCodec.encode(.float(2.6), as: .i16, order: .ABCD) == [0x0003])
+    /// A value the type cannot hold is an error: it used to be cut to the type's width, so 70 000
+    /// written as u16 went out as 0x1170 (4464) and -1 as 0xFFFF (65535) without a word.
+    @Test func encodeRefusesValuesTheTypeCannotHold() throws {
+        let refused: [(RawValue, ValueType)] = [
+            (.signed(70_000), .u16), (.signed(-1), .u16), (.unsigned(65_536), .u16),
+            (.signed(32_768), .i16), (.signed(-32_769), .i16), (.float(32_767.5), .i16),
+            (.unsigned(4_294_967_296), .u32), (.signed(-1), .u32), (.signed(2_147_483_648), .i32),
+            (.signed(-1), .u64), (.unsigned(1 << 63), .i64),
+            (.unsigned(123_456), .bcd16), (.signed(-1), .bcd16), (.unsigned(100_000_000), .bcd32),
+            (.float(.infinity), .i32), (.float(1e300), .i64),
+            (.float(1e39), .f32),
+        ]
+        for (value, type) in refused {
+            #expect(throws: RegisterEncodeError.outOfRange(value, type), "\(value) as \(type)") {
+                try RegisterCodec.encode(value, as: type, order: .ABCD)
+            }
+        }
+        // NaN equals nothing, not even itself: checked by kind.
+        #expect(throws: RegisterEncodeError.self) { try RegisterCodec.encode(.float(.nan), as: .u16, order: .ABCD) }
+        #expect(RegisterEncodeError.outOfRange(.signed(70_000), .u16).description == "signed(70000) does not fit u16")
+        // The edges still fit; floats round to the nearest integer.
+        #expect(try RegisterCodec.encode(.unsigned(65_535), as: .u16, order: .ABCD) == [0xFFFF])
+        #expect(try RegisterCodec.encode(.signed(-32_768), as: .i16, order: .ABCD) == [0x8000])
+        #expect(try RegisterCodec.encode(.unsigned(9_999), as: .bcd16, order: .ABCD) == [0x9999])
+        #expect(try RegisterCodec.encode(.float(2.6), as: .i16, order: .ABCD) == [0x0003])
+        #expect(try RegisterCodec.encode(.float(-2.5), as: .i16, order: .ABCD) == [0xFFFD])
+        // Infinity and NaN are floats, so a float type carries them.
+        #expect(try RegisterCodec.encode(.float(.infinity), as: .f32, order: .ABCD) == [0x7F80, 0x0000])
     }
 }

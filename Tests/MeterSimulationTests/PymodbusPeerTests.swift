@@ -6,13 +6,35 @@ import Testing
 /// pymodbus shares no code with libmodbus or with us: reading the simulator with it catches a bug
 /// that a libmodbus client would share with the libmodbus-built replies.
 enum Pymodbus {
-    /// `METERAGENT_PYTHON` (set by `make test`) or the repository's venv (`make py-deps`), if
-    /// pymodbus is installed there.
-    static let python: String? = {
-        let path = ProcessInfo.processInfo.environment["METERAGENT_PYTHON"] ?? TestPaths.root + "/.venv/bin/python"
-        guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
-        return (try? run(path, ["-c", "import pymodbus"]))?.status == 0 ? path : nil
+    /// `make test` and CI name the interpreter in `METERAGENT_PYTHON`: then a missing interpreter
+    /// or a failing `import pymodbus` is a broken setup and fails the suite instead of skipping it.
+    static let required = ProcessInfo.processInfo.environment["METERAGENT_PYTHON"] != nil
+    /// `METERAGENT_PYTHON`, or else the repository's venv (`make py-deps`).
+    static let path = ProcessInfo.processInfo.environment["METERAGENT_PYTHON"] ?? TestPaths.root + "/.venv/bin/python"
+
+    /// Why pymodbus cannot run, or nil when `import pymodbus` works.
+    static let problem: String? = {
+        guard FileManager.default.isExecutableFile(atPath: path) else { return "no Python interpreter at \(path)" }
+        do {
+            let result = try run(path, ["-c", "import pymodbus"], stderr: true)
+            return result.status == 0 ? nil : "\(path) -c 'import pymodbus' exited with \(result.status): \(result.output)"
+        } catch {
+            return "cannot run \(path): \(error)"
+        }
     }()
+
+    /// Run the suite when pymodbus is there, and always when the Makefile asked for it.
+    static var enabled: Bool { required || problem == nil }
+
+    struct Missing: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The interpreter, or an error that fails the test saying what is missing.
+    static func python() throws -> String {
+        if let problem { throw Missing(description: "pymodbus peer unavailable: \(problem) (METERAGENT_PYTHON is set, so this is a failure, not a skip)") }
+        return path
+    }
 
     static let script = """
     import sys
@@ -29,13 +51,14 @@ enum Pymodbus {
     c.close()
     """
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs a command to its end; `stderr` folds its error output into `output` (for diagnostics).
+    static func run(_ executable: String, _ arguments: [String], stderr: Bool = false) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        process.standardError = stderr ? pipe : FileHandle.nullDevice
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -44,11 +67,11 @@ enum Pymodbus {
 
     /// Registers as pymodbus read them, or `error N`.
     static func read(_ kind: String, _ target: String, unit: Int, function: Int, address: Int, count: Int) throws -> String {
-        try run(python!, ["-c", script, kind, target, String(unit), String(function), String(address), String(count)]).output
+        try run(try python(), ["-c", script, kind, target, String(unit), String(function), String(address), String(count)]).output
     }
 }
 
-@Suite(.serialized, .enabled(if: Pymodbus.python != nil, "pymodbus is installed in .venv (make py-deps)"))
+@Suite(.serialized, .enabled(if: Pymodbus.enabled, "pymodbus is installed in .venv (make py-deps), or METERAGENT_PYTHON is set"))
 struct PymodbusPeerTests {
     static func float(_ text: String) -> Float? {
         let words = text.split(separator: " ").compactMap { UInt32($0) }
@@ -57,6 +80,7 @@ struct PymodbusPeerTests {
     }
 
     @Test func pymodbusReadsTheRTULine() throws {
+        _ = try Pymodbus.python()
         let line = ScenarioLine(id: "l", devices: [ScenarioDevice(unit: UnitID(1), profileName: "eastron-sdm120", seed: 4),
                                                    ScenarioDevice(unit: UnitID(10), profileName: "tuf2000m-water", seed: 5)])
         let simulator = try Simulator(scenario: try .testScenario(lines: [line]), clock: ManualClock())
@@ -73,6 +97,7 @@ struct PymodbusPeerTests {
     }
 
     @Test func pymodbusReadsTCPAndSeesTheGatewayException() throws {
+        _ = try Pymodbus.python()
         let port = ScenarioTCPPort(port: 0, devices: [ScenarioDevice(unit: UnitID(1), profileName: "eastron-sdm630", seed: 6)])
         let simulator = try Simulator(scenario: try .testScenario(tcp: [port]), clock: ManualClock())
         try simulator.start()

@@ -8,8 +8,8 @@ import Foundation
 /// `@unchecked Sendable`: the libmodbus context and mapping are touched only by the server thread
 /// after `start()`; the test thread only reads the fixed `port` and, under `lock`, the socket numbers
 /// it shuts down in `stop()` (shutdown(2) on another thread's socket is safe and is what unblocks it).
-final class TestModbusServer: @unchecked Sendable {
-    let port: UInt16
+public final class TestModbusServer: @unchecked Sendable {
+    public let port: UInt16
     private let context: OpaquePointer
     private let mapping: UnsafeMutablePointer<modbus_mapping_t>
     private let listenSocket: Int32
@@ -20,13 +20,13 @@ final class TestModbusServer: @unchecked Sendable {
     private var accepted = 0
     private let finished = DispatchSemaphore(value: 0)
 
-    struct SetupError: Error, CustomStringConvertible {
-        var description: String
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// Maps coils 0..<64, discrete inputs 0..<64, holding 0..<100 and input registers 0..<100;
     /// anything above answers exception 2 (illegal data address).
-    init(holding: [UInt16: UInt16] = [:], input: [UInt16: UInt16] = [:], coils: [UInt16: Bool] = [:],
+    public init(holding: [UInt16: UInt16] = [:], input: [UInt16: UInt16] = [:], coils: [UInt16: Bool] = [:],
          silentUnits: Set<UInt8> = []) throws {
         guard let ctx = modbus_new_tcp("127.0.0.1", 0) else { throw SetupError(description: "modbus_new_tcp failed") }
         guard let map = modbus_mapping_new(64, 64, 100, 100) else {
@@ -55,7 +55,7 @@ final class TestModbusServer: @unchecked Sendable {
         self.silentUnits = silentUnits
     }
 
-    func start() {
+    public func start() {
         let thread = Thread { [self] in
             serve()
             finished.signal()
@@ -64,7 +64,7 @@ final class TestModbusServer: @unchecked Sendable {
     }
 
     /// Unblocks the server thread, waits (bounded) for it to end, and frees everything.
-    func stop() {
+    public func stop() {
         lock.lock()
         stopping = true
         let client = clientSocket
@@ -82,7 +82,7 @@ final class TestModbusServer: @unchecked Sendable {
 
     /// Hangs up on the current client, as servers do with idle connections; the server then waits
     /// for the next connection.
-    func dropClient() {
+    public func dropClient() {
         lock.lock()
         let client = clientSocket
         lock.unlock()
@@ -90,7 +90,7 @@ final class TestModbusServer: @unchecked Sendable {
     }
 
     /// Connections accepted so far.
-    var acceptedConnections: Int {
+    public var acceptedConnections: Int {
         lock.lock()
         defer { lock.unlock() }
         return accepted
@@ -133,11 +133,11 @@ final class TestModbusServer: @unchecked Sendable {
 
 /// A TCP listener that completes connections (the kernel's backlog does) but never reads or answers:
 /// every Modbus request sent to it times out, which keeps a bus thread busy on demand.
-final class SilentListener {
-    let port: UInt16
+public final class SilentListener {
+    public let port: UInt16
     private let socket: Int32
 
-    init() throws {
+    public init() throws {
         let fd = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestModbusServer.SetupError(description: "socket failed") }
         var address = sockaddr_in()
@@ -159,5 +159,5 @@ final class SilentListener {
         socket = fd
     }
 
-    func close() { Foundation.close(socket) }
+    public func close() { Foundation.close(socket) }
 }
