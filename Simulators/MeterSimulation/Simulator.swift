@@ -2,6 +2,7 @@ import Foundation
 import MeterCore
 import MeterIO
 import MeterProtocols
+import Synchronization
 
 /// Why a scenario could not be started (a pty, a port, a symlink or the control socket).
 public struct SimulatorError: Error, Sendable, CustomStringConvertible {
@@ -23,8 +24,8 @@ public final class Simulator: Sendable {
     public let clock: any SimulationClock
     private let control: ControlChannel?
     private let createdLinks: [String]
-    private let quit = Locked(false)
-    private let stopped = Locked(false)
+    private let quit = Mutex(false)
+    private let stopped = Mutex(false)
 
     /// Opens everything (ptys, listening sockets, the control socket, symlinks) but serves
     /// nothing until `start()`. `controlPath` overrides the scenario's control socket.
@@ -140,13 +141,13 @@ public final class Simulator: Sendable {
         do {
             for line in lines { try line.start() }
             for server in tcpServers { try server.start() }
-            for line in cjt188Lines { line.start() }
-            for line in dlt645Lines { line.start() }
+            for line in cjt188Lines { try line.start() }
+            for line in dlt645Lines { try line.start() }
+            try control?.start(ControlInterpreter(simulator: self))
         } catch {
             stop()
             throw SimulatorError("cannot start: \(error)")
         }
-        control?.start(ControlInterpreter(simulator: self))
     }
 
     /// Stops every thread, closes sockets and removes the symlinks. Safe to call twice.
@@ -162,7 +163,7 @@ public final class Simulator: Sendable {
     }
 
     /// Set by the `quit` control command.
-    public var quitRequested: Bool { quit.value }
+    public var quitRequested: Bool { quit.withLock { $0 } }
     func requestQuit() { quit.withLock { $0 = true } }
 
     /// The device at `unit` on the line or TCP port called `endpoint` (a line id, a TCP id,

@@ -1,5 +1,6 @@
 import Foundation
 import MeterCore
+import Synchronization
 
 /// Run-time commands, one per line, each answered with `ok` or `error: …` (after any output lines):
 ///
@@ -86,7 +87,7 @@ final class ControlChannel: Sendable {
     let path: String
     private let listenFD: Int32
     private let wake = WakePipe()
-    private let thread = Locked<ServingThread?>(nil)
+    private let thread = Mutex<DedicatedThread?>(nil)
     static let maxLine = 4096
     static let maxClients = 8
 
@@ -132,7 +133,7 @@ final class ControlChannel: Sendable {
         listenFD = fd
     }
 
-    private let removed = Locked(false)
+    private let removed = Mutex(false)
 
     deinit {
         close(listenFD)
@@ -144,13 +145,15 @@ final class ControlChannel: Sendable {
         if removed.withLock({ r -> Bool in defer { r = true }; return !r }) { unlink(path) }
     }
 
-    func start(_ interpreter: ControlInterpreter) {
-        thread.withLock { $0 = ServingThread(name: "metersim control") { [self] in self.serve(interpreter) } }
+    func start(_ interpreter: ControlInterpreter) throws(SimulatorError) {
+        let serving: DedicatedThread
+        do { serving = try DedicatedThread(stackBytes: 512 * 1024) { [self] in self.serve(interpreter) } } catch { throw SimulatorError("\(error)") }
+        thread.withLock { $0 = serving }
     }
 
     func stop() {
         wake.signal()
-        thread.value?.join()
+        thread.withLock { $0 }?.join(timeoutMs: 5000)
         removeSocketFile()
     }
 

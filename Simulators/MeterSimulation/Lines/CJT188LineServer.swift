@@ -27,7 +27,7 @@ public final class CJT188LineServer: Sendable {
 
     public var pty: PseudoTerminal { line.pty }
     public var slavePath: String { pty.slavePath }
-    public var statistics: RTULineServer.LineStatistics { line.stats.value }
+    public var statistics: RTULineServer.LineStatistics { line.stats.withLock { $0 } }
     public var devices: [SimulatedDevice] { meters.map(\.device) }
 
     /// A meter by its unit number on the line (1, 2, … in scenario order) or its 14-digit address.
@@ -37,8 +37,8 @@ public final class CJT188LineServer: Sendable {
         return nil
     }
 
-    public func start() {
-        line.start(name: "metersim cjt188 line \(id)") { [self] in self.serve() }
+    public func start() throws(SimulatorError) {
+        try line.start { [self] in self.serve() }
     }
 
     public func stop() { line.stop() }

@@ -2,6 +2,7 @@ import Foundation
 import MeterCore
 import MeterIO
 import MeterProtocols
+import Synchronization
 
 /// A byte-stream decoder a simulated line feeds with what the client wrote.
 protocol LineDecoder {
@@ -23,8 +24,8 @@ extension DLT645StreamDecoder: LineDecoder {}
 final class PacedLine: Sendable {
     let pty: PseudoTerminal
     let wake = WakePipe()
-    let stats = Locked(RTULineServer.LineStatistics())
-    private let thread = Locked<ServingThread?>(nil)
+    let stats = Mutex(RTULineServer.LineStatistics())
+    private let thread = Mutex<DedicatedThread?>(nil)
 
     init() throws(PseudoTerminalError) {
         pty = try PseudoTerminal()
@@ -32,14 +33,16 @@ final class PacedLine: Sendable {
 
     /// Runs `body` on a thread of its own. Stale bytes from an earlier client go first, before
     /// this returns: flushing on the serving thread could race with (and eat) a client's first request.
-    func start(name: String, _ body: @escaping @Sendable () -> Void) {
+    func start(_ body: @escaping @Sendable () -> Void) throws(SimulatorError) {
         pty.flush()
-        thread.withLock { $0 = ServingThread(name: name, body) }
+        let serving: DedicatedThread
+        do { serving = try DedicatedThread(stackBytes: 512 * 1024, body) } catch { throw SimulatorError("\(error)") }
+        thread.withLock { $0 = serving }
     }
 
     func stop() {
         wake.signal()
-        thread.value?.join()
+        thread.withLock { $0 }?.join(timeoutMs: 5000)
     }
 
     /// Feeds `decoder` with what arrives on the pty and lets `drain` take the complete frames out;

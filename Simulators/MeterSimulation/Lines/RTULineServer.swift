@@ -32,15 +32,15 @@ public final class RTULineServer: Sendable {
 
     public var pty: PseudoTerminal { line.pty }
     public var slavePath: String { pty.slavePath }
-    public var statistics: LineStatistics { line.stats.value }
+    public var statistics: LineStatistics { line.stats.withLock { $0 } }
 
     public func device(unit: UInt8) -> SimulatedDevice? { devices.first { $0.unit.rawValue == unit } }
 
-    public func start() throws(ModbusServerError) {
+    public func start() throws(SimulatorError) {
         // Built here so that a libmodbus failure is reported to the caller, then moved to the thread.
-        let responder = try ModbusResponder(framing: .rtu, devices: devices, seed: seed)
-        let box = UncheckedBox(responder)
-        line.start(name: "metersim line \(id)") { [self] in self.serve(box.take()) }
+        let box: UncheckedBox<ModbusResponder>
+        do { box = UncheckedBox(try ModbusResponder(framing: .rtu, devices: devices, seed: seed)) } catch { throw SimulatorError("\(error)") }
+        try line.start { [self] in self.serve(box.take()) }
     }
 
     public func stop() { line.stop() }

@@ -2,6 +2,7 @@ import Foundation
 import MeterCore
 import MeterIO
 import MeterProtocols
+import Synchronization
 
 /// Modbus TCP devices behind one listening port on 127.0.0.1, like a meter with an Ethernet
 /// interface or a small gateway. One thread serves every client of the port with poll().
@@ -17,7 +18,7 @@ public final class TCPDeviceServer: Sendable {
     let seed: UInt64
     static let maxClients = 32
     private let wake = WakePipe()
-    private let thread = Locked<ServingThread?>(nil)
+    private let thread = Mutex<DedicatedThread?>(nil)
 
     public init(id: String?, port: Int, devices: [SimulatedDevice], seed: UInt64 = 1) throws(ModbusServerError) {
         listener = try ModbusTCPListener(host: "127.0.0.1", port: port)
@@ -30,15 +31,17 @@ public final class TCPDeviceServer: Sendable {
 
     public func device(unit: UInt8) -> SimulatedDevice? { devices.first { $0.unit.rawValue == unit } }
 
-    public func start() throws(ModbusServerError) {
-        let responder = try ModbusResponder(framing: .tcp, devices: devices, seed: seed)
-        let box = UncheckedBox(responder)
-        thread.withLock { $0 = ServingThread(name: "metersim tcp \(port)") { [self] in self.serve(box.take()) } }
+    public func start() throws(SimulatorError) {
+        let box: UncheckedBox<ModbusResponder>
+        do { box = UncheckedBox(try ModbusResponder(framing: .tcp, devices: devices, seed: seed)) } catch { throw SimulatorError("\(error)") }
+        let serving: DedicatedThread
+        do { serving = try DedicatedThread(stackBytes: 512 * 1024) { [self] in self.serve(box.take()) } } catch { throw SimulatorError("\(error)") }
+        thread.withLock { $0 = serving }
     }
 
     public func stop() {
         wake.signal()
-        thread.value?.join()
+        thread.withLock { $0 }?.join(timeoutMs: 5000)
     }
 
     private func serve(_ responder: ModbusResponder) {
