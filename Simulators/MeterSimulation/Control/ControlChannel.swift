@@ -27,22 +27,9 @@ public struct ControlInterpreter: Sendable {
             simulator.requestQuit()
             return ["ok"]
         case "list":
-            var out: [String] = []
-            for line in simulator.lines {
-                for d in line.devices { out.append("\(line.id) \(d.unit) \(d.profile.name) \(d.kind.rawValue) faults=\(d.faults)") }
-            }
-            for line in simulator.cjt188Lines {
-                for m in line.meters { out.append("\(line.id) \(m.device.unit) \(m.device.profile.name) \(m.device.kind.rawValue) address=\(m.address) faults=\(m.device.faults)") }
-            }
-            for line in simulator.dlt645Lines {
-                for m in line.meters { out.append("\(line.id) \(m.device.unit) \(m.device.profile.name) \(m.device.kind.rawValue) address=\(m.address) faults=\(m.device.faults) \(m.stateSummary)") }
-            }
-            for server in simulator.tcpServers {
-                for d in server.devices { out.append("\(server.id) \(d.unit) \(d.profile.name) \(d.kind.rawValue) faults=\(d.faults)") }
-            }
-            return out + ["ok"]
+            return simulator.servers.flatMap(\.listing) + ["ok"]
         case "fault", "set", "release", "state":
-            // UNIT may also be a meter address on a CJ/T 188 line.
+            // UNIT may also be a meter address on a DL/T 645 or CJ/T 188 line.
             guard words.count >= 3 else {
                 return ["error: usage: \(verb) LINE UNIT …"]
             }

@@ -11,7 +11,7 @@ import Synchronization
 /// (gateway target device failed to respond), as a Modbus TCP gateway does; unit 0 and 255,
 /// which TCP clients use to mean "the device itself", reach the device when the port has only one.
 /// A `delay_ms` fault holds up the other clients of the same port too (one thread per port).
-public final class TCPDeviceServer: Sendable {
+public final class TCPDeviceServer: LineServer {
     public let id: String
     public let devices: [SimulatedDevice]
     public let listener: ModbusTCPListener
@@ -27,9 +27,21 @@ public final class TCPDeviceServer: Sendable {
         self.seed = seed
     }
 
-    public var port: Int { listener.port }
+    /// The server for the scenario's `index`-th TCP entry.
+    static func make(_ spec: ScenarioTCPPort, index: Int, builder: DeviceBuilder) throws(SimulatorError) -> TCPDeviceServer {
+        let endpoint = spec.id ?? "tcp-\(spec.port == 0 ? index : spec.port)"
+        let devices = try builder.devices(spec.devices, on: endpoint)
+        do {
+            return try TCPDeviceServer(id: spec.id, port: spec.port, devices: devices, seed: builder.seed(for: endpoint))
+        } catch { throw SimulatorError("tcp port \(spec.port): \(error)") }
+    }
 
-    public func device(unit: UInt8) -> SimulatedDevice? { devices.first { $0.unit.rawValue == unit } }
+    public var port: Int { listener.port }
+    public var linkTarget: String? { nil }
+    public var announcement: String { "tcp \(port) units " + devices.map { String($0.unit.rawValue) }.joined(separator: ",") }
+
+    /// Its id, its port number, or `tcp-<port>`.
+    public func isNamed(_ endpoint: String) -> Bool { endpoint == id || endpoint == String(port) || endpoint == "tcp-\(port)" }
 
     public func start() throws(SimulatorError) {
         let box: UncheckedBox<ModbusResponder>
