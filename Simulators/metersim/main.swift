@@ -88,15 +88,19 @@ fflush(nil) // flushes every output stream; `stdout` itself is not concurrency-s
 // stray keystroke should not steer the meters); replies go to stdout after `ready`.
 if isatty(STDIN_FILENO) == 0 {
     let interpreter = ControlInterpreter(simulator: simulator)
-    let reader = Thread {
-        while let line = readLine() {
-            let command = line.trimmingCharacters(in: .whitespaces)
-            if command.isEmpty { continue }
-            for reply in interpreter.execute(command) { print(reply) }
-            fflush(nil)
+    do {
+        try DedicatedThread {
+            while let line = readLine() {
+                let command = line.trimmingCharacters(in: .whitespaces)
+                if command.isEmpty { continue }
+                for reply in interpreter.execute(command) { print(reply) }
+                fflush(nil)
+            }
         }
+    } catch {
+        simulator.stop()
+        fail("metersim: \(error)", status: 1)
     }
-    reader.start()
 }
 
 let started = Date()

@@ -25,7 +25,7 @@ struct CJT188DriverTests {
                                                       device: device, diOrder: m.diOrder))
             }
             server = try CJT188LineServer(id: "line", settings: SerialSettings(baud: 9600), meters: simulated, clock: clock)
-            server.start()
+            try server.start()
             bus = SerialLineBus(config: BusConfig(id: BusID("line"),
                                                   transport: .serial(port: server.slavePath, settings: SerialSettings(baud: 9600), rs485: false),
                                                   protocolName: .cjt188, timeoutMs: 300, retries: 0))

@@ -4,6 +4,7 @@ import MeterDrivers
 import MeterIO
 import MeterProtocols
 import MeterSimulation
+import Synchronization
 import Testing
 
 /// The DL/T 645 driver in-process on a `SerialLineBus` (termios on the pty's slave end, the
@@ -25,7 +26,7 @@ struct DLT645DriverTests {
                 simulated.append(DLT645SimulatedMeter(address: try DLT645Address(m.address), device: device, password: m.password))
             }
             server = try DLT645LineServer(id: "line", settings: SerialSettings(baud: 9600), meters: simulated, clock: clock)
-            server.start()
+            try server.start()
             var config = BusConfig(id: BusID("line"), transport: .serial(port: server.slavePath, settings: SerialSettings(baud: 9600), rs485: false),
                                    protocolName: .dlt645, timeoutMs: timeoutMs, retries: retries)
             config.backoffInitialMs = 1_000
@@ -237,11 +238,11 @@ struct DLT645DriverTests {
         let meter = try DLT645Address("000000000042")
         let di = DLT645DataID(0x0601_0001)
         let parts: [[UInt8]] = [[0x11, 0x22], [0x33, 0x44], [0x55]]
-        let running = Locked(true)
-        let requests = Locked<[DLT645Frame]>([])
+        let running = Mutex(true)
+        let requests = Mutex<[DLT645Frame]>([])
         let thread = Thread {
             var decoder = DLT645StreamDecoder()
-            while running.value {
+            while running.withLock({ $0 }) {
                 var pfd = pollfd(fd: pty.masterFD, events: Int16(POLLIN), revents: 0)
                 guard poll(&pfd, 1, 20) > 0, let bytes = try? pty.readAvailable() else { continue }
                 decoder.append(bytes)
@@ -262,8 +263,9 @@ struct DLT645DriverTests {
         let profile = DeviceProfile(name: "mf", manufacturer: "t", model: "t", medium: .electricity, protocolName: .dlt645, points: [])
         let driver = try DLT645MeterDriver(device: DeviceConfig(id: DeviceID("mf"), bus: BusID("mf"), address: "000000000042", profile: profile), bus: bus)
         #expect(try await driver.readItem(di) == [0x11, 0x22, 0x33, 0x44, 0x55])
-        #expect(requests.value.map(\.control.rawValue) == [0x11, 0x12, 0x12])
-        #expect(requests.value.dropFirst().map { $0.data.last } == [1, 2])
+        let seen = requests.withLock { $0 }
+        #expect(seen.map(\.control.rawValue) == [0x11, 0x12, 0x12])
+        #expect(seen.dropFirst().map { $0.data.last } == [1, 2])
     }
 
     @Test func reads1997MetersWithTwoByteIdentifiers() async throws {
@@ -275,7 +277,7 @@ struct DLT645DriverTests {
         device.set("voltage.l1", to: 231)
         let meter = DLT645SimulatedMeter(address: try DLT645Address("000000001997"), device: device)
         let server = try DLT645LineServer(id: "old", settings: SerialSettings(baud: 9600), meters: [meter], clock: clock)
-        server.start()
+        try server.start()
         let bus = SerialLineBus(config: BusConfig(id: BusID("old"), transport: .serial(port: server.slavePath, settings: SerialSettings(baud: 9600), rs485: false),
                                                   protocolName: .dlt645_1997, timeoutMs: 300, retries: 0))
         defer { bus.close(); server.stop() }

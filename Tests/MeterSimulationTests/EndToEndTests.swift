@@ -21,7 +21,7 @@ import Testing
     @Test func readsSDM120VoltageOverRTU() throws {
         let simulator = try rtuSimulator()
         defer { simulator.stop() }
-        let client = try ModbusTestClient(rtu: simulator.lines[0].slavePath)
+        let client = try ModbusTestClient(rtu: simulator.servers(RTULineServer.self)[0].slavePath)
         let words = try #require(client.readInput(unit: 1, address: 0, count: 2).value)
         let volts = ModbusTestClient.floatABCD(words)
         let device = try #require(simulator.device(endpoint: "rs485-1", unit: 1))
@@ -38,11 +38,11 @@ import Testing
     @Test func unitNotOnTheLineTimesOut() throws {
         let simulator = try rtuSimulator()
         defer { simulator.stop() }
-        let client = try ModbusTestClient(rtu: simulator.lines[0].slavePath)
+        let client = try ModbusTestClient(rtu: simulator.servers(RTULineServer.self)[0].slavePath)
         #expect(client.readInput(unit: 5, address: 0, count: 2).failure == .timeout)
         // The line still answers the units that are on it.
         #expect(client.readInput(unit: 1, address: 0, count: 2).value != nil)
-        let stats = simulator.lines[0].statistics
+        let stats = simulator.servers(RTULineServer.self)[0].statistics
         #expect(stats.frames == 2)
         #expect(stats.ignored == 1)
         #expect(stats.replies == 1)
@@ -52,7 +52,7 @@ import Testing
         let simulator = try rtuSimulator()
         defer { simulator.stop() }
         let control = ControlInterpreter(simulator: simulator)
-        let client = try ModbusTestClient(rtu: simulator.lines[0].slavePath)
+        let client = try ModbusTestClient(rtu: simulator.servers(RTULineServer.self)[0].slavePath)
 
         #expect(control.execute("fault rs485-1 20 no_reply on") == ["ok"])
         #expect(client.readHolding(unit: 20, address: 0, count: 2).failure == .timeout)
@@ -84,7 +84,7 @@ import Testing
     @Test func readOutsideTheMapIsIllegalDataAddress() throws {
         let simulator = try rtuSimulator()
         defer { simulator.stop() }
-        let client = try ModbusTestClient(rtu: simulator.lines[0].slavePath)
+        let client = try ModbusTestClient(rtu: simulator.servers(RTULineServer.self)[0].slavePath)
         #expect(client.readInput(unit: 1, address: 0x2000, count: 2).failure == .exception(2))
     }
 
@@ -92,7 +92,7 @@ import Testing
         let clock = ManualClock()
         let simulator = try rtuSimulator(clock: clock)
         defer { simulator.stop() }
-        let client = try ModbusTestClient(rtu: simulator.lines[0].slavePath)
+        let client = try ModbusTestClient(rtu: simulator.servers(RTULineServer.self)[0].slavePath)
         let gas = try #require(simulator.device(endpoint: "rs485-1", unit: 20))
         gas.set("flow.rate", to: 2)
         #expect(client.readCoils(unit: 20, address: 0, count: 1).value == [1])
@@ -115,7 +115,7 @@ import Testing
     @Test func repliesArePacedAtTheLineBaudRate() throws {
         let simulator = try rtuSimulator()
         defer { simulator.stop() }
-        let client = try ModbusTestClient(rtu: simulator.lines[0].slavePath)
+        let client = try ModbusTestClient(rtu: simulator.servers(RTULineServer.self)[0].slavePath)
         _ = client.readInput(unit: 1, address: 0, count: 10)
         let start = Date()
         for _ in 0..<5 { #expect(client.readInput(unit: 1, address: 0, count: 10).value != nil) }
@@ -137,7 +137,7 @@ import Testing
     @Test func readsSDM630OverTCP() throws {
         let simulator = try tcpSimulator()
         defer { simulator.stop() }
-        let port = simulator.tcpServers[0].port
+        let port = simulator.servers(TCPDeviceServer.self)[0].port
         #expect(port > 0)
         #expect(simulator.announcements == ["tcp \(port) units 1"])
         let client = try ModbusTestClient(tcpPort: port)
@@ -158,7 +158,7 @@ import Testing
         let simulator = try tcpSimulator()
         defer { simulator.stop() }
         let control = ControlInterpreter(simulator: simulator)
-        let client = try ModbusTestClient(tcpPort: simulator.tcpServers[0].port)
+        let client = try ModbusTestClient(tcpPort: simulator.servers(TCPDeviceServer.self)[0].port)
         #expect(client.readInput(unit: 7, address: 0, count: 2).failure == .exception(0x0B))
         #expect(control.execute("fault main 1 exception 6") == ["ok"])
         #expect(client.readInput(unit: 1, address: 0, count: 2).failure == .exception(6))
@@ -167,7 +167,7 @@ import Testing
         #expect(client.readInput(unit: 1, address: 0, count: 2).failure == .timeout)
         #expect(control.execute("fault main 1 clear") == ["ok"])
         // libmodbus TCP drops a connection after a timeout; a new client works.
-        let again = try ModbusTestClient(tcpPort: simulator.tcpServers[0].port)
+        let again = try ModbusTestClient(tcpPort: simulator.servers(TCPDeviceServer.self)[0].port)
         #expect(again.readInput(unit: 1, address: 0, count: 2).value != nil)
     }
 
@@ -179,7 +179,7 @@ import Testing
         let state = control.execute("state rs485-1 1")
         #expect(state.last == "ok")
         #expect(state.contains("power.active.total=3500.0"))
-        let client = try ModbusTestClient(rtu: simulator.lines[0].slavePath)
+        let client = try ModbusTestClient(rtu: simulator.servers(RTULineServer.self)[0].slavePath)
         let words = try #require(client.readInput(unit: 1, address: 0x0C, count: 2).value)
         // 3500.0f is 0x455AC000, high word first. libmodbus 3.1.6's modbus_set_float_abcd would
         // put 0x5A45 0x00C0 here (PROTOCOLS.md); the simulator encodes floats itself.

@@ -86,7 +86,7 @@ struct PymodbusPeerTests {
         let simulator = try Simulator(scenario: try .testScenario(lines: [line]), clock: ManualClock())
         try simulator.start()
         defer { simulator.stop() }
-        let path = simulator.lines[0].slavePath
+        let path = simulator.servers(RTULineServer.self)[0].slavePath
         let volts = try #require(Self.float(try Pymodbus.read("rtu", path, unit: 1, function: 4, address: 0, count: 2)))
         let sdm = try #require(simulator.device(endpoint: "l", unit: 1))
         #expect(volts == Float(sdm.pointValues()[PointName("voltage.l1")] ?? 0))
@@ -102,7 +102,7 @@ struct PymodbusPeerTests {
         let simulator = try Simulator(scenario: try .testScenario(tcp: [port]), clock: ManualClock())
         try simulator.start()
         defer { simulator.stop() }
-        let target = String(simulator.tcpServers[0].port)
+        let target = String(simulator.servers(TCPDeviceServer.self)[0].port)
         let volts = try #require(Self.float(try Pymodbus.read("tcp", target, unit: 1, function: 4, address: 2, count: 2)))
         let device = try #require(simulator.device(endpoint: target, unit: 1))
         #expect(volts == Float(device.pointValues()[PointName("voltage.l2")] ?? 0))

@@ -9,7 +9,7 @@ import Testing
         let ports = (0..<20).map { _ in ScenarioTCPPort(port: 0, devices: [ScenarioDevice(unit: UnitID(1), profileName: "eastron-sdm630")]) }
         let simulator = try Simulator(scenario: try .testScenario(tcp: ports))
         try simulator.start()
-        let numbers = simulator.tcpServers.map(\.port)
+        let numbers = simulator.servers(TCPDeviceServer.self).map(\.port)
         #expect(Set(numbers).count == 20)
         for port in numbers {
             let client = try ModbusTestClient(tcpPort: port)
@@ -30,8 +30,8 @@ import Testing
         scenario.control = socketPath
         let simulator = try Simulator(scenario: scenario)
         try simulator.start()
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == simulator.lines[0].slavePath)
-        #expect(simulator.announcements == ["line rs485-1 \(simulator.lines[0].slavePath)"])
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == simulator.servers(RTULineServer.self)[0].slavePath)
+        #expect(simulator.announcements == ["line rs485-1 \(simulator.servers(RTULineServer.self)[0].slavePath)"])
 
         // The control socket answers line by line.
         let replies = try controlSession(socketPath, ["fault rs485-1 1 no_reply on", "state rs485-1 1", "quit"])

@@ -39,7 +39,7 @@ public struct ScenarioLine: Sendable, Hashable {
     public var settings: SerialSettings
     public var devices: [ScenarioDevice]
     /// What the line's meters speak (`protocol:`), Modbus RTU unless said otherwise.
-    public var protocolName: WireProtocol = .modbus
+    public var protocolName: LineProtocolName = .modbus
 
     public init(id: String, link: String? = nil, settings: SerialSettings = SerialSettings(), devices: [ScenarioDevice]) {
         self.id = id

@@ -16,6 +16,14 @@ func integrateVolume(from start: Double, to end: Double, flow: (Double) -> Doubl
     return total / 3600
 }
 
+/// Moves a meter's total from `lastTime` to `t` (the first call only starts the clock).
+func advanceVolume(_ totalM3: inout Double, since lastTime: inout Double?, to t: Double, flow: (Double) -> Double) {
+    guard let last = lastTime else { lastTime = t; return }
+    guard t > last else { return }
+    totalM3 += integrateVolume(from: last, to: t, flow: flow)
+    lastTime = t
+}
+
 /// An ultrasonic water flow meter on a building's supply pipe (DN50): flow in m³/h with a daily
 /// shape, totals that integrate it, the velocity that goes with it, and the receiver's signal quality.
 public struct WaterModel: Sendable {
@@ -43,10 +51,8 @@ public struct WaterModel: Sendable {
     }
 
     public mutating func advance(to t: Double) {
-        guard let last = lastTime else { lastTime = t; return }
-        guard t > last else { return }
-        totalM3 += integrateVolume(from: last, to: t, flow: flow(at:))
-        lastTime = t
+        let model = self
+        advanceVolume(&totalM3, since: &lastTime, to: t, flow: model.flow(at:))
     }
 
     public func values(at t: Double) -> [String: Double] {
@@ -104,10 +110,8 @@ public struct GasModel: Sendable {
     }
 
     public mutating func advance(to t: Double) {
-        guard let last = lastTime else { lastTime = t; return }
-        guard t > last else { return }
-        totalM3 += integrateVolume(from: last, to: t, flow: flow(at:))
-        lastTime = t
+        let model = self
+        advanceVolume(&totalM3, since: &lastTime, to: t, flow: model.flow(at:))
     }
 
     public func values(at t: Double) -> [String: Double] {

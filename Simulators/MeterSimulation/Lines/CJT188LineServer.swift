@@ -7,28 +7,35 @@ import MeterProtocols
 /// replies paced at the line's baud rate after the request's own time on the wire, the same
 /// faults as Modbus devices (no reply, delay, bad checksum, garbage, wrong address, error reply),
 /// and silence for frames to any other meter, as on a real bus.
-public final class CJT188LineServer: Sendable {
-    public let id: String
-    public let settings: SerialSettings
+public final class CJT188LineServer: SerialLineServer {
     public let meters: [CJT188SimulatedMeter]
     let clock: any SimulationClock
-    let seed: UInt64
-    private let line: PacedLine
+    public let line: PacedLine
 
     public init(id: String, settings: SerialSettings, meters: [CJT188SimulatedMeter], clock: any SimulationClock,
                 seed: UInt64 = 1) throws(PseudoTerminalError) {
-        self.id = id
-        self.settings = settings
         self.meters = meters
         self.clock = clock
-        self.seed = seed
-        line = try PacedLine()
+        line = try PacedLine(id: id, settings: settings, seed: seed)
     }
 
-    public var pty: PseudoTerminal { line.pty }
-    public var slavePath: String { pty.slavePath }
-    public var statistics: RTULineServer.LineStatistics { line.stats.value }
+    static let family = LineFamily(name: .cjt188, addressDigits: 14) { spec, builder throws(SimulatorError) in
+        var meters: [CJT188SimulatedMeter] = []
+        for d in spec.devices {
+            let device = try builder.device(d, on: spec.id)
+            guard let text = d.address, let address = CJT188Address(written: text) else {
+                throw SimulatorError("\(d.location): CJ/T 188 meter without a 14-digit address")
+            }
+            meters.append(CJT188SimulatedMeter(address: address, meterType: CJT188SimulatedMeter.meterType(for: device.profile),
+                                               device: device, diOrder: d.diOrder))
+        }
+        return try builder.line(spec.id) { () throws(PseudoTerminalError) in
+            try CJT188LineServer(id: spec.id, settings: spec.settings, meters: meters, clock: builder.clock, seed: builder.seed(for: spec.id))
+        }
+    }
+
     public var devices: [SimulatedDevice] { meters.map(\.device) }
+    public var listing: [String] { meters.map { $0.device.listing(on: id, address: "\($0.address)") } }
 
     /// A meter by its unit number on the line (1, 2, … in scenario order) or its 14-digit address.
     public func meter(_ key: String) -> CJT188SimulatedMeter? {
@@ -37,32 +44,16 @@ public final class CJT188LineServer: Sendable {
         return nil
     }
 
-    public func start() {
-        line.start(name: "metersim cjt188 line \(id)") { [self] in self.serve() }
-    }
+    public func device(key: String) -> SimulatedDevice? { meter(key)?.device }
 
-    public func stop() { line.stop() }
-
-    private func serve() {
-        let framing = settings.framing
-        let staleAfter = max(0.05, 1.5 * framing.seconds(forBytes: 1))
-        var decoder = CJT188StreamDecoder()
-        let noise = SeededNoise(seed: seed)
-        var counter: UInt64 = 0
-        line.serve(&decoder, staleAfter: staleAfter) { decoder in
-            while let frame = decoder.nextFrame() {
-                counter += 1
-                guard handle(frame, arrivedAt: Monotonic.now(), framing: framing, random: { noise.unit(counter &+ $0) }) else { return false }
-            }
-            let discarded = decoder.discardedBytes
-            line.stats.withLock { $0.discardedBytes = discarded }
-            return true
+    public func start() throws(SimulatorError) {
+        try line.start { [self] in
+            line.serve(CJT188StreamDecoder(), staleAfter: line.characterGap) { frame, request in handle(frame, request) }
         }
     }
 
     /// Returns false when the server is stopping.
-    private func handle(_ frame: CJT188Frame, arrivedAt: Double, framing: SerialFraming, random: (UInt64) -> Double) -> Bool {
-        line.stats.withLock { $0.frames += 1 }
+    private func handle(_ frame: CJT188Frame, _ request: LineRequest) -> Bool {
         let addressed = meters.filter { $0.isAddressed(by: frame) }
         // Several meters answering one wildcard frame would collide on the wire: stay silent.
         guard addressed.count == 1, let meter = addressed.first else { return line.ignore() }
@@ -74,9 +65,6 @@ public final class CJT188LineServer: Sendable {
             wire[0] = CJT188BCD.byte((CJT188BCD.value(wire[0]) ?? 0) + 1)
             reply.address = CJT188Address(wire: wire) ?? reply.address
         }
-        let bytes = reply.encoded(preamble: 2)
-        let requestEnd = arrivedAt + framing.seconds(forBytes: frame.data.count + CJT188Frame.overhead) + framing.interFrameSilence
-        return line.reply(faults.corrupting(bytes, random: random), requestEnd: requestEnd,
-                          delay: Double(faults.delayMs) / 1000, framing: framing)
+        return line.reply(reply.encoded(preamble: 2), to: request, requestBytes: frame.data.count + CJT188Frame.overhead, faults: faults)
     }
 }

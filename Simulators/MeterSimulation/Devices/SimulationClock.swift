@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where device models get the time from: seconds since the Unix epoch, UTC. Tests inject a
 /// `ManualClock` and move it forward instead of sleeping.
@@ -18,37 +19,15 @@ public struct SystemClock: SimulationClock {
 
 /// A clock that moves only when told to.
 public final class ManualClock: SimulationClock {
-    private let time: Locked<Double>
+    private let time: Mutex<Double>
 
     public init(start: Double = 1_767_225_600) { // 2026-01-01T00:00:00Z
-        time = Locked(start)
+        time = Mutex(start)
     }
 
-    public func now() -> Double { time.value }
+    public func now() -> Double { time.withLock { $0 } }
     public func advance(by seconds: Double) { time.withLock { $0 += seconds } }
     public func set(_ seconds: Double) { time.withLock { $0 = seconds } }
-}
-
-/// A value behind a lock. `@unchecked Sendable` is safe because every access to `stored` goes
-/// through `lock` (Synchronization.Mutex would do, but needs macOS 15 and the package says 14).
-public final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-
-    public init(_ value: Value) { stored = value }
-
-    public var value: Value {
-        lock.lock()
-        defer { lock.unlock() }
-        return stored
-    }
-
-    @discardableResult
-    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&stored)
-    }
 }
 
 /// Sleeps until a CLOCK_MONOTONIC deadline, so a sequence of sleeps does not accumulate drift.

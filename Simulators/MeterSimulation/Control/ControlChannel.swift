@@ -1,5 +1,6 @@
 import Foundation
 import MeterCore
+import Synchronization
 
 /// Run-time commands, one per line, each answered with `ok` or `error: …` (after any output lines):
 ///
@@ -26,22 +27,9 @@ public struct ControlInterpreter: Sendable {
             simulator.requestQuit()
             return ["ok"]
         case "list":
-            var out: [String] = []
-            for line in simulator.lines {
-                for d in line.devices { out.append("\(line.id) \(d.unit) \(d.profile.name) \(d.kind.rawValue) faults=\(d.faults)") }
-            }
-            for line in simulator.cjt188Lines {
-                for m in line.meters { out.append("\(line.id) \(m.device.unit) \(m.device.profile.name) \(m.device.kind.rawValue) address=\(m.address) faults=\(m.device.faults)") }
-            }
-            for line in simulator.dlt645Lines {
-                for m in line.meters { out.append("\(line.id) \(m.device.unit) \(m.device.profile.name) \(m.device.kind.rawValue) address=\(m.address) faults=\(m.device.faults) \(m.stateSummary)") }
-            }
-            for server in simulator.tcpServers {
-                for d in server.devices { out.append("\(server.id) \(d.unit) \(d.profile.name) \(d.kind.rawValue) faults=\(d.faults)") }
-            }
-            return out + ["ok"]
+            return simulator.servers.flatMap(\.listing) + ["ok"]
         case "fault", "set", "release", "state":
-            // UNIT may also be a meter address on a CJ/T 188 line.
+            // UNIT may also be a meter address on a DL/T 645 or CJ/T 188 line.
             guard words.count >= 3 else {
                 return ["error: usage: \(verb) LINE UNIT …"]
             }
@@ -86,7 +74,7 @@ final class ControlChannel: Sendable {
     let path: String
     private let listenFD: Int32
     private let wake = WakePipe()
-    private let thread = Locked<ServingThread?>(nil)
+    private let thread = Mutex<DedicatedThread?>(nil)
     static let maxLine = 4096
     static let maxClients = 8
 
@@ -132,7 +120,7 @@ final class ControlChannel: Sendable {
         listenFD = fd
     }
 
-    private let removed = Locked(false)
+    private let removed = Mutex(false)
 
     deinit {
         close(listenFD)
@@ -144,13 +132,15 @@ final class ControlChannel: Sendable {
         if removed.withLock({ r -> Bool in defer { r = true }; return !r }) { unlink(path) }
     }
 
-    func start(_ interpreter: ControlInterpreter) {
-        thread.withLock { $0 = ServingThread(name: "metersim control") { [self] in self.serve(interpreter) } }
+    func start(_ interpreter: ControlInterpreter) throws(SimulatorError) {
+        let serving: DedicatedThread
+        do { serving = try DedicatedThread(stackBytes: 512 * 1024) { [self] in self.serve(interpreter) } } catch { throw SimulatorError("\(error)") }
+        thread.withLock { $0 = serving }
     }
 
     func stop() {
         wake.signal()
-        thread.value?.join()
+        thread.withLock { $0 }?.join(timeoutMs: 5000)
         removeSocketFile()
     }
 

@@ -48,12 +48,14 @@ public enum ScenarioLoader {
             }
             if let node = m["data_bits"], let bits = d.integer(node, in: 5...8) { line.settings.dataBits = bits }
             if let node = m["stop_bits"], let bits = d.integer(node, in: 1...2) { line.settings.stopBits = bits }
+            var family = LineFamily.registered[0]
             if let node = m["protocol"], let text = d.string(node) {
-                if let wire = WireProtocol(rawValue: text) { line.protocolName = wire } else {
-                    d.report(node, "unknown protocol '\(text)' (expected one of: \(WireProtocol.allCases.map(\.rawValue).joined(separator: ", ")))")
+                if let named = LineFamily.named(LineProtocolName(rawValue: text)) { family = named } else {
+                    d.report(node, "unknown protocol '\(text)' (expected one of: \(LineFamily.registered.map(\.name.rawValue).joined(separator: ", ")))")
                 }
             }
-            line.devices = devices(m["devices"], units: 1...247, protocol: line.protocolName, checker: &d)
+            line.protocolName = family.name
+            line.devices = devices(m["devices"], units: 1...247, family: family, checker: &d)
             scenario.lines.append(line)
         }
         for node in d.list(top["tcp"]) {
@@ -64,7 +66,7 @@ public enum ScenarioLoader {
             if count > 1, port != 0, port + count - 1 > 65535, let node = m["count"] {
                 d.report(node, "ports \(port)…\(port + count - 1) run past 65535")
             }
-            let list = devices(m["devices"], units: 0...255, checker: &d)
+            let list = devices(m["devices"], units: 0...255, family: RTULineServer.family, checker: &d)
             for i in 0..<count {
                 let entryID = count > 1 ? id.map { "\($0)-\(i)" } : id
                 scenario.tcp.append(ScenarioTCPPort(id: entryID, port: port == 0 ? 0 : port + i, devices: list))
@@ -99,16 +101,17 @@ public enum ScenarioLoader {
         if !errors.isEmpty { throw ConfigErrors(errors) }
     }
 
-    private static func devices(_ node: YAMLNode?, units: ClosedRange<Int>, protocol wire: WireProtocol = .modbus,
+    private static func devices(_ node: YAMLNode?, units: ClosedRange<Int>, family: LineFamily,
                                 checker d: inout Checker) -> [ScenarioDevice] {
+        let wire = family.name
         var out: [ScenarioDevice] = []
         var seen: [Int: SourceLocation] = [:]
         var seenAddresses: [String: SourceLocation] = [:]
         for (index, item) in d.list(node).enumerated() {
             // Meters named by address (DL/T 645, CJ/T 188) get their place on the line as unit.
-            let required = wire.usesMeterAddress ? ["address", "profile"] : ["unit", "profile"]
+            let required = family.addressDigits != nil ? ["address", "profile"] : ["unit", "profile"]
             guard let m = d.mapping(item, what: "device", allowed: deviceKeys, required: required) else { continue }
-            let unitValue: Int? = wire.usesMeterAddress && m["unit"] == nil ? index + 1 : m["unit"].flatMap { d.integer($0, in: units) }
+            let unitValue: Int? = family.addressDigits != nil && m["unit"] == nil ? index + 1 : m["unit"].flatMap { d.integer($0, in: units) }
             guard let unit = unitValue, let profileNode = m["profile"], let profile = d.string(profileNode) else { continue }
             let unitNode = m["unit"] ?? item
             if let first = seen[unit] {
@@ -117,15 +120,17 @@ public enum ScenarioLoader {
             seen[unit] = unitNode.location
             var device = ScenarioDevice(unit: UnitID(UInt8(unit)), profileName: profile, location: profileNode.location)
             if let node = m["address"], let text = d.string(node) {
-                if !wire.usesMeterAddress {
-                    d.report(node, "'address' is for DL/T 645 and CJ/T 188 lines (protocol: dlt645 or cjt188), not \(wire.rawValue)")
-                } else if text.count != wire.addressDigits || !text.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                    d.report(node, "bad meter address '\(text)' (\(wire.rawValue) addresses are \(wire.addressDigits) decimal digits)")
-                } else if let first = seenAddresses[text] {
-                    d.report(node, "duplicate address \(text) (first at line \(first.line))")
+                if let digits = family.addressDigits {
+                    if text.count != digits || !text.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                        d.report(node, "bad meter address '\(text)' (\(wire) addresses are \(digits) decimal digits)")
+                    } else if let first = seenAddresses[text] {
+                        d.report(node, "duplicate address \(text) (first at line \(first.line))")
+                    } else {
+                        seenAddresses[text] = node.location
+                        device.address = text
+                    }
                 } else {
-                    seenAddresses[text] = node.location
-                    device.address = text
+                    d.report(node, "'address' is for DL/T 645 and CJ/T 188 lines (protocol: dlt645 or cjt188), not \(wire)")
                 }
             }
             if let node = m["di_order"], let text = d.string(node) {

@@ -45,25 +45,3 @@ final class WakePipe: Sendable {
         }
     }
 }
-
-/// A thread that runs `body` and lets its owner wait until it has finished.
-final class ServingThread: Sendable {
-    private let done = DispatchSemaphore(value: 0)
-
-    init(name: String, stackSize: Int = 512 * 1024, _ body: @escaping @Sendable () -> Void) {
-        let done = self.done
-        let thread = Thread {
-            body()
-            done.signal()
-        }
-        thread.name = name
-        thread.stackSize = stackSize
-        thread.start()
-    }
-
-    /// Waits for the thread to return; false if it did not within `timeout` seconds.
-    @discardableResult
-    func join(timeout: Double = 5) -> Bool {
-        done.wait(timeout: .now() + timeout) == .success
-    }
-}

@@ -7,28 +7,37 @@ import MeterProtocols
 /// paced at the line's baud rate after the request's own time on the wire, the same faults as
 /// Modbus devices (no reply, delay, bad checksum, garbage, wrong address, error reply), and
 /// silence for frames to any other meter and for broadcasts, as on a real bus.
-public final class DLT645LineServer: Sendable {
-    public let id: String
-    public let settings: SerialSettings
+public final class DLT645LineServer: SerialLineServer {
     public let meters: [DLT645SimulatedMeter]
     let clock: any SimulationClock
-    let seed: UInt64
-    private let line: PacedLine
+    public let line: PacedLine
 
     public init(id: String, settings: SerialSettings, meters: [DLT645SimulatedMeter], clock: any SimulationClock,
                 seed: UInt64 = 1) throws(PseudoTerminalError) {
-        self.id = id
-        self.settings = settings
         self.meters = meters
         self.clock = clock
-        self.seed = seed
-        line = try PacedLine()
+        line = try PacedLine(id: id, settings: settings, seed: seed)
     }
 
-    public var pty: PseudoTerminal { line.pty }
-    public var slavePath: String { pty.slavePath }
-    public var statistics: RTULineServer.LineStatistics { line.stats.value }
+    /// `dlt645` and `dlt645_1997` lines alike: each meter speaks its profile's edition.
+    static func family(_ name: LineProtocolName) -> LineFamily {
+        LineFamily(name: name, addressDigits: 12) { spec, builder throws(SimulatorError) in
+            var meters: [DLT645SimulatedMeter] = []
+            for d in spec.devices {
+                let device = try builder.device(d, on: spec.id)
+                guard let text = d.address, let address = try? DLT645Address(text) else {
+                    throw SimulatorError("\(d.location): DL/T 645 meter without a 12-digit address")
+                }
+                meters.append(DLT645SimulatedMeter(address: address, device: device, password: d.password ?? "000000"))
+            }
+            return try builder.line(spec.id) { () throws(PseudoTerminalError) in
+                try DLT645LineServer(id: spec.id, settings: spec.settings, meters: meters, clock: builder.clock, seed: builder.seed(for: spec.id))
+            }
+        }
+    }
+
     public var devices: [SimulatedDevice] { meters.map(\.device) }
+    public var listing: [String] { meters.map { $0.device.listing(on: id, address: "\($0.address)", state: $0.stateSummary) } }
 
     /// A meter by its unit number on the line (1, 2, … in scenario order) or its 12-digit address.
     public func meter(_ key: String) -> DLT645SimulatedMeter? {
@@ -37,33 +46,18 @@ public final class DLT645LineServer: Sendable {
         return nil
     }
 
-    public func start() {
-        line.start(name: "metersim dlt645 line \(id)") { [self] in self.serve() }
-    }
+    public func device(key: String) -> SimulatedDevice? { meter(key)?.device }
 
-    public func stop() { line.stop() }
-
-    private func serve() {
-        let framing = settings.framing
-        // A partial frame older than this is dropped (a master that died mid-frame).
-        let staleAfter = max(0.5, 30 * framing.seconds(forBytes: 1))
-        var decoder = DLT645StreamDecoder()
-        let noise = SeededNoise(seed: seed)
-        var counter: UInt64 = 0
-        line.serve(&decoder, staleAfter: staleAfter) { decoder in
-            while let item = decoder.next() {
-                // A corrupted request gets no answer, as from a real meter.
-                guard case let .frame(frame) = item else { line.stats.withLock { $0.discardedBytes += 1 }; continue }
-                counter += 1
-                guard handle(frame, arrivedAt: Monotonic.now(), framing: framing, random: { noise.unit(counter &+ $0) }) else { return false }
-            }
-            return true
+    public func start() throws(SimulatorError) {
+        try line.start { [self] in
+            // A partial frame older than this is dropped (a master that died mid-frame).
+            let staleAfter = max(0.5, 30 * line.framing.seconds(forBytes: 1))
+            line.serve(DLT645RequestDecoder(), staleAfter: staleAfter) { frame, request in handle(frame, request) }
         }
     }
 
     /// Returns false when the server is stopping.
-    private func handle(_ frame: DLT645Frame, arrivedAt: Double, framing: SerialFraming, random: (UInt64) -> Double) -> Bool {
-        line.stats.withLock { $0.frames += 1 }
+    private func handle(_ frame: DLT645Frame, _ request: LineRequest) -> Bool {
         let addressed = meters.filter { $0.isAddressed(by: frame) }
         if frame.address.isBroadcast {
             for meter in addressed { _ = meter.respond(to: frame, at: clock.now()) }
@@ -83,8 +77,6 @@ public final class DLT645LineServer: Sendable {
             reply.address = (try? DLT645Address(wire: wire)) ?? reply.address
         }
         guard let bytes = try? reply.encoded(preamble: 4) else { return true }
-        let requestEnd = arrivedAt + framing.seconds(forBytes: frame.data.count + DLT645Frame.overhead + 4) + framing.interFrameSilence
-        return line.reply(faults.corrupting(bytes, random: random), requestEnd: requestEnd,
-                          delay: Double(faults.delayMs) / 1000, framing: framing)
+        return line.reply(bytes, to: request, requestBytes: frame.data.count + DLT645Frame.overhead + 4, faults: faults)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import MeterCore
 import MeterIO
 import MeterProtocols
+import Synchronization
 
 /// Modbus TCP devices behind one listening port on 127.0.0.1, like a meter with an Ethernet
 /// interface or a small gateway. One thread serves every client of the port with poll().
@@ -10,14 +11,14 @@ import MeterProtocols
 /// (gateway target device failed to respond), as a Modbus TCP gateway does; unit 0 and 255,
 /// which TCP clients use to mean "the device itself", reach the device when the port has only one.
 /// A `delay_ms` fault holds up the other clients of the same port too (one thread per port).
-public final class TCPDeviceServer: Sendable {
+public final class TCPDeviceServer: LineServer {
     public let id: String
     public let devices: [SimulatedDevice]
     public let listener: ModbusTCPListener
     let seed: UInt64
     static let maxClients = 32
     private let wake = WakePipe()
-    private let thread = Locked<ServingThread?>(nil)
+    private let thread = Mutex<DedicatedThread?>(nil)
 
     public init(id: String?, port: Int, devices: [SimulatedDevice], seed: UInt64 = 1) throws(ModbusServerError) {
         listener = try ModbusTCPListener(host: "127.0.0.1", port: port)
@@ -26,19 +27,33 @@ public final class TCPDeviceServer: Sendable {
         self.seed = seed
     }
 
+    /// The server for the scenario's `index`-th TCP entry.
+    static func make(_ spec: ScenarioTCPPort, index: Int, builder: DeviceBuilder) throws(SimulatorError) -> TCPDeviceServer {
+        let endpoint = spec.id ?? "tcp-\(spec.port == 0 ? index : spec.port)"
+        let devices = try builder.devices(spec.devices, on: endpoint)
+        do {
+            return try TCPDeviceServer(id: spec.id, port: spec.port, devices: devices, seed: builder.seed(for: endpoint))
+        } catch { throw SimulatorError("tcp port \(spec.port): \(error)") }
+    }
+
     public var port: Int { listener.port }
+    public var linkTarget: String? { nil }
+    public var announcement: String { "tcp \(port) units " + devices.map { String($0.unit.rawValue) }.joined(separator: ",") }
 
-    public func device(unit: UInt8) -> SimulatedDevice? { devices.first { $0.unit.rawValue == unit } }
+    /// Its id, its port number, or `tcp-<port>`.
+    public func isNamed(_ endpoint: String) -> Bool { endpoint == id || endpoint == String(port) || endpoint == "tcp-\(port)" }
 
-    public func start() throws(ModbusServerError) {
-        let responder = try ModbusResponder(framing: .tcp, devices: devices, seed: seed)
-        let box = UncheckedBox(responder)
-        thread.withLock { $0 = ServingThread(name: "metersim tcp \(port)") { [self] in self.serve(box.take()) } }
+    public func start() throws(SimulatorError) {
+        let box: UncheckedBox<ModbusResponder>
+        do { box = UncheckedBox(try ModbusResponder(framing: .tcp, devices: devices, seed: seed)) } catch { throw SimulatorError("\(error)") }
+        let serving: DedicatedThread
+        do { serving = try DedicatedThread(stackBytes: 512 * 1024) { [self] in self.serve(box.take()) } } catch { throw SimulatorError("\(error)") }
+        thread.withLock { $0 = serving }
     }
 
     public func stop() {
         wake.signal()
-        thread.value?.join()
+        thread.withLock { $0 }?.join(timeoutMs: 5000)
     }
 
     private func serve(_ responder: ModbusResponder) {

@@ -1,4 +1,5 @@
 import MeterCore
+import Synchronization
 
 /// One simulated meter: a profile, a physics model driven by an injected clock, pinned values,
 /// and faults. Shared between the thread that serves it and the control channel, so all state
@@ -9,7 +10,7 @@ public final class SimulatedDevice: Sendable {
     public let kind: DeviceModelKind
     public let seed: UInt64
     private let clock: any SimulationClock
-    private let state: Locked<State>
+    private let state: Mutex<State>
 
     struct State {
         var model: DeviceModel
@@ -29,16 +30,13 @@ public final class SimulatedDevice: Sendable {
         self.clock = clock
         var model = DeviceModel(kind: kind, seed: seed, profile: profile)
         model.advance(to: clock.now())
-        state = Locked(State(model: model, faults: faults))
+        state = Mutex(State(model: model, faults: faults))
     }
 
-    public var faults: DeviceFaults { state.value.faults }
+    public var faults: DeviceFaults { state.withLock { $0.faults } }
 
     public func updateFaults(_ body: (inout DeviceFaults) throws(DeviceFaults.SetError) -> Void) throws(DeviceFaults.SetError) {
-        var faults = state.value.faults
-        try body(&faults)
-        let updated = faults
-        state.withLock { $0.faults = updated }
+        try state.withLock { (s: inout State) throws(DeviceFaults.SetError) in try body(&s.faults) }
     }
 
     public func setFaults(_ faults: DeviceFaults) { state.withLock { $0.faults = faults } }
@@ -86,5 +84,5 @@ public final class SimulatedDevice: Sendable {
     func countRequest() { state.withLock { $0.requests += 1 } }
 
     /// Requests this device has answered or been asked (for tests and `state`).
-    public var requestCount: Int { state.value.requests }
+    public var requestCount: Int { state.withLock { $0.requests } }
 }

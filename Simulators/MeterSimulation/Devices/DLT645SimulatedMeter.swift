@@ -1,6 +1,7 @@
 import Foundation
 import MeterCore
 import MeterProtocols
+import Synchronization
 
 /// A DL/T 645 electricity meter on a simulated line: its address, the physics of the
 /// `SimulatedDevice` it wraps (a tripped relay really cuts the load, so energy stops), the relay
@@ -17,7 +18,7 @@ public final class DLT645SimulatedMeter: Sendable {
     /// The written password (P2 P1 P0) relay commands must carry, with the profile's level.
     public let password: String
     public let relaySettings: RelayControlSettings
-    private let state: Locked<RelayState>
+    private let state: Mutex<RelayState>
 
     struct RelayState {
         var commandOff = false
@@ -34,7 +35,7 @@ public final class DLT645SimulatedMeter: Sendable {
         self.password = password.uppercased()
         is1997 = device.profile.protocolName == .dlt645_1997
         relaySettings = device.profile.relay ?? RelayControlSettings()
-        state = Locked(RelayState())
+        state = Mutex(RelayState())
     }
 
     /// True if this meter must act on `frame` (its address, a matching wildcard, or broadcast).
@@ -45,7 +46,7 @@ public final class DLT645SimulatedMeter: Sendable {
     /// Status word 3 now: the physical relay from the physics (the control channel may reclose it,
     /// as a customer pressing the button after "close allowed"), the rest from the meter's state.
     public func statusWord3() -> DLT645StatusWord3 {
-        let s = state.value
+        let s = state.withLock { $0 }
         var word = DLT645StatusWord3(rawValue: 0)
         word.relayOpen = (device.value(of: "relay.state") ?? 1) == 0
         word.relayCommandOff = s.commandOff
@@ -56,7 +57,7 @@ public final class DLT645SimulatedMeter: Sendable {
 
     /// The meter's clock at simulation time `t`, in local time like a real meter.
     public func clock(at t: Double) -> DLT645DateTime {
-        let meterSeconds = t + state.value.clockOffset
+        let meterSeconds = t + state.withLock { $0.clockOffset }
         var seconds = time_t(meterSeconds.rounded(.down))
         var parts = tm()
         localtime_r(&seconds, &parts)
@@ -155,7 +156,7 @@ public final class DLT645SimulatedMeter: Sendable {
         guard command.passwordLevel == relaySettings.passwordLevel, command.writtenPassword == password else { return refuse }
         guard relaySettings.acceptedCodes.contains(command.action), let action = DLT645RelayAction(rawValue: command.action) else { return refuse }
         guard command.deadline.secondsSince1970 >= clock(at: t).secondsSince1970 else { return refuse }
-        if action == .trip, state.value.keepPower { return refuse }
+        if action == .trip, state.withLock({ $0.keepPower }) { return refuse }
         switch action {
         case .trip:
             state.withLock { $0.commandOff = true }
@@ -176,7 +177,7 @@ public final class DLT645SimulatedMeter: Sendable {
 
     /// For `state` on the control channel.
     public var stateSummary: String {
-        let s = state.value
+        let s = state.withLock { $0 }
         return "relay=\(statusWord3()) command_off=\(s.commandOff) keep_power=\(s.keepPower) clock_offset_s=\(Int(s.clockOffset))"
     }
 }

@@ -1,0 +1,188 @@
+import Foundation
+import MeterCore
+import MeterIO
+import MeterProtocols
+import Synchronization
+
+/// A byte-stream decoder a simulated line feeds with what the client wrote.
+protocol LineDecoder {
+    associatedtype Frame
+    var bufferedCount: Int { get }
+    /// Bytes thrown away so far (line noise, frames that failed their checks).
+    var discardedBytes: Int { get }
+    mutating func append(_ bytes: [UInt8])
+    mutating func reset()
+    mutating func nextFrame() -> Frame?
+}
+
+extension ModbusRTUFramer: LineDecoder {}
+extension CJT188StreamDecoder: LineDecoder {}
+
+/// DL/T 645 requests; a corrupted one counts as one discarded byte (and gets no answer, as from a
+/// real meter).
+struct DLT645RequestDecoder: LineDecoder {
+    private var stream = DLT645StreamDecoder()
+    private(set) var discardedBytes = 0
+    var bufferedCount: Int { stream.bufferedCount }
+    mutating func append(_ bytes: [UInt8]) { stream.append(bytes) }
+    mutating func reset() { stream.reset() }
+    mutating func nextFrame() -> DLT645Frame? {
+        while let item = stream.next() {
+            guard case let .frame(frame) = item else { discardedBytes += 1; continue }
+            return frame
+        }
+        return nil
+    }
+}
+
+/// What a simulated serial line counts.
+public struct LineStatistics: Sendable, Hashable {
+    public var frames = 0
+    public var replies = 0
+    public var ignored = 0
+    public var discardedBytes = 0
+}
+
+/// One request on a line: when it arrived, and the noise for its byte-level faults.
+struct LineRequest {
+    let arrivedAt: Double
+    let number: UInt64
+    let noise: SeededNoise
+    /// The k-th noise value in [0, 1) for this request.
+    func random(_ k: UInt64) -> Double { noise.unit(number &+ k) }
+}
+
+/// What every simulated serial line shares, whatever protocol it speaks: its id, settings and
+/// seed, the pty, the serving thread and its wake-up, the serving loop, the statistics, and the
+/// timing of a real line. Public only as the handle `SerialLineServer` needs; nothing of it is.
+///
+/// Timing: a pty delivers a request instantly, so a reply is held back for the time the request
+/// would have taken on the wire plus the 3.5-character silence, then written paced at the line's
+/// baud rate (deadline-based, so sleeps do not accumulate drift), then the silence is kept again.
+public final class PacedLine: Sendable {
+    let id: String
+    let settings: SerialSettings
+    let seed: UInt64
+    let pty: PseudoTerminal
+    let wake = WakePipe()
+    private let stats = Mutex(LineStatistics())
+    private let thread = Mutex<DedicatedThread?>(nil)
+
+    init(id: String, settings: SerialSettings, seed: UInt64) throws(PseudoTerminalError) {
+        self.id = id
+        self.settings = settings
+        self.seed = seed
+        pty = try PseudoTerminal()
+    }
+
+    var framing: SerialFraming { settings.framing }
+    var statistics: LineStatistics { stats.withLock { $0 } }
+
+    /// Runs `body` on a thread of its own. Stale bytes from an earlier client go first, before
+    /// this returns: flushing on the serving thread could race with (and eat) a client's first request.
+    func start(_ body: @escaping @Sendable () -> Void) throws(SimulatorError) {
+        pty.flush()
+        let serving: DedicatedThread
+        do { serving = try DedicatedThread(stackBytes: 512 * 1024, body) } catch { throw SimulatorError("\(error)") }
+        thread.withLock { $0 = serving }
+    }
+
+    func stop() {
+        wake.signal()
+        thread.withLock { $0 }?.join(timeoutMs: 5000)
+    }
+
+    /// Feeds `decoder` with what arrives on the pty and hands every whole frame to `handle`; a
+    /// partial frame older than `staleAfter` seconds is voided. Returns when the line is stopped
+    /// or `handle` returns false. The line's seed seeds the requests' noise.
+    func serve<Decoder: LineDecoder>(_ decoder: Decoder, staleAfter: Double, handle: (Decoder.Frame, LineRequest) -> Bool) {
+        var decoder = decoder
+        let noise = SeededNoise(seed: seed)
+        var requests: UInt64 = 0
+        var lastByteAt = Monotonic.now()
+        var fds = [pollfd(fd: pty.masterFD, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let timeout: Int32 = decoder.bufferedCount > 0 ? Int32(staleAfter * 1000) + 1 : -1
+            let rc = poll(&fds, 2, timeout)
+            if fds[1].revents != 0 { return }
+            if rc < 0 { if errno == EINTR { continue }; return }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                guard let bytes = try? pty.readAvailable(), !bytes.isEmpty else { continue }
+                decoder.append(bytes)
+                lastByteAt = Monotonic.now()
+            } else if fds[0].revents != 0 {
+                // POLLHUP/POLLERR cannot last while we hold the slave open; avoid spinning anyway.
+                _ = wake.sleep(0.05)
+                continue
+            } else if decoder.bufferedCount > 0, Monotonic.now() - lastByteAt >= staleAfter {
+                decoder.reset()
+            }
+            while let frame = decoder.nextFrame() {
+                requests += 1
+                stats.withLock { $0.frames += 1 }
+                guard handle(frame, LineRequest(arrivedAt: Monotonic.now(), number: requests, noise: noise)) else { return }
+            }
+            let discarded = decoder.discardedBytes
+            stats.withLock { $0.discardedBytes = discarded }
+        }
+    }
+
+    /// A partial frame older than this is voided: 1.5 characters on a real line; a pty has no
+    /// timing, so allow for a client that writes byte by byte.
+    var characterGap: Double { max(0.05, 1.5 * framing.seconds(forBytes: 1)) }
+
+    /// Counts a frame that gets no answer; always true (the line keeps serving).
+    func ignore() -> Bool {
+        stats.withLock { $0.ignored += 1 }
+        return true
+    }
+
+    /// Waits until the request of `requestBytes` bytes has ended on the wire, then `delay` seconds,
+    /// then writes `bytes` paced. Returns false when the line is stopping.
+    func reply(_ bytes: [UInt8], to request: LineRequest, requestBytes: Int, delay: Double) -> Bool {
+        let requestEnd = request.arrivedAt + framing.seconds(forBytes: requestBytes) + framing.interFrameSilence
+        if !wake.sleep(requestEnd - Monotonic.now() + delay) { return false }
+        stats.withLock { $0.replies += 1 }
+        return writePaced(bytes)
+    }
+
+    /// A meter's reply with its faults applied: a broken checksum, garbage before the frame, a delay.
+    func reply(_ bytes: [UInt8], to request: LineRequest, requestBytes: Int, faults: DeviceFaults) -> Bool {
+        reply(faults.corrupting(bytes, random: request.random), to: request, requestBytes: requestBytes,
+              delay: Double(faults.delayMs) / 1000)
+    }
+
+    /// Writes `bytes` so that byte i leaves no earlier than i character times after the first,
+    /// then keeps the line silent for 3.5 characters.
+    private func writePaced(_ bytes: [UInt8]) -> Bool {
+        let charTime = framing.seconds(forBytes: 1)
+        let start = Monotonic.now()
+        var sent = 0
+        while sent < bytes.count {
+            let due = min(bytes.count, Int((Monotonic.now() - start) / charTime) + 1)
+            if due > sent {
+                do { try pty.write(bytes[sent..<due]) } catch { return true }
+                sent = due
+            }
+            if sent < bytes.count { Monotonic.sleep(until: start + Double(sent) * charTime) }
+            if wake.isSignalled { return false }
+        }
+        Monotonic.sleep(until: start + Double(bytes.count) * charTime + framing.interFrameSilence)
+        return true
+    }
+}
+
+extension DeviceFaults {
+    /// The byte-level faults of a meter reply: a broken checksum, garbage before the frame.
+    /// `random(k)` is the k-th noise value in [0, 1) for this request.
+    func corrupting(_ encoded: [UInt8], random: (UInt64) -> Double) -> [UInt8] {
+        var bytes = encoded
+        if badCRC { bytes[bytes.count - 2] ^= 0xFF }
+        if garbage {
+            let count = 3 + Int(random(1) * 8)
+            bytes = (0..<count).map { UInt8(truncatingIfNeeded: Int(random(UInt64(10 + $0)) * 256)) } + bytes
+        }
+        return bytes
+    }
+}
