@@ -15,19 +15,22 @@ struct Buffer: AsyncParsableCommand {
 
 /// Which store a `buffer` command looks at.
 struct StoreLocation: ParsableArguments {
+    @Argument(help: "Site configuration file (YAML); its store.path is used.")
+    var config: String?
+
     @Option(name: .long, help: ArgumentHelp("Outbox database (instead of the site's store.path).", valueName: "path"))
     var store: String?
 
     @OptionGroup var profileOptions: ProfileOptions
 
-    func path(config: String?) throws -> String {
+    func path() throws -> String {
         if let store { return store }
         if let config { return try loadSite(config, profiles: profileOptions.profiles).store.path }
         return StoreConfig.defaultPath
     }
 
-    func openReadOnly(config: String?) throws -> OutboxStore {
-        let path = try path(config: config)
+    func openReadOnly() throws -> OutboxStore {
+        let path = try path()
         do {
             return try OutboxStore(path: path, options: .readOnly)
         } catch {
@@ -42,16 +45,13 @@ struct BufferStatsCommand: AsyncParsableCommand {
         abstract: "Records and bytes per class, oldest and newest sequence number, drops so far."
     )
 
-    @Argument(help: "Site configuration file (YAML); its store.path is used.")
-    var config: String?
-
     @OptionGroup var location: StoreLocation
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
     func run() async throws {
-        let store = try location.openReadOnly(config: config)
+        let store = try location.openReadOnly()
         defer { store.close() }
         let stats: BufferStats
         do {
@@ -99,9 +99,6 @@ struct BufferPeek: AsyncParsableCommand {
     @Argument(help: "How many records.")
     var count: Int = 10
 
-    @Argument(help: "Site configuration file (YAML); its store.path is used.")
-    var config: String?
-
     @OptionGroup var location: StoreLocation
 
     func validate() throws {
@@ -109,7 +106,7 @@ struct BufferPeek: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try location.openReadOnly(config: config)
+        let store = try location.openReadOnly()
         defer { store.close() }
         do {
             for record in try await store.export(since: 0, limit: count) { print(record.exportLine) }
@@ -125,9 +122,6 @@ struct BufferExport: AsyncParsableCommand {
         abstract: "Print stored records from a sequence number on, as JSON lines with seq, kind and class."
     )
 
-    @Argument(help: "Site configuration file (YAML); its store.path is used.")
-    var config: String?
-
     @OptionGroup var location: StoreLocation
 
     @Option(help: "First sequence number to print.")
@@ -137,7 +131,7 @@ struct BufferExport: AsyncParsableCommand {
     var limit: Int?
 
     func run() async throws {
-        let store = try location.openReadOnly(config: config)
+        let store = try location.openReadOnly()
         defer { store.close() }
         // In pages, so a large store is never held in memory at once.
         var next = since

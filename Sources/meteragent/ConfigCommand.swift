@@ -12,14 +12,11 @@ struct Config: ParsableCommand {
             abstract: "Check a site config and the profiles it uses; print every error as file:line:column: message."
         )
 
-        @Argument(help: "Site configuration file (YAML).")
-        var file: String
-
-        @OptionGroup var profileOptions: ProfileOptions
+        @OptionGroup var site: SiteArguments
 
         func run() throws {
-            let site = try loadSite(file, profiles: profileOptions.profiles)
-            print("\(file): ok (gateway \(site.gatewayID), \(site.buses.count) buses, \(site.devices.count) devices)")
+            let site = try self.site.load()
+            print("\(self.site.config): ok (gateway \(site.gatewayID), \(site.buses.count) buses, \(site.devices.count) devices)")
         }
     }
 }

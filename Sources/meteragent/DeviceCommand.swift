@@ -15,20 +15,16 @@ func siteDevice(_ device: String, in site: SiteConfig, config: String) throws ->
 /// What every command that acts on one configured device takes: the site config, the device, the
 /// profiles, and whether to answer in JSON.
 struct DeviceCommandTarget: ParsableArguments {
-    @Argument(help: "Site configuration file (YAML).")
-    var config: String
+    @OptionGroup var site: SiteArguments
 
     @Argument(help: "Device id from the site configuration.")
     var device: String
-
-    @OptionGroup var profileOptions: ProfileOptions
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
     func execute(_ command: MeterCommand) async throws {
-        let site = try loadSite(config, profiles: profileOptions.profiles)
-        try await executeCommand(command, device: device, site: site, config: config, json: json)
+        try await executeCommand(command, device: device, site: try site.load(), config: site.config, json: json)
     }
 }
 

@@ -74,6 +74,19 @@ func loadSite(_ path: String, profiles: String?) throws -> SiteConfig {
     }
 }
 
+/// The site configuration a command works on, and where its profiles come from.
+struct SiteArguments: ParsableArguments {
+    @Argument(help: "Site configuration file (YAML).")
+    var config: String
+
+    @OptionGroup var profileOptions: ProfileOptions
+
+    /// The parsed and validated site; exits with every error as file:line:column.
+    func load() throws -> SiteConfig {
+        try loadSite(config, profiles: profileOptions.profiles)
+    }
+}
+
 struct ProfileOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Directory of device profiles.", valueName: "dir"))
     var profiles: String?

@@ -7,13 +7,10 @@ struct Plan: ParsableCommand {
         abstract: "Show the requests of one poll cycle per bus, with bytes and bus time against one request per point."
     )
 
-    @Argument(help: "Site configuration file (YAML).")
-    var config: String
-
-    @OptionGroup var profileOptions: ProfileOptions
+    @OptionGroup var site: SiteArguments
 
     func run() throws {
-        let site = try loadSite(config, profiles: profileOptions.profiles)
+        let site = try self.site.load()
         for bus in site.buses {
             if bus.protocolName == .dlt645 || bus.protocolName == .dlt645_1997 {
                 print(DLT645PlanReport(bus: bus, devices: site.devices(on: bus.id)).text)

@@ -8,8 +8,7 @@ struct Read: AsyncParsableCommand {
         discussion: "Prints a table of point, value, unit and quality, or JSON lines with --json."
     )
 
-    @Argument(help: "Site configuration file (YAML).")
-    var config: String
+    @OptionGroup var site: SiteArguments
 
     @Argument(help: "Device id from the site configuration.")
     var device: String
@@ -17,14 +16,12 @@ struct Read: AsyncParsableCommand {
     @Argument(help: "Points to read (default: all points of the device's profile).")
     var points: [String] = []
 
-    @OptionGroup var profileOptions: ProfileOptions
-
     @Flag(help: "Print JSON lines instead of a table.")
     var json = false
 
     func run() async throws {
-        let site = try loadSite(config, profiles: profileOptions.profiles)
-        let deviceConfig = try siteDevice(device, in: site, config: config)
+        let site = try self.site.load()
+        let deviceConfig = try siteDevice(device, in: site, config: self.site.config)
         for point in points where !deviceConfig.profile.pointNames.contains(PointName(point)) {
             let known = deviceConfig.profile.pointNames.map(\.rawValue).joined(separator: ", ")
             throw fail("profile \(deviceConfig.profile.name) has no point '\(point)' (points: \(known))", Exit.invalidConfig)

@@ -19,10 +19,7 @@ struct Run: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: "Site configuration file (YAML).")
-    var config: String
-
-    @OptionGroup var profileOptions: ProfileOptions
+    @OptionGroup var site: SiteArguments
 
     @Option(help: "Stop after this many seconds (default: run until stopped).")
     var duration: Double?
@@ -48,7 +45,7 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let site = try loadSite(config, profiles: profileOptions.profiles)
+        let site = try self.site.load()
         let log = Log.console(minimum: verbose ? .debug : .info)
         let scheduler: PollScheduler
         do {

@@ -19,19 +19,16 @@ struct TimeSync: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: "Site configuration file (YAML).")
-    var config: String
+    @OptionGroup var site: SiteArguments
 
     @Argument(help: "Bus id of a DL/T 645 line from the site configuration.")
     var bus: String
 
-    @OptionGroup var profileOptions: ProfileOptions
-
     func run() async throws {
-        let site = try loadSite(config, profiles: profileOptions.profiles)
+        let site = try self.site.load()
         guard let busConfig = site.bus(BusID(bus)) else {
             let known = site.buses.map(\.id.rawValue).joined(separator: ", ")
-            throw fail("no bus '\(bus)' in \(config) (buses: \(known))", Exit.invalidConfig)
+            throw fail("no bus '\(bus)' in \(self.site.config) (buses: \(known))", Exit.invalidConfig)
         }
         guard busConfig.protocolName == .dlt645 else {
             throw fail("bus \(bus) speaks \(busConfig.protocolName.rawValue); broadcast time sync is for dlt645 lines", Exit.invalidConfig)
