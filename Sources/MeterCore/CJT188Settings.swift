@@ -24,11 +24,11 @@ public struct CJT188Settings: Sendable, Hashable {
     public var meterType: CJT188MeterType
     /// The order tried first; the driver falls back to the other when the meter stays silent.
     public var diOrder: CJT188DIOrder
-    public var clockLayout: CJT188Clock.Layout
+    public var clockLayout: CJT188ClockLayout
     public var fields: [PointName: CJT188Field]
 
     public init(meterType: CJT188MeterType, diOrder: CJT188DIOrder = .highFirst,
-                clockLayout: CJT188Clock.Layout = .secondsFirst, fields: [PointName: CJT188Field] = [:]) {
+                clockLayout: CJT188ClockLayout = .secondsFirst, fields: [PointName: CJT188Field] = [:]) {
         self.meterType = meterType
         self.diOrder = diOrder
         self.clockLayout = clockLayout
@@ -41,5 +41,5 @@ public enum CJT188ClockOrder: String, Sendable, Hashable, CaseIterable {
     case secondsFirst = "seconds_first"
     case yearFirst = "year_first"
 
-    public var layout: CJT188Clock.Layout { self == .secondsFirst ? .secondsFirst : .yearFirst }
+    public var layout: CJT188ClockLayout { self == .secondsFirst ? .secondsFirst : .yearFirst }
 }

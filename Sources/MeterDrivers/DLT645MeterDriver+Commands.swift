@@ -47,7 +47,7 @@ extension DLT645MeterDriver {
                            quality: .busError)
         }
         let credentials = device.credentials ?? MeterCredentials()
-        let deadline = DLT645DateTime(secondsSince1970: LocalClock.localSeconds(utcMs: now()) + Int64(settings.deadlineSeconds))
+        let deadline = MeterDateTime(secondsSince1970: LocalClock.localSeconds(utcMs: now()) + Int64(settings.deadlineSeconds))
         let request: DLT645Frame
         do throws(DLT645Error) {
             let body = try DLT645RelayCommand(passwordLevel: settings.passwordLevel, password: credentials.password,
@@ -109,7 +109,7 @@ extension DLT645MeterDriver {
         guard !is1997 else { return outcome(command, .unsupported, "time sync of DL/T 645-1997 meters is not supported", quality: .busError) }
         let sentAtMs = now()
         do throws(SerialBusError) {
-            try await Self.broadcastTime(DLT645DateTime(secondsSince1970: localSeconds), on: bus)
+            try await Self.broadcastTime(MeterDateTime(secondsSince1970: localSeconds), on: bus)
         } catch {
             return outcome(command, .failed, error.description, quality: error.quality)
         }
@@ -130,7 +130,7 @@ extension DLT645MeterDriver {
     }
 
     /// The meter's clock from DI 04000101 (date) and 04000102 (time).
-    public func readClock() async throws(SerialBusError) -> DLT645DateTime {
+    public func readClock() async throws(SerialBusError) -> MeterDateTime {
         let date = try await readItem(.date)
         let time = try await readItem(.time)
         guard date.count >= 4, time.count >= 3,
@@ -139,6 +139,6 @@ extension DLT645MeterDriver {
             throw SerialBusError(.invalidResponse, bus: bus.id, device: address.written, function: 0x11, item: "DI 04000101/04000102",
                                  message: "clock is not valid BCD")
         }
-        return DLT645DateTime(year: 2000 + yy, month: mo, day: dd, hour: hh, minute: mi, second: ss)
+        return MeterDateTime(year: 2000 + yy, month: mo, day: dd, hour: hh, minute: mi, second: ss)
     }
 }

@@ -157,7 +157,7 @@ public struct DLT645MeterDriver: MeterDriver {
     }
 
     /// Broadcasts the time to every meter on the line (0x08 to 99…99; no meter answers).
-    public static func broadcastTime(_ time: DLT645DateTime, on bus: SerialLineBus) async throws(SerialBusError) {
+    public static func broadcastTime(_ time: MeterDateTime, on bus: SerialLineBus) async throws(SerialBusError) {
         let request = DLT645Request.broadcastTime(time)
         let bytes: [UInt8]
         do throws(DLT645Error) { bytes = try request.encoded() } catch {

@@ -101,76 +101,45 @@ public struct CJT188Status: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A meter's real-time clock, local time as the meter keeps it.
-public struct CJT188Clock: Sendable, Hashable, CustomStringConvertible {
-    public var year: Int
-    public var month: Int
-    public var day: Int
-    public var hour: Int
-    public var minute: Int
-    public var second: Int
+/// The two layouts of CJ/T 188's 7 clock bytes in the wild.
+public enum CJT188ClockLayout: Sendable, Hashable {
+    /// `ss mm hh DD MM YY CC`: lowest unit first like every other CJ/T 188 field.
+    case secondsFirst
+    /// `CC YY MM DD hh mm ss`: as written; one implementation sends this.
+    case yearFirst
+}
 
-    public init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
-        self.year = year
-        self.month = month
-        self.day = day
-        self.hour = hour
-        self.minute = minute
-        self.second = second
-    }
-
-    /// The two layouts of the 7 clock bytes in the wild.
-    public enum Layout: Sendable, Hashable {
-        /// `ss mm hh DD MM YY CC`: lowest unit first like every other CJ/T 188 field.
-        case secondsFirst
-        /// `CC YY MM DD hh mm ss`: as written; one implementation sends this.
-        case yearFirst
-    }
+/// CJ/T 188's meter clock: 7 BCD bytes with the century, years 1990–2099.
+extension MeterDateTime {
+    public static let cjt188Years = 1990...2099
 
     /// Decodes in the preferred layout and falls back to the other one if the bytes make no
     /// date that way. nil for all zeros (a meter without a clock) or no valid date in either.
-    public static func decode(_ bytes: ArraySlice<UInt8>, preferring layout: Layout = .secondsFirst) -> CJT188Clock? {
+    public static func cjt188(_ bytes: ArraySlice<UInt8>, preferring layout: CJT188ClockLayout = .secondsFirst) -> MeterDateTime? {
         guard bytes.count == 7, bytes.contains(where: { $0 != 0 }) else { return nil }
-        let order: [Layout] = layout == .secondsFirst ? [.secondsFirst, .yearFirst] : [.yearFirst, .secondsFirst]
+        let order: [CJT188ClockLayout] = layout == .secondsFirst ? [.secondsFirst, .yearFirst] : [.yearFirst, .secondsFirst]
         for candidate in order {
-            if let clock = decode(Array(bytes), layout: candidate) { return clock }
+            if let clock = cjt188(Array(bytes), layout: candidate) { return clock }
         }
         return nil
     }
 
-    static func decode(_ b: [UInt8], layout: Layout) -> CJT188Clock? {
+    static func cjt188(_ b: [UInt8], layout: CJT188ClockLayout) -> MeterDateTime? {
         var v: [Int] = []
         for byte in b {
             guard let value = CJT188BCD.value(byte) else { return nil }
             v.append(value)
         }
-        let clock: CJT188Clock = switch layout {
-        case .secondsFirst: CJT188Clock(year: v[6] * 100 + v[5], month: v[4], day: v[3], hour: v[2], minute: v[1], second: v[0])
-        case .yearFirst: CJT188Clock(year: v[0] * 100 + v[1], month: v[2], day: v[3], hour: v[4], minute: v[5], second: v[6])
+        let clock = switch layout {
+        case .secondsFirst: MeterDateTime(year: v[6] * 100 + v[5], month: v[4], day: v[3], hour: v[2], minute: v[1], second: v[0])
+        case .yearFirst: MeterDateTime(year: v[0] * 100 + v[1], month: v[2], day: v[3], hour: v[4], minute: v[5], second: v[6])
         }
-        return clock.isValid ? clock : nil
+        return clock.isValid(years: cjt188Years) ? clock : nil
     }
 
-    public var isValid: Bool {
-        (1990...2099).contains(year) && (1...12).contains(month) && (1...31).contains(day)
-            && (0...23).contains(hour) && (0...59).contains(minute) && (0...59).contains(second)
-    }
-
-    public func encoded(layout: Layout = .secondsFirst) -> [UInt8] {
+    public func cjt188Bytes(layout: CJT188ClockLayout = .secondsFirst) -> [UInt8] {
         let fields = [second, minute, hour, day, month, year % 100, year / 100].map(CJT188BCD.byte)
         return layout == .secondsFirst ? fields : fields.reversed()
-    }
-
-    /// `YYYYMMDDhhmmss` as one number, how the agent reports the meter clock.
-    public var compactValue: Int64 {
-        Int64(year) * 10_000_000_000 + Int64(month) * 100_000_000 + Int64(day) * 1_000_000
-            + Int64(hour) * 10_000 + Int64(minute) * 100 + Int64(second)
-    }
-
-    /// `2024-11-25 14:30:20`
-    public var description: String {
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(year)-\(two(month))-\(two(day)) \(two(hour)):\(two(minute)):\(two(second))"
     }
 }
 
@@ -182,13 +151,13 @@ public struct CJT188CurrentData: Sendable, Hashable {
     public var settlementTotal: ExactDecimal
     public var settlementUnit: CJT188UnitCode
     /// nil when the meter sends no valid clock (all zeros, or not a date).
-    public var clock: CJT188Clock?
+    public var clock: MeterDateTime?
     public var status: CJT188Status
 
     public static let byteCount = 19
 
     public init(currentTotal: ExactDecimal, currentUnit: CJT188UnitCode, settlementTotal: ExactDecimal,
-                settlementUnit: CJT188UnitCode, clock: CJT188Clock?, status: CJT188Status) {
+                settlementUnit: CJT188UnitCode, clock: MeterDateTime?, status: CJT188Status) {
         self.currentTotal = currentTotal
         self.currentUnit = currentUnit
         self.settlementTotal = settlementTotal
@@ -198,7 +167,7 @@ public struct CJT188CurrentData: Sendable, Hashable {
     }
 
     /// Decodes the 19 bytes after DI and SER; extra vendor bytes after them are ignored.
-    public static func decode(_ payload: ArraySlice<UInt8>, clockLayout: CJT188Clock.Layout = .secondsFirst) throws(CJT188Error) -> CJT188CurrentData {
+    public static func decode(_ payload: ArraySlice<UInt8>, clockLayout: CJT188ClockLayout = .secondsFirst) throws(CJT188Error) -> CJT188CurrentData {
         guard payload.count >= byteCount else { throw .truncated(need: byteCount, have: payload.count) }
         let p = Array(payload)
         guard let current = CJT188BCD.decodeLowFirst(p[0..<4]) else { throw .badBCD(field: "current total") }
@@ -206,17 +175,17 @@ public struct CJT188CurrentData: Sendable, Hashable {
         return CJT188CurrentData(
             currentTotal: ExactDecimal(significand: Int64(current), exponent: -2), currentUnit: CJT188UnitCode(rawValue: p[4]),
             settlementTotal: ExactDecimal(significand: Int64(settlement), exponent: -2), settlementUnit: CJT188UnitCode(rawValue: p[9]),
-            clock: CJT188Clock.decode(p[10..<17], preferring: clockLayout),
+            clock: MeterDateTime.cjt188(p[10..<17], preferring: clockLayout),
             status: CJT188Status(low: p[17], high: p[18]))
     }
 
     /// The 19 bytes; nil if a total is negative or does not fit XXXXXX.XX (digits beyond the
     /// hundredths are cut, as a meter's register would).
-    public func encoded(clockLayout: CJT188Clock.Layout = .secondsFirst) -> [UInt8]? {
+    public func encoded(clockLayout: CJT188ClockLayout = .secondsFirst) -> [UInt8]? {
         guard let current = Self.hundredths(currentTotal), let settlement = Self.hundredths(settlementTotal),
               let currentBytes = CJT188BCD.encodeLowFirst(current, count: 4),
               let settlementBytes = CJT188BCD.encodeLowFirst(settlement, count: 4) else { return nil }
-        let clockBytes = clock?.encoded(layout: clockLayout) ?? [UInt8](repeating: 0, count: 7)
+        let clockBytes = clock?.cjt188Bytes(layout: clockLayout) ?? [UInt8](repeating: 0, count: 7)
         return currentBytes + [currentUnit.rawValue] + settlementBytes + [settlementUnit.rawValue] + clockBytes
             + [status.low, status.high]
     }

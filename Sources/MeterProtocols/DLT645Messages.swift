@@ -59,7 +59,7 @@ public enum DLT645Request {
     }
 
     /// Broadcast time (0x08 to 99…99): no meter answers.
-    public static func broadcastTime(_ time: DLT645DateTime) -> DLT645Frame {
+    public static func broadcastTime(_ time: MeterDateTime) -> DLT645Frame {
         DLT645Frame(address: .broadcast, control: .broadcastTime, data: time.wireSecondsFirst)
     }
 

@@ -35,9 +35,9 @@ public struct DLT645RelayCommand: Sendable, Hashable {
     public var operatorCode: [UInt8]
     /// N1; a raw byte so that a meter's refusal of an unknown code can be tested.
     public var action: UInt8
-    public var deadline: DLT645DateTime
+    public var deadline: MeterDateTime
 
-    public init(passwordLevel: UInt8, password: [UInt8], operatorCode: [UInt8], action: UInt8, deadline: DLT645DateTime) {
+    public init(passwordLevel: UInt8, password: [UInt8], operatorCode: [UInt8], action: UInt8, deadline: MeterDateTime) {
         self.passwordLevel = passwordLevel
         self.password = password
         self.operatorCode = operatorCode
@@ -47,7 +47,7 @@ public struct DLT645RelayCommand: Sendable, Hashable {
 
     /// From the written password (6 hex digits) and operator code (8), as in a site config.
     public init(passwordLevel: UInt8, password written: String, operatorCode writtenOperator: String,
-                action: DLT645RelayAction, deadline: DLT645DateTime) throws(DLT645Error) {
+                action: DLT645RelayAction, deadline: MeterDateTime) throws(DLT645Error) {
         guard let p = Hex.parse(written), p.count == 3 else { throw .valueOutOfRange("password must be 6 hex digits") }
         guard let c = Hex.parse(writtenOperator), c.count == 4 else { throw .valueOutOfRange("operator code must be 8 hex digits") }
         self.init(passwordLevel: passwordLevel, password: p.reversed(), operatorCode: c.reversed(), action: action.rawValue, deadline: deadline)
@@ -64,7 +64,7 @@ public struct DLT645RelayCommand: Sendable, Hashable {
         password = Array(data[1...3])
         operatorCode = Array(data[4...7])
         action = data[8]
-        deadline = try DLT645DateTime(wireSecondsFirst: data[10...15])
+        deadline = try MeterDateTime(wireSecondsFirst: data[10...15])
     }
 
     /// The password as written (`123456`).

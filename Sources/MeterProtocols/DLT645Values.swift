@@ -144,55 +144,9 @@ public enum DLT645ClockPattern: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// A calendar date and time as meters keep it (local time, two-digit year 2000–2099).
-public struct DLT645DateTime: Sendable, Hashable, CustomStringConvertible {
-    public var year: Int
-    public var month: Int
-    public var day: Int
-    public var hour: Int
-    public var minute: Int
-    public var second: Int
-
-    public init(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0) {
-        self.year = year
-        self.month = month
-        self.day = day
-        self.hour = hour
-        self.minute = minute
-        self.second = second
-    }
-
-    /// The calendar time `seconds` after 1970-01-01 00:00:00 (in whatever zone `seconds` counts).
-    public init(secondsSince1970 seconds: Int64) {
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let rest = Int(seconds - days * 86_400)
-        (year, month, day) = Self.civil(fromDays: days)
-        hour = rest / 3600
-        minute = rest / 60 % 60
-        second = rest % 60
-    }
-
-    /// Seconds since 1970-01-01 00:00:00 of this calendar time.
-    public var secondsSince1970: Int64 {
-        Self.days(year: year, month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
-    }
-
-    /// 0 = Sunday … 6 = Saturday.
-    public var weekday: Int {
-        let d = Self.days(year: year, month: month, day: day)
-        return Int(((d % 7) + 7 + 4) % 7)
-    }
-
-    public var isValid: Bool {
-        (2000...2099).contains(year) && (1...12).contains(month) && day >= 1 && day <= Self.daysIn(month: month, year: year)
-            && (0...23).contains(hour) && (0...59).contains(minute) && (0...59).contains(second)
-    }
-
-    /// `2026-11-25 17:05:01`
-    public var description: String {
-        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(year)-\(two(month))-\(two(day)) \(two(hour)):\(two(minute)):\(two(second))"
-    }
+/// DL/T 645's calendar: two-digit years 2000–2099, BCD fields.
+extension MeterDateTime {
+    public static let dlt645Years = 2000...2099
 
     /// Wire bytes `ss mm hh DD MM YY` (broadcast time data, relay command deadline).
     public var wireSecondsFirst: [UInt8] {
@@ -205,45 +159,11 @@ public struct DLT645DateTime: Sendable, Hashable, CustomStringConvertible {
         guard a.count >= 6 else { throw .truncated(needed: 6, available: a.count) }
         self.init(year: 2000 + (try DLT645BCD.value(a[5])), month: try DLT645BCD.value(a[4]), day: try DLT645BCD.value(a[3]),
                   hour: try DLT645BCD.value(a[2]), minute: try DLT645BCD.value(a[1]), second: try DLT645BCD.value(a[0]))
-        guard isValid else { throw .badDate(Hex.bytes(a)) }
+        guard isValid(years: Self.dlt645Years) else { throw .badDate(Hex.bytes(a)) }
     }
 
     /// Wire bytes of DI 04000101 (`YYMMDDWW`): WW DD MM YY.
     public var wireDate: [UInt8] { [weekday, day, month, year % 100].map(DLT645BCD.byte) }
     /// Wire bytes of DI 04000102 (`hhmmss`): ss mm hh.
     public var wireTime: [UInt8] { [second, minute, hour].map(DLT645BCD.byte) }
-
-    static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: isLeap(year) ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 (Howard Hinnant's days_from_civil).
-    static func days(year: Int, month: Int, day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civil(fromDays z0: Int64) -> (Int, Int, Int) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (Int(m <= 2 ? y + 1 : y), Int(m), Int(d))
-    }
 }

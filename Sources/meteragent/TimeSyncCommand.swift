@@ -35,7 +35,7 @@ struct TimeSync: AsyncParsableCommand {
         }
         let line = SerialLineBus(config: busConfig)
         defer { line.close() }
-        let time = DLT645DateTime(secondsSince1970: LocalClock.localSeconds(utcMs: WallClock.nowMs()))
+        let time = MeterDateTime(secondsSince1970: LocalClock.localSeconds(utcMs: WallClock.nowMs()))
         do throws(SerialBusError) {
             try await DLT645MeterDriver.broadcastTime(time, on: line)
         } catch {

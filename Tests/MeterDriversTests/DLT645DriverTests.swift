@@ -76,7 +76,7 @@ struct DLT645DriverTests {
         #expect(readings.first { $0.point.rawValue == "frequency" }?.value?.description == "49.98")
         #expect(readings.first { $0.point.rawValue == "power_factor.total" }?.value?.description == "0.953")
         // The meter clock: today's date and the time within a few seconds.
-        let now = DLT645DateTime(secondsSince1970: LocalClock.localSeconds(utcMs: WallClock.nowMs()))
+        let now = MeterDateTime(secondsSince1970: LocalClock.localSeconds(utcMs: WallClock.nowMs()))
         #expect(Self.value(readings, "clock.date") == Double(now.year * 10000 + now.month * 100 + now.day))
         #expect(Self.value(readings, "relay.status_word") == 0)
     }

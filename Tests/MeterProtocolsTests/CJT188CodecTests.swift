@@ -81,7 +81,7 @@ import Testing
         let data = try CJT188CurrentData.decode(try CJT188Reply.payload(of: reply, answering: request, dataID: .currentData))
         #expect(data.currentTotal.description == "123456.78")
         #expect(data.settlementTotal.description == "123400.00")
-        #expect(data.clock == CJT188Clock(year: 2024, month: 11, day: 25, hour: 14, minute: 30, second: 20))
+        #expect(data.clock == MeterDateTime(year: 2024, month: 11, day: 25, hour: 14, minute: 30, second: 20))
         #expect(data.clock?.compactValue == 20241125143020)
         #expect(data.status.valve == .closed)
         #expect(data.status.batteryLow)
@@ -93,7 +93,7 @@ import Testing
         let request = CJT188Request.readCurrentData(meterType: .gas, address: address, order: .lowFirst, serial: 0x2A)
         let data = CJT188CurrentData(currentTotal: ExactDecimal("123456.78")!, currentUnit: .cubicMetre,
                                      settlementTotal: ExactDecimal("123400")!, settlementUnit: .cubicMetre,
-                                     clock: CJT188Clock(year: 2024, month: 11, day: 25, hour: 14, minute: 30, second: 20),
+                                     clock: MeterDateTime(year: 2024, month: 11, day: 25, hour: 14, minute: 30, second: 20),
                                      status: CJT188Status(valve: .closed, batteryLow: true))
         let reply = CJT188Reply.make(answering: request, meterType: .gas, address: address, payload: try #require(data.encoded()))
         #expect(reply.encoded() == Self.bytes(Self.gasReply))
@@ -215,14 +215,14 @@ import Testing
     @Test func clockReadsEitherLayout() {
         let secondsFirst: [UInt8] = [0x20, 0x30, 0x14, 0x25, 0x11, 0x24, 0x20]
         let yearFirst: [UInt8] = [0x20, 0x24, 0x11, 0x25, 0x14, 0x30, 0x20]
-        let expected = CJT188Clock(year: 2024, month: 11, day: 25, hour: 14, minute: 30, second: 20)
-        #expect(CJT188Clock.decode(secondsFirst[...]) == expected)
+        let expected = MeterDateTime(year: 2024, month: 11, day: 25, hour: 14, minute: 30, second: 20)
+        #expect(MeterDateTime.cjt188(secondsFirst[...]) == expected)
         // Seconds-first would give month 14: not a date, so the year-first reading wins.
-        #expect(CJT188Clock.decode(yearFirst[...]) == expected)
-        #expect(CJT188Clock.decode(yearFirst[...], preferring: .yearFirst) == expected)
-        #expect(expected.encoded(layout: .yearFirst) == yearFirst)
-        #expect(CJT188Clock.decode([0, 0, 0, 0, 0, 0, 0][...]) == nil)
-        #expect(CJT188Clock.decode([0x99, 0x99, 0x99, 0x99, 0x99, 0x99, 0x99][...]) == nil)
+        #expect(MeterDateTime.cjt188(yearFirst[...]) == expected)
+        #expect(MeterDateTime.cjt188(yearFirst[...], preferring: .yearFirst) == expected)
+        #expect(expected.cjt188Bytes(layout: .yearFirst) == yearFirst)
+        #expect(MeterDateTime.cjt188([0, 0, 0, 0, 0, 0, 0][...]) == nil)
+        #expect(MeterDateTime.cjt188([0x99, 0x99, 0x99, 0x99, 0x99, 0x99, 0x99][...]) == nil)
         #expect(expected.description == "2024-11-25 14:30:20")
     }
 

@@ -71,7 +71,7 @@ import Testing
         // PROTOCOLS.md: `68 … 68 1C 10 36 33 33 33 45 33 33 33 4D 33 33 33 33 34 34 CC F9 16`
         // = PA 03, N1 1A, deadline 2099-01-01 (operator code 00000012).
         let command = try DLT645RelayCommand(passwordLevel: 0x03, password: "000000", operatorCode: "00000012",
-                                             action: .trip, deadline: DLT645DateTime(year: 2099, month: 1, day: 1))
+                                             action: .trip, deadline: MeterDateTime(year: 2099, month: 1, day: 1))
         let frame = try DLT645Request.relayControl(command, to: Self.meter)
         let encoded = try frame.encoded(preamble: 0)
         #expect(Array(encoded[8...25]) == Self.bytes("1C 10 36 33 33 33 45 33 33 33 4D 33 33 33 33 34 34 CC"))
@@ -84,14 +84,14 @@ import Testing
 
     @Test func passwordGoesLowByteFirst() throws {
         let command = try DLT645RelayCommand(passwordLevel: 0x02, password: "123456", operatorCode: "A1B2C3D4",
-                                             action: .closeAllowed, deadline: DLT645DateTime(year: 2030, month: 6, day: 15, hour: 8))
+                                             action: .closeAllowed, deadline: MeterDateTime(year: 2030, month: 6, day: 15, hour: 8))
         #expect(Array(command.data[0...9]) == [0x02, 0x56, 0x34, 0x12, 0xD4, 0xC3, 0xB2, 0xA1, 0x1B, 0x00])
         #expect(Array(command.data[10...15]) == [0x00, 0x00, 0x08, 0x15, 0x06, 0x30])
     }
 
     @Test func relayReplies() throws {
         let command = try DLT645RelayCommand(passwordLevel: 2, password: "000000", operatorCode: "00000000",
-                                             action: .trip, deadline: DLT645DateTime(year: 2099, month: 1, day: 1))
+                                             action: .trip, deadline: MeterDateTime(year: 2099, month: 1, day: 1))
         let request = try DLT645Request.relayControl(command, to: Self.meter)
         try DLT645Reply.relay(DLT645Reply.okReply(to: request, from: Self.meter), answering: request)
         let refused = DLT645Reply.errorReply(to: request, from: Self.meter, error: .unauthorised)
@@ -104,13 +104,13 @@ import Testing
     }
 
     @Test func broadcastTimeFrame() throws {
-        let time = DLT645DateTime(year: 2026, month: 11, day: 25, hour: 17, minute: 5, second: 1)
+        let time = MeterDateTime(year: 2026, month: 11, day: 25, hour: 17, minute: 5, second: 1)
         let frame = DLT645Request.broadcastTime(time)
         let encoded = try frame.encoded(preamble: 0)
         let data: [UInt8] = [0x01, 0x05, 0x17, 0x25, 0x11, 0x26].map { $0 &+ 0x33 }
         #expect(Array(encoded[0...9]) == [0x68, 0x99, 0x99, 0x99, 0x99, 0x99, 0x99, 0x68, 0x08, 0x06])
         #expect(Array(encoded[10...15]) == data)
-        #expect(try DLT645DateTime(wireSecondsFirst: frame.data) == time)
+        #expect(try MeterDateTime(wireSecondsFirst: frame.data) == time)
     }
 
     @Test func controlByteFields() {
@@ -191,15 +191,15 @@ import Testing
     }
 
     @Test func clockFields() throws {
-        let t = DLT645DateTime(year: 2026, month: 11, day: 25, hour: 17, minute: 5, second: 1)
+        let t = MeterDateTime(year: 2026, month: 11, day: 25, hour: 17, minute: 5, second: 1)
         #expect(t.weekday == 3) // a Wednesday
         #expect(t.wireDate == [0x03, 0x25, 0x11, 0x26] && t.wireTime == [0x01, 0x05, 0x17])
         #expect(try DLT645ValueFormat.clock(.date).decode(t.wireDate).significand == 26_112_503)
         #expect(try DLT645ValueFormat.clock(.time).decode(t.wireTime).significand == 170_501)
-        #expect(DLT645DateTime(secondsSince1970: t.secondsSince1970) == t)
-        #expect(DLT645DateTime(secondsSince1970: 0) == DLT645DateTime(year: 1970, month: 1, day: 1))
-        #expect(DLT645DateTime(secondsSince1970: 951_782_400).description == "2000-02-29 00:00:00")
-        #expect(!DLT645DateTime(year: 2026, month: 2, day: 29).isValid)
+        #expect(MeterDateTime(secondsSince1970: t.secondsSince1970) == t)
+        #expect(MeterDateTime(secondsSince1970: 0) == MeterDateTime(year: 1970, month: 1, day: 1))
+        #expect(MeterDateTime(secondsSince1970: 951_782_400).description == "2000-02-29 00:00:00")
+        #expect(!MeterDateTime(year: 2026, month: 2, day: 29).isValid(years: MeterDateTime.dlt645Years))
     }
 
     @Test func statusWord3Bits() throws {

@@ -25,7 +25,7 @@ import Testing
         #expect(data.currentTotal.description == "4711.25")
         #expect(data.settlementTotal.description == "4711.00")
         // ManualClock starts at 2026-01-01T00:00:00Z: 08:00 in UTC+8.
-        #expect(data.clock == CJT188Clock(year: 2026, month: 1, day: 1, hour: 8, minute: 0, second: 0))
+        #expect(data.clock == MeterDateTime(year: 2026, month: 1, day: 1, hour: 8, minute: 0, second: 0))
         #expect(data.status == CJT188Status(valve: .open, batteryLow: false))
         // The reply echoes the DI in the order it was asked.
         let low = CJT188Request.readCurrentData(meterType: .coldWater, address: Self.address, order: .lowFirst, serial: 6)

@@ -24,7 +24,7 @@ import Testing
     }
 
     static func relay(_ action: DLT645RelayAction, password: String = "000000", level: UInt8 = 2,
-                      deadline: DLT645DateTime = DLT645DateTime(year: 2099, month: 1, day: 1)) throws -> DLT645Frame {
+                      deadline: MeterDateTime = MeterDateTime(year: 2099, month: 1, day: 1)) throws -> DLT645Frame {
         try DLT645Request.relayControl(DLT645RelayCommand(passwordLevel: level, password: password, operatorCode: "00000001",
                                                           action: action, deadline: deadline), to: try DLT645Address("121078563412"))
     }
@@ -44,7 +44,7 @@ import Testing
     @Test func staysSilentForBroadcastsAndRepliesFromMeters() throws {
         let clock = FixedClock(1_800_000_000)
         let meter = try Self.meter(clock: clock)
-        #expect(meter.respond(to: DLT645Request.broadcastTime(DLT645DateTime(year: 2030, month: 1, day: 1)), at: clock.t) == nil)
+        #expect(meter.respond(to: DLT645Request.broadcastTime(MeterDateTime(year: 2030, month: 1, day: 1)), at: clock.t) == nil)
         let echo = DLT645Reply.readReply(to: DLT645Request.read(.totalActiveEnergy, from: meter.address), from: meter.address, payload: [0, 0, 0, 0])
         #expect(meter.respond(to: echo, at: clock.t) == nil)
         #expect(!meter.isAddressed(by: DLT645Request.read(.totalActiveEnergy, from: try DLT645Address("121078563413"))))
@@ -57,7 +57,7 @@ import Testing
         let unauthorised = DLT645Frame(address: meter.address, control: DLT645Control(rawValue: 0xDC), data: [0x04])
         #expect(meter.respond(to: try Self.relay(.trip, password: "000000"), at: clock.t) == unauthorised)
         #expect(meter.respond(to: try Self.relay(.trip, password: "123456", level: 4), at: clock.t) == unauthorised)
-        #expect(meter.respond(to: try Self.relay(.trip, password: "123456", deadline: DLT645DateTime(year: 2020, month: 1, day: 1)), at: clock.t) == unauthorised)
+        #expect(meter.respond(to: try Self.relay(.trip, password: "123456", deadline: MeterDateTime(year: 2020, month: 1, day: 1)), at: clock.t) == unauthorised)
         #expect(!meter.statusWord3().relayOpen)
         #expect(meter.respond(to: try Self.relay(.keepPower, password: "123456"), at: clock.t)?.control.rawValue == 0x9C)
         #expect(meter.respond(to: try Self.relay(.trip, password: "123456"), at: clock.t) == unauthorised)
@@ -84,10 +84,10 @@ import Testing
         let clock = FixedClock(1_800_000_000)
         let meter = try Self.meter(clock: clock)
         let now = meter.clock(at: clock.t)
-        let ahead = DLT645DateTime(secondsSince1970: now.secondsSince1970 + 200)
+        let ahead = MeterDateTime(secondsSince1970: now.secondsSince1970 + 200)
         _ = meter.respond(to: DLT645Request.broadcastTime(ahead), at: clock.t)
         #expect(meter.clock(at: clock.t) == ahead)
-        let far = DLT645DateTime(secondsSince1970: ahead.secondsSince1970 + 3600)
+        let far = MeterDateTime(secondsSince1970: ahead.secondsSince1970 + 3600)
         _ = meter.respond(to: DLT645Request.broadcastTime(far), at: clock.t)
         #expect(meter.clock(at: clock.t) == ahead)
     }

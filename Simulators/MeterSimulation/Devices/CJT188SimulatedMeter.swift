@@ -66,12 +66,8 @@ public final class CJT188SimulatedMeter: Sendable {
                                  clock: Self.clock(at: time), status: status(values))
     }
 
-    static func clock(at time: Double) -> CJT188Clock {
-        var seconds = time_t(time.rounded(.down)) + time_t(utcOffsetSeconds)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return CJT188Clock(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
-                           hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec))
+    static func clock(at time: Double) -> MeterDateTime {
+        MeterDateTime(secondsSince1970: Int64(time.rounded(.down)) + Int64(utcOffsetSeconds))
     }
 
     /// The reply to a frame addressed to this meter, or nil when a real meter would stay silent.

@@ -56,12 +56,12 @@ public final class DLT645SimulatedMeter: Sendable {
     }
 
     /// The meter's clock at simulation time `t`, in local time like a real meter.
-    public func clock(at t: Double) -> DLT645DateTime {
+    public func clock(at t: Double) -> MeterDateTime {
         let meterSeconds = t + state.withLock { $0.clockOffset }
         var seconds = time_t(meterSeconds.rounded(.down))
         var parts = tm()
         localtime_r(&seconds, &parts)
-        return DLT645DateTime(secondsSince1970: Int64(seconds) + Int64(parts.tm_gmtoff))
+        return MeterDateTime(secondsSince1970: Int64(seconds) + Int64(parts.tm_gmtoff))
     }
 
     private func localOffset(at t: Double) -> Int64 {
@@ -138,7 +138,7 @@ public final class DLT645SimulatedMeter: Sendable {
 
     /// Broadcast time: accepted only within 5 minutes of the meter's clock, as real meters do.
     private func applyTimeSync(_ data: [UInt8], at t: Double) {
-        guard let time = try? DLT645DateTime(wireSecondsFirst: data) else { return }
+        guard let time = try? MeterDateTime(wireSecondsFirst: data) else { return }
         let target = Double(time.secondsSince1970 - localOffset(at: t))
         state.withLock { s in
             let meterNow = t + s.clockOffset
