@@ -82,7 +82,7 @@ public struct ModbusTransaction: BusJob {
     var operation: Operation
     public var continuation: CheckedContinuation<Result<[UInt16], ModbusError>, Never>
 
-    func error(_ kind: ModbusError.Kind, bus: BusID, message: String) -> ModbusError {
+    func error(_ kind: BusFailure, bus: BusID, message: String) -> ModbusError {
         ModbusError(kind, bus: bus, unit: unit, function: operation.function, address: operation.address, message: message)
     }
 

@@ -59,8 +59,8 @@ public final class ModbusBusWorker: BusWorker {
             return result
         }, classify: { error in
             switch error.kind {
-            case .timeout, .crcError, .invalidResponse: return .badReply(timedOut: error.kind == .timeout)
-            case .exception: return .deviceAnswered
+            case .timeout, .checksumError, .invalidResponse: return .badReply(timedOut: error.kind == .timeout)
+            case .exception, .meterError: return .deviceAnswered
             case .connection:
                 if !wasConnected {
                     connectBackoff.recordFailure(now: now())

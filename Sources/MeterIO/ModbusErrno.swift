@@ -7,11 +7,11 @@ import Glibc
 import Musl
 #endif
 
-/// Sorts an errno left by a failed libmodbus call into a `ModbusError.Kind`, and says whether the
+/// Sorts an errno left by a failed libmodbus call into a `BusFailure`, and says whether the
 /// connection is now unusable and must be reopened before the next transaction.
 enum ModbusErrno {
     struct Classification: Equatable {
-        var kind: ModbusError.Kind
+        var kind: BusFailure
         var needsReconnect: Bool
     }
 
@@ -21,7 +21,7 @@ enum ModbusErrno {
         case ETIMEDOUT:
             return .init(kind: .timeout, needsReconnect: false)
         case cmodbus_error_bad_crc():
-            return .init(kind: .crcError, needsReconnect: false)
+            return .init(kind: .checksumError, needsReconnect: false)
         case cmodbus_error_bad_slave(), cmodbus_error_bad_data(), cmodbus_error_too_much_data(),
              cmodbus_error_bad_exception(), cmodbus_error_unknown_exception():
             return .init(kind: .invalidResponse, needsReconnect: false)

@@ -80,7 +80,7 @@ public struct SerialTransaction: BusJob {
     var request: SerialRequest
     public var continuation: CheckedContinuation<Result<[UInt8], SerialBusError>, Never>
 
-    func error(_ kind: SerialBusError.Kind, bus: BusID, message: String) -> SerialBusError {
+    func error(_ kind: BusFailure, bus: BusID, message: String) -> SerialBusError {
         SerialBusError(kind, bus: bus, device: request.device, function: request.function, item: request.item, message: message)
     }
 

@@ -59,7 +59,7 @@ public final class SerialLineBusWorker: BusWorker {
         }, classify: { error in
             switch error.kind {
             case .timeout, .checksumError, .invalidResponse: return .badReply(timedOut: error.kind == .timeout)
-            case .meterError: return .deviceAnswered
+            case .meterError, .exception: return .deviceAnswered
             case .connection:
                 // An open port that broke (adapter unplugged, peer closed the socket) is reopened.
                 if portOpened { channel = nil }

@@ -67,7 +67,7 @@ import Glibc
         #expect(ModbusErrno.classify(ETIMEDOUT).kind == .timeout)
         #expect(ModbusErrno.classify(base + 2).kind == .exception(.illegalDataAddress))
         #expect(ModbusErrno.classify(base + 11).kind == .exception(.gatewayTargetFailed))
-        #expect(ModbusErrno.classify(base + 12).kind == .crcError)          // EMBBADCRC
+        #expect(ModbusErrno.classify(base + 12).kind == .checksumError)          // EMBBADCRC
         #expect(ModbusErrno.classify(base + 13).kind == .invalidResponse)   // EMBBADDATA
         #expect(ModbusErrno.classify(base + 16).kind == .invalidResponse)   // EMBMDATA
         #expect(ModbusErrno.classify(base + 17).kind == .invalidResponse)   // EMBBADSLAVE

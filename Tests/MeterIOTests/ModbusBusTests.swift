@@ -121,7 +121,7 @@ import Testing
 }
 
 /// The Modbus failure kind of a finished task, nil when it succeeded or failed otherwise.
-func failureKind<T>(_ result: Result<T, any Error>) -> ModbusError.Kind? {
+func failureKind<T>(_ result: Result<T, any Error>) -> BusFailure? {
     if case let .failure(error) = result { return (error as? ModbusError)?.kind }
     return nil
 }

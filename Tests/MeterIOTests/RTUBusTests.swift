@@ -114,7 +114,7 @@ final class RTUResponder: @unchecked Sendable {
             _ = try await bus.readRegisters(unit: UnitID(2), table: .holding, address: 4, count: 2)
             Issue.record("a reply with a broken CRC was taken")
         } catch {
-            #expect(error.kind == .crcError)
+            #expect(error.kind == .checksumError)
             #expect(error.quality == .crcError)
         }
         #expect(bus.statistics.crcErrors == 3)
