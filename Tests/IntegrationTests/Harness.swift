@@ -1,4 +1,6 @@
 import Foundation
+import MeterCore
+import Synchronization
 import Testing
 
 /// Paths of the repository and the built binaries, found from this file and the test runner.
@@ -39,27 +41,29 @@ struct HarnessError: Error, CustomStringConvertible {
 
 /// What a child wrote to its stdout and stderr, read by a thread per pipe until end of file
 /// (Foundation's readabilityHandler now and then never reported the end of file).
-private final class CollectedOutput: @unchecked Sendable {
-    // @unchecked: every field is only touched under `lock`.
-    private let lock = NSLock()
-    private var bytes: [[UInt8]] = [[], []]
-    private var closedPipes = 0
+private final class CollectedOutput: Sendable {
+    private let state = Mutex(State())
 
-    func collect(_ handle: FileHandle, into stream: Int) {
-        Thread.detachNewThread { [self] in
+    private struct State {
+        var bytes: [[UInt8]] = [[], []]
+        var closedPipes = 0
+    }
+
+    func collect(_ handle: FileHandle, into stream: Int) throws {
+        try DedicatedThread { [self] in
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
                 let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
                 if n < 0, errno == EINTR { continue }
                 guard n > 0 else { break }
-                lock.withLock { bytes[stream] += buffer[..<n] }
+                state.withLock { $0.bytes[stream] += buffer[..<n] }
             }
-            lock.withLock { closedPipes += 1 }
+            state.withLock { $0.closedPipes += 1 }
         }
     }
 
-    func text(_ stream: Int) -> String { lock.withLock { String(decoding: bytes[stream], as: UTF8.self) } }
-    var complete: Bool { lock.withLock { closedPipes == 2 } }
+    func text(_ stream: Int) -> String { state.withLock { String(decoding: $0.bytes[stream], as: UTF8.self) } }
+    var complete: Bool { state.withLock { $0.closedPipes == 2 } }
 }
 
 /// A child process whose output is collected line by line; killed by pid when the test ends.
@@ -77,8 +81,8 @@ final class ChildProcess: @unchecked Sendable {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        output.collect(out.fileHandleForReading, into: 0)
-        output.collect(err.fileHandleForReading, into: 1)
+        try output.collect(out.fileHandleForReading, into: 0)
+        try output.collect(err.fileHandleForReading, into: 1)
     }
 
     var stdout: String { output.text(0) }

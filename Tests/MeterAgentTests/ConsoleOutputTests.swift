@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Foundation
+import MeterCore
 import Synchronization
 import Testing
 @testable import MeterAgent
@@ -24,11 +25,9 @@ struct ConsoleOutputTests {
         }
 
         /// Reads on a thread of its own (the test's tasks must keep running meanwhile) until
-        /// `done` holds for what was read, or 20 s have passed.
+        /// `done` holds for what was read, or 20 s have passed (nothing if the test is cancelled).
         func read(until done: @escaping @Sendable (String) -> Bool) async -> String {
-            await withCheckedContinuation { finished in
-                Thread.detachNewThread { finished.resume(returning: readBlocking(until: done)) }
-            }
+            await DedicatedThread.run(onCancel: "") { readBlocking(until: done) }
         }
 
         private func readBlocking(until done: (String) -> Bool) -> String {

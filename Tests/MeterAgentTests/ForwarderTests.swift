@@ -1,53 +1,58 @@
 import Foundation
 import MeterAgent
 import MeterUplink
+import Synchronization
 import Testing
 
 /// An outbox in memory that records what was acknowledged.
-final class MemoryOutbox: ForwarderOutbox, @unchecked Sendable {
-    // @unchecked: every field is touched under `lock`.
-    private let lock = NSLock()
-    private var records: [UplinkRecord]
-    private(set) var acknowledged: [[UInt64]] = []
+final class MemoryOutbox: ForwarderOutbox, Sendable {
+    private let state: Mutex<State>
 
-    init(_ records: [UplinkRecord]) { self.records = records }
+    private struct State {
+        var records: [UplinkRecord]
+        var acknowledged: [[UInt64]] = []
+    }
 
-    func append(_ more: [UplinkRecord]) { lock.withLock { records += more } }
-    var remaining: [UInt64] { lock.withLock { records.map(\.seq) } }
-    var acks: [[UInt64]] { lock.withLock { acknowledged } }
+    init(_ records: [UplinkRecord]) { state = Mutex(State(records: records)) }
+
+    func append(_ more: [UplinkRecord]) { state.withLock { $0.records += more } }
+    var remaining: [UInt64] { state.withLock { $0.records.map(\.seq) } }
+    var acks: [[UInt64]] { state.withLock { $0.acknowledged } }
 
     func pending(limit: Int, maxBytes: Int) async throws -> [UplinkRecord] {
-        lock.withLock { Array(records.prefix(limit)) }
+        state.withLock { Array($0.records.prefix(limit)) }
     }
 
     func acknowledge(_ seqs: [UInt64]) async throws {
-        lock.withLock {
-            acknowledged.append(seqs)
-            records.removeAll { seqs.contains($0.seq) }
+        state.withLock {
+            $0.acknowledged.append(seqs)
+            $0.records.removeAll { seqs.contains($0.seq) }
         }
     }
 }
 
 /// A broker stand-in: accepts or fails publishes as the test says.
-final class FakePublisher: UplinkPublisher, @unchecked Sendable {
-    // @unchecked: every field is touched under `lock`.
-    private let lock = NSLock()
-    private var sent: [(topic: String, payload: String)] = []
-    /// Publishes that fail before the next one is accepted.
-    private var failuresLeft = 0
-    private var attempts = 0
+final class FakePublisher: UplinkPublisher, Sendable {
+    private let state = Mutex(State())
 
-    func failNext(_ n: Int) { lock.withLock { failuresLeft = n } }
-    var published: [(topic: String, payload: String)] { lock.withLock { sent } }
-    var attemptCount: Int { lock.withLock { attempts } }
+    private struct State {
+        var sent: [(topic: String, payload: String)] = []
+        /// Publishes that fail before the next one is accepted.
+        var failuresLeft = 0
+        var attempts = 0
+    }
+
+    func failNext(_ n: Int) { state.withLock { $0.failuresLeft = n } }
+    var published: [(topic: String, payload: String)] { state.withLock { $0.sent } }
+    var attemptCount: Int { state.withLock { $0.attempts } }
 
     func waitUntilConnected() async -> Bool { !Task.isCancelled }
 
     func publish(topic: String, payload: String, retain: Bool) async throws(MQTTError) {
-        let fail: Bool = lock.withLock {
-            attempts += 1
-            if failuresLeft > 0 { failuresLeft -= 1; return true }
-            sent.append((topic, payload))
+        let fail: Bool = state.withLock { s in
+            s.attempts += 1
+            if s.failuresLeft > 0 { s.failuresLeft -= 1; return true }
+            s.sent.append((topic, payload))
             return false
         }
         if fail { throw MQTTError(.connectionLost, "link down") }

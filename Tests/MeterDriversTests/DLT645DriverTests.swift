@@ -240,7 +240,7 @@ struct DLT645DriverTests {
         let parts: [[UInt8]] = [[0x11, 0x22], [0x33, 0x44], [0x55]]
         let running = Mutex(true)
         let requests = Mutex<[DLT645Frame]>([])
-        let thread = Thread {
+        try DedicatedThread {
             var decoder = DLT645StreamDecoder()
             while running.withLock({ $0 }) {
                 var pfd = pollfd(fd: pty.masterFD, events: Int16(POLLIN), revents: 0)
@@ -255,7 +255,6 @@ struct DLT645DriverTests {
                 }
             }
         }
-        thread.start()
         defer { running.withLock { $0 = false } }
         let bus = SerialLineBus(config: BusConfig(id: BusID("mf"), transport: .serial(port: pty.slavePath, settings: SerialSettings(baud: 9600), rs485: false),
                                                   protocolName: .dlt645, timeoutMs: 500, retries: 0))

@@ -39,7 +39,7 @@ import Testing
 
     static func startServer(silentUnits: Set<UInt8> = []) throws -> TestModbusServer {
         let server = try TestModbusServer(holding: registers(), input: [5: 5_001], coils: [3: true], silentUnits: silentUnits)
-        server.start()
+        try server.start()
         return server
     }
 

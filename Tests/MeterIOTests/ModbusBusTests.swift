@@ -101,7 +101,7 @@ import Testing
 @Suite struct ModbusBusConnectionTests {
     @Test func droppedConnectionIsReopenedWithoutFailingTheRead() async throws {
         let server = try TestModbusServer(holding: [2: 2305, 3: UInt16(bitPattern: -123)])
-        server.start()
+        try server.start()
         defer { server.stop() }
         let bus = tcpBus("tcp-test", port: server.port, timeoutMs: 1_000, retries: 0)
         defer { bus.close() }

@@ -2,47 +2,37 @@ import Foundation
 import MeterCore
 import MeterIO
 import MeterProtocols
+import Synchronization
 import Testing
 
 /// A hand-written RTU responder on the master side of a pty, so the RTU path (libmodbus opening a
 /// "serial port", CRC checks, retries, RS-485 mode on a port that cannot do it) runs for real.
 /// Unit 1 answers read-holding requests with register n = 100 + n, unit 2 answers with a broken CRC,
 /// every other unit is silent.
-final class RTUResponder: @unchecked Sendable {
-    // @unchecked: `pty` is only read and written by the responder thread; `running` and `requests`
-    // are behind `lock`.
+final class RTUResponder: Sendable {
     let pty: PseudoTerminal
-    private let lock = NSLock()
-    private var running = true
-    private var seen: [[UInt8]] = []
-    private let finished = DispatchSemaphore(value: 0)
+    private let state = Mutex(State())
+    private let thread = Mutex<DedicatedThread?>(nil)
+
+    private struct State {
+        var running = true
+        var seen: [[UInt8]] = []
+    }
 
     init() throws {
         pty = try PseudoTerminal()
-        Thread { [self] in
-            serve()
-            finished.signal()
-        }.start()
+        let serving = try DedicatedThread { [self] in serve() }
+        thread.withLock { $0 = serving }
     }
 
-    var requests: [[UInt8]] {
-        lock.lock()
-        defer { lock.unlock() }
-        return seen
-    }
+    var requests: [[UInt8]] { state.withLock { $0.seen } }
 
     func stop() {
-        lock.lock()
-        running = false
-        lock.unlock()
-        _ = finished.wait(timeout: .now() + 3)
+        state.withLock { $0.running = false }
+        thread.withLock { $0 }?.join(timeoutMs: 3000)
     }
 
-    private var isRunning: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return running
-    }
+    private var isRunning: Bool { state.withLock { $0.running } }
 
     private func serve() {
         var buffer: [UInt8] = []
@@ -55,9 +45,7 @@ final class RTUResponder: @unchecked Sendable {
             while buffer.count >= 8 {
                 let frame = Array(buffer.prefix(8))
                 buffer.removeFirst(8)
-                lock.lock()
-                seen.append(frame)
-                lock.unlock()
+                state.withLock { $0.seen.append(frame) }
                 guard ModbusCRC.isValid(frame), frame[1] == 0x03 else { continue }
                 let start = Int(frame[2]) << 8 | Int(frame[3])
                 let count = Int(frame[4]) << 8 | Int(frame[5])

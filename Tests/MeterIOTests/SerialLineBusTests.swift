@@ -2,6 +2,7 @@ import Foundation
 import MeterCore
 import MeterIO
 import MeterTestSupport
+import Synchronization
 import Testing
 
 /// A toy byte protocol for the bus tests: a request is `[device, n]`, a reply `[0xA5, device, n]`.
@@ -35,39 +36,40 @@ func toyRequest(_ device: UInt8, _ n: UInt8, broadcast: Bool = false) -> SerialR
 }
 
 /// The far end of a pty: answers requests with a caller's function on its own thread.
-final class ToyMeterLine: @unchecked Sendable {
-    // @unchecked: `received` is only touched under `lock`; the pty and thread are set once.
+final class ToyMeterLine: Sendable {
     let pty: PseudoTerminal
-    private let lock = NSLock()
-    private var received: [[UInt8]] = []
-    private var running = true
-    private var thread: Thread?
+    private let state = Mutex(State())
+    private let thread = Mutex<DedicatedThread?>(nil)
+
+    private struct State {
+        var received: [[UInt8]] = []
+        var running = true
+    }
 
     init(answer: @escaping @Sendable ([UInt8]) -> [UInt8]?) throws {
         pty = try PseudoTerminal()
-        let t = Thread { [unowned self] in
+        let serving = try DedicatedThread { [self] in
             var pending: [UInt8] = []
-            while self.lock.withLock({ self.running }) {
-                var pfd = pollfd(fd: self.pty.masterFD, events: Int16(POLLIN), revents: 0)
-                guard poll(&pfd, 1, 20) > 0, let bytes = try? self.pty.readAvailable(), !bytes.isEmpty else { continue }
+            while state.withLock({ $0.running }) {
+                var pfd = pollfd(fd: pty.masterFD, events: Int16(POLLIN), revents: 0)
+                guard poll(&pfd, 1, 20) > 0, let bytes = try? pty.readAvailable(), !bytes.isEmpty else { continue }
                 pending += bytes
                 while pending.count >= 2 {
                     let request = Array(pending.prefix(2))
                     pending.removeFirst(2)
-                    self.lock.withLock { self.received.append(request) }
-                    if let reply = answer(request) { try? self.pty.write(reply) }
+                    state.withLock { $0.received.append(request) }
+                    if let reply = answer(request) { try? pty.write(reply) }
                 }
             }
         }
-        thread = t
-        t.start()
+        thread.withLock { $0 = serving }
     }
 
-    var requests: [[UInt8]] { lock.withLock { received } }
+    var requests: [[UInt8]] { state.withLock { $0.received } }
 
     func stop() {
-        lock.withLock { running = false }
-        Thread.sleep(forTimeInterval: 0.05)
+        state.withLock { $0.running = false }
+        thread.withLock { $0 }?.join(timeoutMs: 50)
     }
 
     func bus(timeoutMs: Int = 200, retries: Int = 0, queueDepth: Int = 8, backoffMs: Int = 600_000) -> SerialLineBus {
@@ -223,7 +225,7 @@ struct SerialLineBusTests {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(server, $0, &length) } }
         let port = Int(UInt16(bigEndian: address.sin_port))
-        let peer = Thread {
+        try DedicatedThread {
             let client = accept(server, nil, nil)
             guard client >= 0 else { return }
             var buffer = [UInt8](repeating: 0, count: 2)
@@ -233,7 +235,6 @@ struct SerialLineBusTests {
             }
             close(client)
         }
-        peer.start()
         defer { close(server) }
         let bus = SerialLineBus(config: BusConfig(id: BusID("tcp"), transport: .tcp(host: "127.0.0.1", port: port), protocolName: .dlt645, timeoutMs: 500))
         defer { bus.close() }

@@ -1,24 +1,29 @@
 import CModbus
 import Foundation
+import MeterCore
+import Synchronization
 
 /// A tiny Modbus TCP server built directly on libmodbus's server side, so the client path is checked
 /// against code we did not write. Listens on 127.0.0.1 on an ephemeral port, serves one connection at
 /// a time on a background thread, and stays silent for the units in `silentUnits`.
 ///
 /// `@unchecked Sendable`: the libmodbus context and mapping are touched only by the server thread
-/// after `start()`; the test thread only reads the fixed `port` and, under `lock`, the socket numbers
-/// it shuts down in `stop()` (shutdown(2) on another thread's socket is safe and is what unblocks it).
+/// after `start()`; the test thread only reads the fixed `port` and, under `state`'s lock, the socket
+/// numbers it shuts down in `stop()` (shutdown(2) on another thread's socket is safe and is what unblocks it).
 public final class TestModbusServer: @unchecked Sendable {
     public let port: UInt16
     private let context: OpaquePointer
     private let mapping: UnsafeMutablePointer<modbus_mapping_t>
     private let listenSocket: Int32
     private let silentUnits: Set<UInt8>
-    private let lock = NSLock()
-    private var clientSocket: Int32 = -1
-    private var stopping = false
-    private var accepted = 0
-    private let finished = DispatchSemaphore(value: 0)
+    private let state = Mutex(State())
+    private let thread = Mutex<DedicatedThread?>(nil)
+
+    private struct State {
+        var clientSocket: Int32 = -1
+        var stopping = false
+        var accepted = 0
+    }
 
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
@@ -55,23 +60,21 @@ public final class TestModbusServer: @unchecked Sendable {
         self.silentUnits = silentUnits
     }
 
-    public func start() {
-        let thread = Thread { [self] in
-            serve()
-            finished.signal()
-        }
-        thread.start()
+    public func start() throws(ThreadStartError) {
+        let serving = try DedicatedThread { [self] in serve() }
+        thread.withLock { $0 = serving }
     }
 
     /// Unblocks the server thread, waits (bounded) for it to end, and frees everything.
     public func stop() {
-        lock.lock()
-        stopping = true
-        let client = clientSocket
-        lock.unlock()
+        let client = state.withLock { s in
+            s.stopping = true
+            return s.clientSocket
+        }
         shutdown(listenSocket, Int32(SHUT_RDWR))
         if client >= 0 { shutdown(client, Int32(SHUT_RDWR)) }
-        let ended = finished.wait(timeout: .now() + 5) == .success
+        // Never started: no thread uses the context.
+        let ended = thread.withLock { $0 }?.join(timeoutMs: 5000) ?? true
         Foundation.close(listenSocket)
         if ended {
             // Not modbus_close: it would close the last accepted socket a second time.
@@ -83,24 +86,14 @@ public final class TestModbusServer: @unchecked Sendable {
     /// Hangs up on the current client, as servers do with idle connections; the server then waits
     /// for the next connection.
     public func dropClient() {
-        lock.lock()
-        let client = clientSocket
-        lock.unlock()
+        let client = state.withLock { $0.clientSocket }
         if client >= 0 { shutdown(client, Int32(SHUT_RDWR)) }
     }
 
     /// Connections accepted so far.
-    public var acceptedConnections: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return accepted
-    }
+    public var acceptedConnections: Int { state.withLock { $0.accepted } }
 
-    private var isStopping: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopping
-    }
+    private var isStopping: Bool { state.withLock { $0.stopping } }
 
     private func serve() {
         var listening = listenSocket
@@ -109,11 +102,11 @@ public final class TestModbusServer: @unchecked Sendable {
         while !isStopping {
             let client = modbus_tcp_accept(context, &listening)
             guard client >= 0 else { return }
-            lock.lock()
-            clientSocket = client
-            accepted += 1
-            let stop = stopping
-            lock.unlock()
+            let stop = state.withLock { s in
+                s.clientSocket = client
+                s.accepted += 1
+                return s.stopping
+            }
             if stop { return }
             while true {
                 let received = query.withUnsafeMutableBufferPointer { modbus_receive(context, $0.baseAddress) }
@@ -124,9 +117,7 @@ public final class TestModbusServer: @unchecked Sendable {
                 _ = query.withUnsafeBufferPointer { modbus_reply(context, $0.baseAddress, received, mapping) }
             }
             Foundation.close(client)
-            lock.lock()
-            clientSocket = -1
-            lock.unlock()
+            state.withLock { $0.clientSocket = -1 }
         }
     }
 }
