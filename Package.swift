@@ -45,14 +45,14 @@ let package = Package(
         // Test targets mirror the modules: `<Module>Tests` tests `<Module>`; IntegrationTests runs
         // the built executables, simulators and a broker as separate processes.
         // Helpers several test targets share (a libmodbus test server, bus helpers); not shipped.
-        .target(name: "MeterTestSupport", dependencies: ["MeterCore", "MeterIO", "CModbus"], path: "Tests/MeterTestSupport"),
+        .target(name: "MeterTestSupport", dependencies: ["MeterCore", "MeterIO", "MeterStore", "CModbus"], path: "Tests/MeterTestSupport"),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols"]),
         .testTarget(name: "MeterCoreTests", dependencies: ["MeterCore", "MeterProtocols"], exclude: ["Fixtures"]),
         .testTarget(name: "MeterIOTests", dependencies: ["MeterIO", "MeterCore", "MeterProtocols", "MeterTestSupport"]),
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "MeterIO", "MeterCore", "MeterProtocols", "MeterSimulation", "MeterTestSupport"]),
-        .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "CSQLite"]),
+        .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "CSQLite", "MeterTestSupport"]),
         .testTarget(name: "MeterUplinkTests", dependencies: ["MeterUplink"]),
-        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterStore", "MeterUplink"]),
+        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterStore", "MeterUplink", "MeterTestSupport"]),
         .testTarget(name: "MeterSimulationTests", dependencies: ["MeterSimulation", "MeterIO", "MeterCore", "MeterProtocols", "CModbus"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterProtocols", "MeterUplink"]),
     ],

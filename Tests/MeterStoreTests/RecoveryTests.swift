@@ -1,3 +1,4 @@
+import MeterTestSupport
 import CSQLite
 import Foundation
 import MeterCore

@@ -2,18 +2,7 @@ import Synchronization
 import Foundation
 import MeterCore
 @testable import MeterStore
-
-/// A fresh directory per test, removed when the value goes away.
-final class TemporaryDirectory {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("meterstore-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    var files: [String] { (try? FileManager.default.contentsOfDirectory(atPath: url.path))?.sorted() ?? [] }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
+import MeterTestSupport
 
 /// Collects the store's log lines.
 final class LogLines: Sendable {
@@ -29,13 +18,3 @@ func reading(_ i: Int, priority: UInt8) -> OutboxRecord {
     return OutboxRecord(kind: .reading, priority: priority, createdMs: 1_764_052_800_000 + Int64(i), payload: payload)
 }
 
-func jsonObject(_ text: String) -> [String: Any]? {
-    (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
-}
-
-extension OutboxStore {
-    /// Every record, in order.
-    func everything() async throws -> [StoredRecord] {
-        try await export(since: 0, limit: .max)
-    }
-}
