@@ -1,6 +1,10 @@
 /// The bounded FIFO between the tasks that submit work and the one dedicated thread that carries
 /// it out (a bus's transactions, a store's sqlite3 calls). A submission to a full or closed queue
 /// is refused at once, instead of piling up behind a dead line or a stuck disk.
+///
+/// The per-job methods are `@inlinable` so that they are specialised for each job type in the
+/// module that uses them: unspecialised, every job looked up its array's metadata at run time
+/// (about 5% more instructions per polled point).
 public final class JobQueue<Job: Sendable>: Sendable {
     /// Why a job was not taken.
     public enum Refusal: Sendable, Equatable {
@@ -10,27 +14,30 @@ public final class JobQueue<Job: Sendable>: Sendable {
         case full(capacity: Int)
     }
 
-    private struct State: Sendable {
+    @usableFromInline
+    struct State: Sendable {
         /// Grows on demand: most queues hold one job at a time, and a gateway with a hundred buses
         /// should not hold a hundred full-size arrays.
-        var jobs: [Job] = []
-        var closedReason: String?
+        @usableFromInline var jobs: [Job] = []
+        @usableFromInline var closedReason: String?
         /// Whether `next()` still hands out the jobs queued before `close`.
-        var drainAfterClose = false
+        @usableFromInline var drainAfterClose = false
+
+        @usableFromInline init() {}
     }
 
     public let capacity: Int
-    private let state = WaitableState(State())
+    @usableFromInline let state = WaitableState(State())
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
     }
 
     /// Jobs waiting right now.
-    public var count: Int { state.withLock { $0.jobs.count } }
+    @inlinable public var count: Int { state.withLock { $0.jobs.count } }
 
     /// Queues `job`; nil when taken, otherwise why not (the job was not queued).
-    public func enqueue(_ job: Job) -> Refusal? {
+    @inlinable public func enqueue(_ job: Job) -> Refusal? {
         let refusal = state.withLock { s -> Refusal? in
             if let reason = s.closedReason { return .closed(reason) }
             guard s.jobs.count < capacity else { return .full(capacity: capacity) }
@@ -71,7 +78,7 @@ public final class JobQueue<Job: Sendable>: Sendable {
 
     /// The worker thread's side: blocks until a job is waiting; nil once the queue is closed (and,
     /// when it was closed with `drain`, empty). Never call it from a Swift task.
-    public func next() -> Job? {
+    @inlinable public func next() -> Job? {
         state.wait(until: { !$0.jobs.isEmpty || $0.closedReason != nil }, then: { s -> Job? in
             if s.closedReason != nil && !s.drainAfterClose { return nil }
             return s.jobs.isEmpty ? nil : s.jobs.removeFirst()

@@ -13,9 +13,10 @@ import Musl
 /// what leaves the lock is safe to use on the other thread. The mutex and condition live at fixed
 /// heap addresses (pthread objects must not move) and are destroyed in `deinit`.
 public final class WaitableState<State: Sendable>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
-    private var state: State
+    // @usableFromInline: the lock and wait are inlined into (and specialised for) each caller.
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let condition: UnsafeMutablePointer<pthread_cond_t>
+    @usableFromInline var state: State
 
     public init(_ state: State) {
         self.state = state
@@ -42,7 +43,7 @@ public final class WaitableState<State: Sendable>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    public func withLock<Result>(_ body: (inout State) -> Result) -> Result {
+    @inlinable public func withLock<Result>(_ body: (inout State) -> Result) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return body(&state)
@@ -50,7 +51,7 @@ public final class WaitableState<State: Sendable>: @unchecked Sendable {
 
     /// Blocks the calling thread (never call it from a Swift task) until `ready` holds, then runs `body`
     /// under the same lock.
-    public func wait<Result>(until ready: (State) -> Bool, then body: (inout State) -> Result) -> Result {
+    @inlinable public func wait<Result>(until ready: (State) -> Bool, then body: (inout State) -> Result) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while !ready(state) {
@@ -76,7 +77,7 @@ public final class WaitableState<State: Sendable>: @unchecked Sendable {
     }
 
     /// Wakes every thread blocked in `wait` so it re-checks its condition.
-    public func broadcast() {
+    @inlinable public func broadcast() {
         pthread_cond_broadcast(condition)
     }
 }
