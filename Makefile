@@ -14,7 +14,7 @@ VENV_PYDLT645  := .venv-pydlt645
 DLT645_PEERS   := dlt645==3.2.0 loguru==0.7.3 pyserial==3.5
 PYDLT645_PEERS := python-dlt645==0.1.4 pyserial==3.5
 
-.PHONY: all deps apt-deps py-deps build test run bench release link-order clean cross-aarch64
+.PHONY: all deps apt-deps py-deps build test run bench release link-order clean arm64 arm64-check
 
 all: build
 
@@ -71,11 +71,13 @@ bench: deps release
 # package on the gateway).
 LINK_DIR    := $(abspath Sources/meteragent/Link)
 STATIC_CXX  := $(abspath $(BUILD_DIR))/static-c++
-RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -Osize -Xswiftc -use-ld=lld \
-	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -L -Xswiftc $(STATIC_CXX) \
+# The same flags for every architecture; $(1) is the folder with the architecture's libstdc++.a.
+release_flags = -c release --static-swift-stdlib -Xswiftc -Osize -Xswiftc -use-ld=lld \
+	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -L -Xswiftc $(1) \
 	-Xlinker --icf=all -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
-	-Xlinker --symbol-ordering-file=$(LINK_DIR)/hot-functions.order -Xlinker --no-warn-symbol-ordering \
-	-Xlinker -T -Xlinker $(LINK_DIR)/private-functions.ld
+	-Xlinker --symbol-ordering-file=$(LINK_DIR)/hot-functions.order -Xlinker --no-warn-symbol-ordering
+RELEASE_LAYOUT := -Xlinker -T -Xlinker $(LINK_DIR)/private-functions.ld
+RELEASE_FLAGS := $(call release_flags,$(STATIC_CXX)) $(RELEASE_LAYOUT)
 
 release: apt-deps
 	@mkdir -p $(STATIC_CXX); cxx=$$(clang -print-file-name=libstdc++.a); \
@@ -93,14 +95,27 @@ link-order: deps release
 	@command -v valgrind >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends valgrind; }
 	RELEASE_FLAGS='$(RELEASE_FLAGS)' ./Tests/Benchmarks/link-order.sh $(BUILD_DIR)
 
-# Cross-build for aarch64 gateways. Needs a Swift SDK for the target, which this build machine
-# does not have; install one (Swift's static Linux SDK, or a Debian arm64 sysroot SDK built with
-# swift-sdk-generator) and then:
-#   swift sdk list
-#   swift build -c release --swift-sdk aarch64-swift-linux-musl --static-swift-stdlib
-# The C libraries (libmodbus, libserialport, libyaml) must be present in the SDK's sysroot.
-cross-aarch64:
-	$(SWIFT) build --scratch-path $(BUILD_DIR)-aarch64 -c release --swift-sdk $${SWIFT_SDK:-aarch64-swift-linux-musl} --static-swift-stdlib
+# aarch64 gateways (README, "Building for a gateway"): the shipped agent built with Debian trixie's
+# Swift 6.0.3 in a Debian amd64 tree against a Debian arm64 sysroot, both made once by mmdebstrap
+# and cached in $(ARM64_CACHE) keyed by package versions (about 1.1 GB of downloads and 5 GB
+# of disk the first time). The release flags are x86's; libstdc++.a comes from the sysroot. Prints
+# the stripped size and the oldest glibc the binary accepts. Runs on glibc 2.39 and newer (Debian 13,
+# Ubuntu 24.04) without Swift; libmosquitto and libnfc are loaded from the gateway at run time.
+ARM64_BUILD_DIR ?= .build-arm64
+ARM64_CACHE     ?= /var/cache/meteragent-arm64
+export METERAGENT_ARM64_CACHE := $(ARM64_CACHE)
+# Without RELEASE_LAYOUT: Debian's lld 17 (Swift 6.0.3) aborts on its INSERT BEFORE .text.
+ARM64_RELEASE_FLAGS := $(call release_flags,$(abspath $(ARM64_BUILD_DIR))/static-c++)
+
+arm64:
+	$(SUDO) ./Hardware/arm64/build.sh release $(ARM64_BUILD_DIR) $(ARM64_RELEASE_FLAGS)
+
+# Under qemu-aarch64 (trixie's, extracted into the cache): --version, validate of the example site,
+# reads of a simulated Modbus RTU and DL/T 645 meter over ptys (the host's metersim), and the
+# MeterProtocols tests built for aarch64.
+arm64-check: arm64
+	$(SWIFT) build --scratch-path $(BUILD_DIR) --product metersim
+	$(SUDO) ./Hardware/arm64/check.sh $(ARM64_BUILD_DIR) $(BUILD_DIR)/debug
 
 clean:
-	rm -rf $(BUILD_DIR) $(VENV) $(VENV_DLT645) $(VENV_PYDLT645) .run
+	rm -rf $(BUILD_DIR) $(ARM64_BUILD_DIR) $(VENV) $(VENV_DLT645) $(VENV_PYDLT645) .run

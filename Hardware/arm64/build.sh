@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Builds for aarch64 with Debian trixie's Swift (6.0.3) in the cached amd64 tree (chroot), against
+# the cached arm64 sysroot, through a Swift SDK bundle. Used by `make arm64` and `make arm64-check`.
+#   build.sh release BUILD_DIR FLAGS...   the shipped agent: BUILD_DIR/meteragent (stripped)
+#   build.sh protocols-tests BUILD_DIR    the MeterProtocols tests: BUILD_DIR/protocols/…xctest
+#   build.sh trees                        prints the cache folder of the trees (makes them once)
+# The clone is bound into the tree at its own path, so absolute paths (the Makefile's) hold in both.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+mode=$1; shift
+keydir=${METERAGENT_ARM64_TREES:-$("$here/trees.sh")}
+[ "$mode" = trees ] && { echo "$keydir"; exit 0; }
+build_dir=$(realpath -m "$1"); shift
+root=$keydir/amd64
+sdk_name=debian-trixie-aarch64
+sdk_in_tree=/opt/swift-sdks/$sdk_name.artifactbundle
+sysroot_in_tree=$sdk_in_tree/sysroot
+
+# Runs a command in the tree, in a mount namespace of its own (the mounts go away with it).
+in_tree() {
+    mkdir -p "$root$repo" "$root$sdk_in_tree" "$root/opt/swift-packages"
+    # The host's git mirror of github.com (`git config --system -l`): the same URLs as the host build.
+    rm -f "$root/etc/gitconfig"
+    git config --system --get-regexp '^url\.' | while read -r key value; do
+        git config --file "$root/etc/gitconfig" --add "$key" "$value"
+    done || true
+    git config --file "$root/etc/gitconfig" --add safe.directory '*'
+    unshare --mount --fork -- /bin/sh -euc '
+        root=$1 repo=$2 sdk=$3 sdk_in_tree=$4; shift 4
+        mount --make-rprivate /
+        mount -t proc proc "$root/proc"
+        mount --rbind /dev "$root/dev"
+        mount --bind "$repo" "$root$repo"
+        mount --bind "$sdk" "$root$sdk_in_tree"
+        [ -d /opt/swift-packages ] && mount --bind -o ro /opt/swift-packages "$root/opt/swift-packages"
+        exec chroot "$root" "$@"
+    ' in_tree "$root" "$repo" "$keydir/sdk" "$sdk_in_tree" \
+        /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
+        PKG_CONFIG_PATH="$sysroot_in_tree/usr/lib/aarch64-linux-gnu/pkgconfig:$sysroot_in_tree/usr/share/pkgconfig" \
+        PKG_CONFIG_LIBDIR="$sysroot_in_tree/usr/lib/aarch64-linux-gnu/pkgconfig:$sysroot_in_tree/usr/share/pkgconfig" \
+        PKG_CONFIG_SYSROOT_DIR="$sysroot_in_tree" \
+        "$@"
+}
+swift_build() { # scratch package-path args...
+    local scratch=$1 package=$2; shift 2
+    in_tree /bin/sh -c 'cd "$0" && exec swift build "$@"' "$package" --scratch-path "$scratch" \
+        --swift-sdks-path /opt/swift-sdks --swift-sdk "$sdk_name" "$@"
+}
+
+case $mode in
+release)
+    flags=("$@")
+    mkdir -p "$build_dir/static-c++"
+    # libstdc++ linked statically, as on x86: the sysroot's (path as seen in the tree).
+    cxx=$(cd "$keydir/sdk/sysroot" && ls usr/lib/gcc/aarch64-linux-gnu/*/libstdc++.a | sort -V | tail -1)
+    ln -sfn "$sysroot_in_tree/$cxx" "$build_dir/static-c++/libstdc++.a"
+    # SwiftPM reuses objects compiled with other flags, and does not see the link inputs change.
+    stamp="$keydir ${flags[*]}"
+    if [ "$(cat "$build_dir/release-flags" 2>/dev/null)" != "$stamp" ]; then rm -rf "$build_dir"/aarch64-unknown-linux-gnu/release; fi
+    echo "$stamp" > "$build_dir/release-flags"
+    rm -f "$build_dir/release/meteragent" "$build_dir/meteragent"
+    start=$(date +%s)
+    swift_build "$build_dir" "$repo" --product meteragent "${flags[@]}"
+    end=$(date +%s)
+    # x86 binutils cannot strip aarch64; the host toolchain's llvm-objcopy can (as `strip` does).
+    objcopy=$(dirname "$(readlink -f "$(command -v "${SWIFT:-swift}")")")/llvm-objcopy
+    [ -x "$objcopy" ] || objcopy=$(command -v llvm-objcopy || command -v aarch64-linux-gnu-objcopy)
+    "$objcopy" --strip-all "$build_dir/release/meteragent" "$build_dir/meteragent"
+    glibc=$(readelf -V --wide "$build_dir/meteragent" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+    size=$(stat -c %s "$build_dir/meteragent")
+    echo "$glibc" > "$build_dir/meteragent.glibc"
+    echo "arm64: $build_dir/meteragent built in $((end - start)) s with Debian trixie's Swift"
+    echo "arm64: stripped size $size bytes ($(awk -v s="$size" 'BEGIN{printf "%.1f", s/1048576}') MB)"
+    echo "arm64: oldest glibc it accepts: $glibc (newest versioned symbol it needs)"
+    ;;
+protocols-tests)
+    # A package of MeterProtocols and its tests alone (copied), so that only they are built.
+    pkg=$build_dir/protocols
+    mkdir -p "$pkg/Sources" "$pkg/Tests"
+    # Copied again only when changed (with their times), so that a second build is incremental.
+    for dir in Sources/MeterProtocols Tests/MeterProtocolsTests; do
+        if ! diff -rq "$repo/$dir" "$pkg/$dir" > /dev/null 2>&1; then
+            rm -rf "${pkg:?}/$dir"; cp -a "$repo/$dir" "$pkg/$dir"
+        fi
+    done
+    cat > "$pkg/Package.swift" <<'SWIFT'
+// swift-tools-version:6.0
+// Generated by Hardware/arm64/build.sh: MeterProtocols and its tests, built for aarch64.
+import PackageDescription
+let package = Package(
+    name: "MeterProtocols",
+    targets: [
+        .target(name: "MeterProtocols", linkerSettings: [.linkedLibrary("m")]),
+        .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
+SWIFT
+    # Optimised (with testing enabled for @testable): the fuzz tests' million frames in debug code
+    # under qemu would take many minutes.
+    swift_build "$pkg/.build" "$pkg" --build-tests -c release -Xswiftc -enable-testing "$@"
+    ;;
+*) echo "usage: $0 release|protocols-tests|trees BUILD_DIR [swift build flags]" >&2; exit 2 ;;
+esac
