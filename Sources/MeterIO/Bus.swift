@@ -3,10 +3,20 @@ import MeterCore
 /// A request waiting for a bus thread, and where its answer goes.
 public protocol BusJob: Sendable {
     associatedtype Output: Sendable
-    associatedtype Failure: Error & CustomStringConvertible
+    associatedtype Failure: BusError
     var continuation: CheckedContinuation<Result<Output, Failure>, Never> { get }
+    /// This job's error of `kind`, with its protocol's context (device, function, register or item).
+    func error(_ kind: BusFailure, bus: BusID, message: String) -> Failure
+}
+
+extension BusJob {
     /// The error for a job the queue did not take, or dropped when the bus closed.
-    func refused(_ why: JobQueue<Self>.Refusal, bus: BusID) -> Failure
+    func refused(_ why: JobQueue<Self>.Refusal, bus: BusID) -> Failure {
+        switch why {
+        case .full: error(.queueFull, bus: bus, message: why.explanation)
+        case .closed: error(.closed, bus: bus, message: why.explanation)
+        }
+    }
 }
 
 /// The protocol-specific half of a bus (libmodbus, or a byte stream with a reply scanner): created

@@ -1,6 +1,11 @@
 import MeterCore
 import MeterProtocols
 
+/// A failed bus transaction: what went wrong, with the protocol's own context around it.
+public protocol BusError: Error, CustomStringConvertible {
+    var kind: BusFailure { get }
+}
+
 /// What went wrong in a bus transaction, whatever the protocol.
 public enum BusFailure: Sendable, Hashable {
     /// No (complete) matching reply within the timeout.
@@ -24,6 +29,14 @@ public enum BusFailure: Sendable, Hashable {
     /// The request could never succeed (more than 125 registers, a relay command to a broadcast address).
     case invalidRequest
 
+    /// No reply, or one that cannot be the answer: retried while attempts are left.
+    public var isBadReply: Bool {
+        switch self {
+        case .timeout, .checksumError, .invalidResponse: true
+        default: false
+        }
+    }
+
     /// For error messages.
     public var text: String {
         switch self {
@@ -31,7 +44,7 @@ public enum BusFailure: Sendable, Hashable {
         case .checksumError: "checksum error"
         case .invalidResponse: "invalid response"
         case let .exception(code): "Modbus exception \(code.rawValue) (\(code))"
-        case let .meterError(bits): "meter error 0x" + hex2(bits)
+        case let .meterError(bits): "meter error 0x" + Hex.byte(bits)
         case .connection: "connection failed"
         case .queueFull: "queue full"
         case .backoff: "device backing off"
@@ -61,10 +74,4 @@ func busErrorDescription(bus: BusID, context: [String?], failure: String, messag
     text += ": " + failure
     if !message.isEmpty { text += " (\(message))" }
     return text
-}
-
-/// A byte as two upper-case hex digits.
-func hex2(_ byte: UInt8) -> String {
-    let digits = String(byte, radix: 16, uppercase: true)
-    return digits.count < 2 ? "0" + digits : digits
 }

@@ -82,12 +82,7 @@ public struct ModbusTransaction: BusJob {
     var operation: Operation
     public var continuation: CheckedContinuation<Result<[UInt16], ModbusError>, Never>
 
-    func error(_ kind: BusFailure, bus: BusID, message: String) -> ModbusError {
+    public func error(_ kind: BusFailure, bus: BusID, message: String) -> ModbusError {
         ModbusError(kind, bus: bus, unit: unit, function: operation.function, address: operation.address, message: message)
-    }
-
-    public func refused(_ why: JobQueue<Self>.Refusal, bus: BusID) -> ModbusError {
-        if case .full = why { return error(.queueFull, bus: bus, message: why.explanation) }
-        return error(.closed, bus: bus, message: why.explanation)
     }
 }

@@ -57,18 +57,12 @@ public final class ModbusBusWorker: BusWorker {
                 }
             }
             return result
-        }, classify: { error in
-            switch error.kind {
-            case .timeout, .checksumError, .invalidResponse: return .badReply(timedOut: error.kind == .timeout)
-            case .exception, .meterError: return .deviceAnswered
-            case .connection:
-                if !wasConnected {
-                    connectBackoff.recordFailure(now: now())
-                    lastConnectError = error.message
-                }
-                return .connection(reopen: wasConnected)
-            case .queueFull, .backoff, .closed, .invalidRequest: return .final
+        }, connectionBroke: { error in
+            if !wasConnected {
+                connectBackoff.recordFailure(now: now())
+                lastConnectError = error.message
             }
+            return wasConnected
         })
     }
 

@@ -3,7 +3,7 @@ import MeterProtocols
 
 /// A failed Modbus transaction, with everything a technician needs to find the fault:
 /// which bus, which device, which function and register, and libmodbus's own message.
-public struct ModbusError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct ModbusError: BusError, Sendable, Hashable {
     public var kind: BusFailure
     public var bus: BusID
     public var unit: UnitID?
@@ -25,7 +25,7 @@ public struct ModbusError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         // Modbus says CRC for its checksum; technicians know the word.
         let failure = kind == .checksumError ? "CRC error" : kind.text
-        return busErrorDescription(bus: bus, context: [unit.map { "unit \($0)" }, function.map { "function 0x" + hex2($0) },
+        return busErrorDescription(bus: bus, context: [unit.map { "unit \($0)" }, function.map { "function 0x" + Hex.byte($0) },
                                                        address.map { "register \($0)" }], failure: failure, message: message)
     }
 

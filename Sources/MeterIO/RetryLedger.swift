@@ -30,24 +30,13 @@ struct RetryLedger<Device: Hashable> {
         return "no reply to the last \(backoff.consecutiveFailures) requests; next try in \(backoff.remainingMs(now: time)) ms"
     }
 
-    /// What a worker makes of a failed attempt.
-    enum FailedAttempt {
-        /// No reply, or a garbled one: retried while attempts are left.
-        case badReply(timedOut: Bool)
-        /// The device answered with an error (a Modbus exception, a DL/T 645 error reply): it is alive.
-        case deviceAnswered
-        /// The port or connection failed; `reopen`: it was open and broke (a TCP server dropping an
-        /// idle client, a USB adapter re-enumerated), so it is reopened and tried once more at once
-        /// rather than failing a poll for it.
-        case connection(reopen: Bool)
-        /// Nothing to retry or count (an invalid request).
-        case final
-    }
-
-    /// Runs one transaction for `device`: `attempt` until it succeeds, the attempts are used up, or
-    /// `classify` says a failure is not worth another try; counts every outcome.
-    mutating func transact<Output, Failure: Error & CustomStringConvertible>(
-        _ device: Device, attempt: () -> Result<Output, Failure>, classify: (Failure) -> FailedAttempt
+    /// Runs one transaction for `device`: `attempt` until it succeeds or the attempts are used up.
+    /// No reply or a garbled one is retried; an error reply means the device is alive; a port or
+    /// connection failure is retried once at once when `connectionBroke` says an open connection
+    /// broke (a TCP server dropping an idle client, a USB adapter re-enumerated), rather than
+    /// failing a poll for it. Counts every outcome.
+    mutating func transact<Output, Failure: BusError>(
+        _ device: Device, attempt: () -> Result<Output, Failure>, connectionBroke: (Failure) -> Bool
     ) -> Result<Output, Failure> {
         var attemptsLeft = beginTransaction(device)
         var reopened = false
@@ -58,18 +47,18 @@ struct RetryLedger<Device: Hashable> {
                 return result
             }
             status.update { $0.lastError = error.description }
-            switch classify(error) {
-            case let .badReply(timedOut):
-                if retryAfterBadReply(device, timedOut: timedOut, attemptsLeft: &attemptsLeft) { continue }
-            case .deviceAnswered:
+            switch error.kind {
+            case .timeout, .checksumError, .invalidResponse:
+                if retryAfterBadReply(device, timedOut: error.kind == .timeout, attemptsLeft: &attemptsLeft) { continue }
+            case .exception, .meterError:
                 answered(device, success: false)
-            case let .connection(reopen):
-                if reopen && !reopened {
+            case .connection:
+                if connectionBroke(error) && !reopened {
                     reopened = true
                     continue
                 }
                 status.update { $0.connectionErrors += 1 }
-            case .final:
+            case .queueFull, .backoff, .closed, .invalidRequest:
                 break
             }
             return result

@@ -1,8 +1,9 @@
 import MeterCore
+import MeterProtocols
 
 /// A failed transaction on a byte-oriented serial line (DL/T 645, CJ/T 188): which bus, which
 /// meter (its address as written), which function (control code), what was asked, and why.
-public struct SerialBusError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct SerialBusError: BusError, Sendable, Hashable {
     public var kind: BusFailure
     public var bus: BusID
     /// The meter address as written (`121078563412`), nil for line-wide failures.
@@ -26,7 +27,7 @@ public struct SerialBusError: Error, Sendable, Hashable, CustomStringConvertible
     /// `bus rs485-2 meter 121078563412 control 0x11 DI 00010000: meter error 0x04 (unauthorised)`
     public var description: String {
         let failure = kind.text
-        return busErrorDescription(bus: bus, context: [device.map { "meter \($0)" }, function.map { "control 0x" + hex2($0) }, item],
+        return busErrorDescription(bus: bus, context: [device.map { "meter \($0)" }, function.map { "control 0x" + Hex.byte($0) }, item],
                                    failure: failure, message: message)
     }
 

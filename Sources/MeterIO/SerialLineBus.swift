@@ -80,12 +80,7 @@ public struct SerialTransaction: BusJob {
     var request: SerialRequest
     public var continuation: CheckedContinuation<Result<[UInt8], SerialBusError>, Never>
 
-    func error(_ kind: BusFailure, bus: BusID, message: String) -> SerialBusError {
+    public func error(_ kind: BusFailure, bus: BusID, message: String) -> SerialBusError {
         SerialBusError(kind, bus: bus, device: request.device, function: request.function, item: request.item, message: message)
-    }
-
-    public func refused(_ why: JobQueue<Self>.Refusal, bus: BusID) -> SerialBusError {
-        if case .full = why { return error(.queueFull, bus: bus, message: why.explanation) }
-        return error(.closed, bus: bus, message: why.explanation)
     }
 }

@@ -49,23 +49,15 @@ public final class SerialLineBusWorker: BusWorker {
             silence.keep()
             let result = attempt(job, on: port)
             silence.frameEnded()
-            switch result {
-            case let .failure(error) where error.kind == .timeout || error.kind == .checksumError || error.kind == .invalidResponse:
+            if case let .failure(error) = result, error.kind.isBadReply {
                 // Late or partial bytes of this attempt must not be read as the next reply.
                 port.discardInput()
-            default: break
             }
             return result
-        }, classify: { error in
-            switch error.kind {
-            case .timeout, .checksumError, .invalidResponse: return .badReply(timedOut: error.kind == .timeout)
-            case .meterError, .exception: return .deviceAnswered
-            case .connection:
-                // An open port that broke (adapter unplugged, peer closed the socket) is reopened.
-                if portOpened { channel = nil }
-                return .connection(reopen: portOpened)
-            case .queueFull, .backoff, .closed, .invalidRequest: return .final
-            }
+        }, connectionBroke: { _ in
+            // An open port that broke (adapter unplugged, peer closed the socket) is reopened.
+            if portOpened { channel = nil }
+            return portOpened
         })
     }
 

@@ -1,3 +1,5 @@
+import MeterProtocols
+
 /// One serial port the system knows about, with its USB identity when it is an adapter.
 public struct SerialPortInfo: Sendable, Hashable, CustomStringConvertible {
     public enum Transport: String, Sendable, Hashable {
@@ -30,15 +32,10 @@ public struct SerialPortInfo: Sendable, Hashable, CustomStringConvertible {
     /// The stable name a site config can use instead of `/dev/ttyUSBn`, e.g. `usb:0403:6001:A10K3ZX1`.
     public var usbIdentity: String? {
         guard transport == .usb, let vid = usbVendorID, let pid = usbProductID else { return nil }
-        var text = "usb:" + hex4(vid) + ":" + hex4(pid)
+        var text = "usb:" + usbID(vid) + ":" + usbID(pid)
         if let serialNumber, !serialNumber.isEmpty { text += ":" + serialNumber }
         return text
     }
-}
-
-func hex4(_ value: UInt16) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
 }
 
 /// A `usb:VID:PID[:SERIAL]` port name, parsed.
@@ -73,7 +70,7 @@ public struct USBPortIdentity: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "usb:" + hex4(vendorID) + ":" + hex4(productID) + (serialNumber.map { ":" + $0 } ?? "")
+        "usb:" + usbID(vendorID) + ":" + usbID(productID) + (serialNumber.map { ":" + $0 } ?? "")
     }
 }
 
@@ -89,3 +86,6 @@ public struct PortResolutionError: Error, Sendable, Hashable, CustomStringConver
 
     public var description: String { "port \(port): \(message)" }
 }
+
+/// A USB vendor or product id as lsusb and udev write it: four lower-case hex digits.
+func usbID(_ value: UInt16) -> String { Hex.word(value).lowercased() }
