@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Opened with dlopen on first use (see its shim.h), so it is not linked.
         .systemLibrary(name: "CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // libcrypto (OpenSSL 3) for Ed25519, opened with dlopen on first use (see its shim.h), so it is not linked.
+        .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
         // mallopt for a single malloc arena (glibc); header only.
         .systemLibrary(name: "CMalloc"),
         .target(name: "MeterCore", dependencies: ["MeterProtocols", "CYAML"]),
@@ -29,10 +31,12 @@ let package = Package(
         .target(name: "MeterStore", dependencies: ["MeterCore", "CSQLite"]),
         // The MQTT uplink on libmosquitto (its own network thread, callbacks into continuations).
         .target(name: "MeterUplink", dependencies: ["MeterCore", "CMosquitto"]),
+        // Ed25519 keys and signatures of the signed commands, on COpenSSL.
+        .target(name: "MeterCrypto", dependencies: ["MeterCore", "COpenSSL"]),
         .target(name: "MeterAgent", dependencies: ["MeterCore", "MeterDrivers", "MeterIO", "MeterStore", "MeterUplink"]),
         .executableTarget(
             name: "meteragent",
-            dependencies: ["MeterAgent", "MeterStore", "MeterProtocols", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MeterAgent", "MeterStore", "MeterProtocols", "MeterCrypto", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // Inputs of the release link (Makefile, RELEASE_FLAGS), not sources.
             exclude: ["Link"]
         ),
@@ -52,9 +56,10 @@ let package = Package(
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "MeterIO", "MeterCore", "MeterProtocols", "MeterSimulation", "MeterTestSupport"]),
         .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "CSQLite", "MeterTestSupport"]),
         .testTarget(name: "MeterUplinkTests", dependencies: ["MeterUplink"]),
+        .testTarget(name: "MeterCryptoTests", dependencies: ["MeterCrypto", "MeterProtocols"]),
         .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterStore", "MeterUplink", "MeterTestSupport"]),
         .testTarget(name: "MeterSimulationTests", dependencies: ["MeterSimulation", "MeterIO", "MeterCore", "MeterProtocols", "CModbus"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterProtocols", "MeterUplink"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterProtocols", "MeterUplink", "MeterCrypto"]),
     ],
     swiftLanguageModes: [.v6]
 )

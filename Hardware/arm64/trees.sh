@@ -14,8 +14,10 @@ SECURITY=http://deb.debian.org/debian-security
 # The compiler's tree and the gateway's sysroot: Debian trixie's Swift 6.0.3 (see README, "ARM gateways").
 HOST_PACKAGES="swiftlang libswiftlang pkgconf libc6-dev libstdc++-14-dev git ca-certificates"
 # The -dev package of every C library the agent uses, and libnfc/libmosquitto (loaded at run time).
+# libssl-dev for libcrypto's headers only: libcrypto.so.3 itself (libssl3t64 on trixie) is opened at
+# run time, like libmosquitto, which already depends on it.
 TARGET_PACKAGES="libc6-dev libstdc++-14-dev libgcc-14-dev linux-libc-dev swiftlang libswiftlang
-  libmodbus-dev libserialport-dev libyaml-dev libsqlite3-dev libmosquitto-dev libnfc-dev"
+  libmodbus-dev libserialport-dev libyaml-dev libsqlite3-dev libmosquitto-dev libnfc-dev libssl-dev"
 QEMU_PACKAGE=qemu-user
 # Bump when the way the trees are made changes (part of the key).
 LAYOUT=1
