@@ -28,10 +28,12 @@ apt-deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# Python peers that no one here wrote (pymodbus) go into a venv inside the repo.
+# Python peers that no one here wrote (pymodbus, cryptography for Ed25519) go into a venv inside the repo.
 py-deps: $(VENV)/.installed $(VENV_DLT645)/.installed $(VENV_PYDLT645)/.installed
 
-$(VENV)/.installed:
+# Also after a change of the Makefile, so that a peer added to PY_PEERS reaches existing venvs
+# (pip skips the pinned packages already installed).
+$(VENV)/.installed: Makefile
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --disable-pip-version-check $(PY_PEERS)
 	touch $@
