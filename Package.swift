@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "MeterUplink", dependencies: ["MeterCore", "CMosquitto"]),
         // Ed25519 keys and signatures of the signed commands, on COpenSSL.
         .target(name: "MeterCrypto", dependencies: ["MeterCore", "COpenSSL"]),
-        .target(name: "MeterAgent", dependencies: ["MeterCore", "MeterDrivers", "MeterIO", "MeterStore", "MeterUplink"]),
+        .target(name: "MeterAgent", dependencies: ["MeterCore", "MeterDrivers", "MeterIO", "MeterStore", "MeterUplink", "MeterCrypto"]),
         .executableTarget(
             name: "meteragent",
             dependencies: ["MeterAgent", "MeterStore", "MeterProtocols", "MeterCrypto", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "CSQLite", "MeterTestSupport"]),
         .testTarget(name: "MeterUplinkTests", dependencies: ["MeterUplink"]),
         .testTarget(name: "MeterCryptoTests", dependencies: ["MeterCrypto", "MeterProtocols"]),
-        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterStore", "MeterUplink", "MeterTestSupport"]),
+        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterStore", "MeterUplink", "MeterCrypto", "MeterTestSupport"]),
         .testTarget(name: "MeterSimulationTests", dependencies: ["MeterSimulation", "MeterIO", "MeterCore", "MeterProtocols", "CModbus"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterProtocols", "MeterUplink", "MeterCrypto"]),
     ],

@@ -55,6 +55,7 @@ public final class Forwarder<Outbox: ForwarderOutbox, Publisher: UplinkPublisher
     private let retryMs: Int
     private let readLimit: Int
     private let counters = ForwarderCounters()
+    private let wakeSignal = WakeSignal()
 
     /// `idlePollMs`: how often an empty outbox is looked at again; `retryMs`: pause after a failed
     /// publish or store error before the next try (the session's own back-off covers reconnects).
@@ -72,6 +73,9 @@ public final class Forwarder<Outbox: ForwarderOutbox, Publisher: UplinkPublisher
 
     public var statistics: ForwarderStatistics { counters.value }
 
+    /// Looks at the outbox now instead of at the end of the idle pause: a command result is waiting.
+    public func wake() { wakeSignal.wake() }
+
     /// Forwards until the task is cancelled or the publisher ends.
     public func run() async {
         var failing = false
@@ -88,7 +92,7 @@ public final class Forwarder<Outbox: ForwarderOutbox, Publisher: UplinkPublisher
                 continue
             }
             if records.isEmpty {
-                await pause(idlePollMs)
+                await wakeSignal.wait(upToMs: idlePollMs)
                 continue
             }
             for batch in builder.batches(records) {

@@ -2,9 +2,10 @@ import MeterCore
 import MeterUplink
 
 /// The running uplink of `meteragent run`: the MQTT session, the forwarder that empties the
-/// outbox into it, and a listener for `cmd`/`config` messages (logged until the command issues
-/// give them a handler). Stopped in reverse order of start: forwarder, then session (which
-/// publishes the offline status and disconnects); the caller closes the store after that.
+/// outbox into it, and the command service that answers `cmd`/`config` messages. Stopped in
+/// reverse order of start: forwarder, then session (which publishes the offline status and
+/// disconnects), then the command service (commands already running finish; their results stay
+/// in the outbox for the next run); the caller closes the store after that.
 public struct Uplink<Outbox: ForwarderOutbox>: Sendable {
     public let session: MQTTSession
     public let forwarder: Forwarder<Outbox, MQTTSession>
@@ -13,18 +14,26 @@ public struct Uplink<Outbox: ForwarderOutbox>: Sendable {
     private let incomingTask: Task<Void, Never>
     private let log: Log
 
-    public static func start(config: MQTTConfig, gatewayID: String, version: String, outbox: Outbox, log: Log) -> Uplink {
+    /// `commands` makes the command service from the topics and the forwarder's wake-up (called
+    /// when a result is stored); without it, incoming messages are only logged.
+    public static func start(config: MQTTConfig, gatewayID: String, version: String, outbox: Outbox, log: Log,
+                             commands: ((UplinkTopics, _ wakeForwarder: @escaping @Sendable () -> Void) -> CommandService)? = nil) -> Uplink {
         let session = MQTTSession(config: config, gatewayID: gatewayID, agentVersion: version, log: log)
         let forwarder = Forwarder(outbox: outbox, publisher: session, topics: session.topics, gateway: gatewayID,
                                   maxPayloadBytes: config.maxPayloadBytes, log: log)
         let incoming = session.incoming
+        let service = commands?(session.topics, { forwarder.wake() })
         return Uplink(
             session: session, forwarder: forwarder,
             sessionTask: Task { await session.run() },
             forwarderTask: Task { await forwarder.run() },
             incomingTask: Task {
-                for await message in incoming {
-                    log.info("mqtt message received (no handler yet)", ["mqtt.topic": message.topic, "bytes": String(message.payload.count)])
+                if let service {
+                    await service.run(incoming)
+                } else {
+                    for await message in incoming {
+                        log.info("mqtt message ignored: commands are not enabled", ["mqtt.topic": message.topic, "bytes": String(message.payload.count)])
+                    }
                 }
             },
             log: log)

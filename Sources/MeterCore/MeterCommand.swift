@@ -1,3 +1,5 @@
+import MeterProtocols
+
 /// An action on a meter that changes its state, as the head-end and the technician ask for it.
 /// Drivers carry it out in their protocol (DL/T 645 0x1C / 0x08, CJ/T 188 valve control, …) and
 /// read the state back.
@@ -20,6 +22,25 @@ public enum MeterCommand: Sendable, Hashable, CustomStringConvertible {
     /// Water/gas valve (CJ/T 188 A017 55/99).
     case valveOpen
     case valveClose
+    /// A Modbus point written with an engineering value (a relay coil, a load limit), then read back.
+    case write(point: PointName, value: ExactDecimal)
+    /// DL/T 645 frames' data made by the utility's encryption machine (identity authentication
+    /// 0x03, then encrypted control 0x1C), each sent with its control code, in order.
+    case esamForward([ESAMBlock])
+
+    /// The command of a DL/T 645 relay-control code N1 (0x1A trip …), nil for an unknown one.
+    public static func relay(code: UInt8) -> MeterCommand? {
+        switch code {
+        case 0x1A: .relayOpen
+        case 0x1B: .relayArm
+        case 0x1C: .relayClose
+        case 0x2A: .alarmOn
+        case 0x2B: .alarmOff
+        case 0x3A: .keepPower
+        case 0x3B: .releaseKeepPower
+        default: nil
+        }
+    }
 
     /// The head-end's action name (`relay.open`, `valve.close`, `time.sync`).
     public var action: String {
@@ -34,10 +55,25 @@ public enum MeterCommand: Sendable, Hashable, CustomStringConvertible {
         case .timeSync: "time.sync"
         case .valveOpen: "valve.open"
         case .valveClose: "valve.close"
+        case let .write(point, _): "write \(point)"
+        case .esamForward: "esam.forward"
         }
     }
 
     public var description: String { action }
+}
+
+/// One frame for an ESAM meter as the head-end's encryption machine made it: the control code and
+/// the data field as the standard writes it (before the +0x33 of the wire, which the agent adds
+/// when it frames the block with the meter's address).
+public struct ESAMBlock: Sendable, Hashable {
+    public var control: UInt8
+    public var data: [UInt8]
+
+    public init(control: UInt8, data: [UInt8]) {
+        self.control = control
+        self.data = data
+    }
 }
 
 /// What became of a command: whether the meter took it, why not, and the state read back.

@@ -119,6 +119,9 @@ public struct DeviceProfile: Sendable, Hashable {
     public var dataPoints: [DataPointDefinition] = []
     /// DL/T 645 relay control as this model accepts it; nil when the profile has no `relay:`.
     public var relay: RelayControlSettings?
+    /// The head-end actions this model supports and how (`actions:`); `read.now` and the agent's own
+    /// actions are not listed here.
+    public var actions: [CommandAction: ActionMapping] = [:]
     /// CJ/T 188 meter type, DI order and reply fields; nil for other protocols.
     public var cjt188: CJT188Settings?
     /// Where it was loaded from, for error messages.

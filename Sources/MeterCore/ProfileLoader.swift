@@ -4,7 +4,7 @@ import MeterProtocols
 /// and validates them, reporting every problem at its file, line and column.
 public enum ProfileLoader {
     static let topKeys = ["manufacturer", "model", "medium", "protocol", "generic", "serial",
-                          "max_registers_per_read", "max_gap", "defaults", "points", "relay"] + cjt188TopKeys
+                          "max_registers_per_read", "max_gap", "defaults", "points", "relay", "actions"] + cjt188TopKeys
     static let serialKeys = ["baud", "parity", "data_bits", "stop_bits"]
     static let defaultsKeys = ["table", "type", "word_order"]
     static let pointKeys = ["name", "table", "address", "type", "word_order", "unit", "scale", "offset", "billing"]
@@ -119,6 +119,7 @@ public enum ProfileLoader {
         }
 
         let relay = top["relay"].flatMap { decodeRelay($0, protocol: wire, into: &d) }
+        let actions = top["actions"].map { decodeActions($0, protocol: wire, points: points, relay: relay, into: &d) } ?? [:]
         let cjt188 = decodeCJT188Settings(top, protocol: wire, fields: cjt188Fields, into: &d)
 
         guard let manufacturer, let model, let medium, let wire, let generic, let serial,
@@ -128,6 +129,7 @@ public enum ProfileLoader {
                                     maxGap: maxGap, points: points, source: source)
         profile.dataPoints = dataPoints
         profile.relay = relay
+        profile.actions = actions
         profile.cjt188 = cjt188
         return profile
     }

@@ -45,6 +45,9 @@ public struct DeviceConfig: Sendable, Hashable {
     public var address: String?
     /// Password and operator code for write/relay commands (DL/T 645); never logged.
     public var credentials: MeterCredentials?
+    /// Never disconnected remotely (life-support customers): the head-end's relay.open,
+    /// valve.close and load.limit are refused, and local cost control raises an alarm instead.
+    public var protected = false
 
     public init(id: DeviceID, bus: BusID, unit: UnitID, profile: DeviceProfile, pollIntervalMs: Int = 10_000,
                 tags: [String: String] = [:]) {
@@ -76,6 +79,8 @@ public struct SiteConfig: Sendable, Hashable {
     public var mqtt: MQTTConfig?
     /// The durable outbox; every site has one (default `/var/lib/meteragent/outbox.db`).
     public var store = StoreConfig()
+    /// The head-end's signing keys; without any, every command is refused (`unknown_key`).
+    public var commands = CommandSettings()
 
     public init(gatewayID: String, buses: [BusConfig], devices: [DeviceConfig], source: String = "") {
         self.gatewayID = gatewayID

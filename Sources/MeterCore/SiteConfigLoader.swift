@@ -4,13 +4,13 @@ import MeterProtocols
 /// `Hardware/examples/example-site.yaml`) and checks it against the device profiles, reporting
 /// every problem at its file, line and column.
 public enum SiteConfigLoader {
-    static let topKeys = ["gateway", "profiles", "buses", "devices", "mqtt", "store"]
+    static let topKeys = ["gateway", "profiles", "buses", "devices", "mqtt", "store", "commands"]
     static let serialBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                                 "protocol", "timeout_ms", "retries", "queue_depth"]
     static let tcpBusKeys = ["id", "type", "host", "port", "protocol", "timeout_ms", "retries", "queue_depth"]
     static let anyBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                              "protocol", "timeout_ms", "retries", "queue_depth", "host"]
-    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags", "address", "password", "operator"]
+    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags", "address", "password", "operator", "protected"]
     static let installedProfiles = "/usr/share/meteragent/profiles"
 
     /// Loads `path` and the profiles it refers to. Profiles come from `profilesDirectory` when
@@ -142,6 +142,7 @@ public enum SiteConfigLoader {
             }
             let interval = m["poll_interval"].map { decodeInterval($0, into: &d) } ?? 10_000
             let tags = m["tags"].map { decodeTags($0, into: &d) } ?? [:]
+            let protected = m["protected"] == nil ? false : d.bool(m, "protected")
 
             if let address = addressing.address, let bus, let id {
                 if let other = addressesInUse[bus.id]?[address] {
@@ -156,7 +157,7 @@ public enum SiteConfigLoader {
                     unitsInUse[bus.id, default: [:]][unit] = DeviceID(id)
                 }
             }
-            guard d.errors.count == before, let id, let bus, let unit, let profile, let interval, let tags else {
+            guard d.errors.count == before, let id, let bus, let unit, let profile, let interval, let tags, let protected else {
                 if let id, deviceNodes[DeviceID(id)] == nil { deviceNodes[DeviceID(id)] = m["id"]! }
                 continue
             }
@@ -165,17 +166,20 @@ public enum SiteConfigLoader {
                                       pollIntervalMs: interval, tags: tags)
             device.address = addressing.address
             device.credentials = addressing.credentials
+            device.protected = protected
             devices.append(device)
         }
 
         let mqtt = top["mqtt"].flatMap { decodeMQTT($0, gateway: gateway, file: file, into: &d) }
         let store = top["store"].map { decodeStore($0, file: file, into: &d) } ?? StoreConfig()
+        let commands = top["commands"].map { decodeCommands($0, file: file, into: &d) } ?? CommandSettings()
 
         let errors = d.sorted + profileErrors
         guard errors.isEmpty, let gateway else { throw ConfigErrors(errors) }
         var site = SiteConfig(gatewayID: gateway, buses: buses, devices: devices, source: file)
         site.mqtt = mqtt
         site.store = store
+        site.commands = commands
         return site
     }
 

@@ -12,6 +12,10 @@ extension DLT645MeterDriver {
             return await syncTime(command, localSeconds: localSeconds, now: now)
         case .valveOpen, .valveClose:
             return outcome(command, .unsupported, "an electricity meter has no valve", quality: .busError)
+        case .write:
+            return outcome(command, .unsupported, "DL/T 645 meters are not written point by point here", quality: .busError)
+        case .esamForward:
+            return outcome(command, .unsupported, "ESAM forwarding is not supported yet", quality: .busError)
         default:
             return await relay(command, now: now)
         }
@@ -26,7 +30,7 @@ extension DLT645MeterDriver {
         case .alarmOff: .alarmOff
         case .keepPower: .keepPower
         case .releaseKeepPower: .releaseKeepPower
-        case .timeSync, .valveOpen, .valveClose: nil
+        case .timeSync, .valveOpen, .valveClose, .write, .esamForward: nil
         }
     }
 

@@ -5,6 +5,8 @@ public protocol BusJob: Sendable {
     associatedtype Output: Sendable
     associatedtype Failure: BusError
     var continuation: CheckedContinuation<Result<Output, Failure>, Never> { get }
+    /// Submitted inside `BusPriority.command`: runs ahead of routine polls, also for a device in back-off.
+    var urgent: Bool { get }
     /// This job's error of `kind`, with its protocol's context (device, function, register or item).
     func error(_ kind: BusFailure, bus: BusID, message: String) -> Failure
 }
@@ -85,11 +87,12 @@ public final class Bus<Worker: BusWorker>: Sendable {
         return snapshot
     }
 
-    func submit(_ makeJob: (CheckedContinuation<Result<Worker.Job.Output, Worker.Job.Failure>, Never>) -> Worker.Job)
+    func submit(_ makeJob: (CheckedContinuation<Result<Worker.Job.Output, Worker.Job.Failure>, Never>, _ urgent: Bool) -> Worker.Job)
         async -> Result<Worker.Job.Output, Worker.Job.Failure> {
-        await withCheckedContinuation { continuation in
-            let job = makeJob(continuation)
-            guard let refusal = queue.enqueue(job) else { return }
+        let urgent = BusPriority.isCommand
+        return await withCheckedContinuation { continuation in
+            let job = makeJob(continuation, urgent)
+            guard let refusal = queue.enqueue(job, urgent: urgent) else { return }
             let error = job.refused(refusal, bus: config.id)
             if case .full = refusal {
                 status.update {
@@ -99,6 +102,18 @@ public final class Bus<Worker: BusWorker>: Sendable {
             }
             continuation.resume(returning: .failure(error))
         }
+    }
+}
+
+/// Head-end commands jump the queue: every bus transaction a task starts inside `command { }` —
+/// the command, its read-back, a `read.now` — is queued ahead of routine polls (one transaction of
+/// waiting at most, the one on the wire) and is tried even for a device in back-off. A task-local
+/// value rather than a parameter, so that drivers need not pass it through every read and write.
+public enum BusPriority {
+    @TaskLocal static var isCommand = false
+
+    public static func command<T: Sendable>(_ body: () async -> T) async -> T {
+        await $isCommand.withValue(true, operation: body)
     }
 }
 

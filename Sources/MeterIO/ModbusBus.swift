@@ -37,7 +37,7 @@ extension Bus where Worker == ModbusBusWorker {
             return .failure(ModbusError(.invalidRequest, bus: config.id, unit: unit, function: operation.function,
                                         address: operation.address, message: problem))
         }
-        return await submit { ModbusTransaction(unit: unit, operation: operation, continuation: $0) }
+        return await submit { ModbusTransaction(unit: unit, operation: operation, continuation: $0, urgent: $1) }
     }
 }
 
@@ -81,6 +81,7 @@ public struct ModbusTransaction: BusJob {
     var unit: UnitID
     var operation: Operation
     public var continuation: CheckedContinuation<Result<[UInt16], ModbusError>, Never>
+    public var urgent: Bool
 
     public func error(_ kind: BusFailure, bus: BusID, message: String) -> ModbusError {
         ModbusError(kind, bus: bus, unit: unit, function: operation.function, address: operation.address, message: message)

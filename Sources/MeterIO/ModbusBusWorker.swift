@@ -33,7 +33,7 @@ public final class ModbusBusWorker: BusWorker {
     public func execute(_ job: ModbusTransaction) -> Result<[UInt16], ModbusError> {
         let unit = job.unit
         let start = now()
-        if let reason = ledger.skipReason(unit, at: start) {
+        if !job.urgent, let reason = ledger.skipReason(unit, at: start) {
             return .failure(job.error(.backoff, bus: config.id, message: reason))
         }
         if !client.isConnected, connectBackoff.shouldSkip(now: start) {

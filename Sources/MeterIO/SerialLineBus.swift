@@ -71,7 +71,7 @@ extension Bus where Worker == SerialLineBusWorker {
 
     /// Runs one request; returns the scanner's reply (empty for a broadcast).
     public func transact(_ request: SerialRequest) async throws(SerialBusError) -> [UInt8] {
-        try await submit { SerialTransaction(request: request, continuation: $0) }.get()
+        try await submit { SerialTransaction(request: request, continuation: $0, urgent: $1) }.get()
     }
 
 }
@@ -79,6 +79,7 @@ extension Bus where Worker == SerialLineBusWorker {
 public struct SerialTransaction: BusJob {
     var request: SerialRequest
     public var continuation: CheckedContinuation<Result<[UInt8], SerialBusError>, Never>
+    public var urgent: Bool
 
     public func error(_ kind: BusFailure, bus: BusID, message: String) -> SerialBusError {
         SerialBusError(kind, bus: bus, device: request.device, function: request.function, item: request.item, message: message)

@@ -33,7 +33,7 @@ public final class SerialLineBusWorker: BusWorker {
     public func execute(_ job: SerialTransaction) -> Result<[UInt8], SerialBusError> {
         let device = job.request.device
         let start = MonotonicClock.nowMs()
-        if let reason = ledger.skipReason(device, at: start) {
+        if !job.urgent, let reason = ledger.skipReason(device, at: start) {
             return .failure(job.error(.backoff, bus: config.id, message: reason))
         }
         var portOpened = false

@@ -54,7 +54,10 @@ final class OutboxEngine {
     /// that crosses the mark still fit (each WAL frame is a page plus a 24-byte header).
     var checkpointPages: Int64 { max(4, walAllowance / (pageSize + 24) / 2) }
 
-    var dataBudget: Int64 { max(maxBytes - walAllowance, 8 * pageSize) }
+    /// What the database's pages in use may take. One page less than the rest of the budget: the
+    /// file also holds the pages on SQLite's free list, and right after an eviction the last
+    /// freed page may still be there when the file is measured.
+    var dataBudget: Int64 { max(maxBytes - walAllowance - pageSize, 8 * pageSize) }
 
     init(path: String, maxBytes: Int64, options: StoreOptions, log: Log) throws(StoreError) {
         self.path = path
@@ -95,7 +98,7 @@ final class OutboxEngine {
         return connection
     }
 
-    private func statement(_ sql: String, _ operation: String) throws(StoreError) -> SQLiteStatement {
+    func statement(_ sql: String, _ operation: String) throws(StoreError) -> SQLiteStatement {
         if let cached = statements[sql] {
             cached.reset()
             return cached
@@ -174,6 +177,11 @@ final class OutboxEngine {
             throw StoreError(.corrupt, path: db.path, operation: "open",
                              message: "outbox schema version \(version) is newer than this agent's (\(OutboxSchema.version))")
         }
+        // A version 1 store (before the command log) keeps its records: the writer adds the table.
+        if version == 1 {
+            if allowCreate { try db.execute(OutboxSchema.upgradeFrom1, "upgrade") }
+            return
+        }
         guard version == OutboxSchema.version else {
             throw StoreError(.corrupt, path: db.path, operation: "open", message: "unknown outbox schema version \(version)")
         }
@@ -248,7 +256,7 @@ final class OutboxEngine {
 
     /// Runs `body` in one write transaction; on any error rolls back, restores the in-memory state
     /// and, for a file found corrupt, recovers to a new store before throwing.
-    private func transaction<T>(_ operation: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+    func transaction<T>(_ operation: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         try requireWritable(operation)
         let savedNext = nextSeq, savedDrop = openDrop
         // No local reference to the connection: recovery below must be able to close it before it
@@ -274,30 +282,36 @@ final class OutboxEngine {
     /// sync policy) when it returns. Evicts by class when the budget is exceeded.
     func append(_ records: [OutboxRecord]) throws(StoreError) -> [UInt64] {
         guard !records.isEmpty else { return [] }
-        var evicted: [UInt8: DroppedRange] = [:]
-        let seqs = try transaction("append") { () throws(StoreError) -> [UInt64] in
-            var seqs: [UInt64] = []
-            seqs.reserveCapacity(records.count)
-            let payloadBytes = records.reduce(0) { $0 + Int64($1.estimatedPayloadBytes) }
-            let rowEstimate = payloadBytes / Int64(records.count) + 24
-            let mostImportant = records.map(\.priority).min() ?? RecordPriority.instantaneous
-            // Room first, so the batch reuses freed pages instead of growing the file past the
-            // budget; then again, in case the estimate was short.
-            evicted = try evict(downTo: mostImportant, target: dataBudget - rowEstimate * Int64(records.count) * 5 / 4,
+        return try transaction("append") { () throws(StoreError) -> [UInt64] in try appendInTransaction(records) }
+    }
+
+    /// `append`'s work inside a transaction the caller holds (the command log writes a result and
+    /// its outbox record in one).
+    func appendInTransaction(_ records: [OutboxRecord]) throws(StoreError) -> [UInt64] {
+        guard !records.isEmpty else { return [] }
+        var seqs: [UInt64] = []
+        seqs.reserveCapacity(records.count)
+        let payloadBytes = records.reduce(0) { $0 + Int64($1.estimatedPayloadBytes) }
+        let rowEstimate = payloadBytes / Int64(records.count) + 24
+        let mostImportant = records.map(\.priority).min() ?? RecordPriority.instantaneous
+        // Room first, so the batch reuses freed pages instead of growing the file past the
+        // budget; then again, in case the estimate was short.
+        var evicted = try evict(downTo: mostImportant, target: dataBudget - rowEstimate * Int64(records.count) * 5 / 4,
                                 rowEstimate: rowEstimate)
-            for record in records {
-                try insert(record, seq: nextSeq)
-                seqs.append(nextSeq)
-                nextSeq += 1
-            }
-            for (priority, range) in try evict(downTo: mostImportant, target: dataBudget, rowEstimate: rowEstimate) {
-                evicted[priority, default: DroppedRange()].merge(range)
-            }
-            if !evicted.isEmpty { try reportDrops(evicted) }
-            try writeMeta("next_seq", Int64(nextSeq))
-            return seqs
+        for record in records {
+            try insert(record, seq: nextSeq)
+            seqs.append(nextSeq)
+            nextSeq += 1
         }
-        if !evicted.isEmpty { logEvictions(evicted) }
+        for (priority, range) in try evict(downTo: mostImportant, target: dataBudget, rowEstimate: rowEstimate) {
+            evicted[priority, default: DroppedRange()].merge(range)
+        }
+        if !evicted.isEmpty {
+            try reportDrops(evicted)
+            // Before the commit: a rolled-back append is rare, and the log line is then one too many.
+            logEvictions(evicted)
+        }
+        try writeMeta("next_seq", Int64(nextSeq))
         return seqs
     }
 
@@ -316,7 +330,8 @@ final class OutboxEngine {
         (try pragma("PRAGMA page_count") - pragma("PRAGMA freelist_count")) * pageSize
     }
 
-    private func pragma(_ sql: String) throws(StoreError) -> Int64 {
+    /// The first column of a one-row query (`PRAGMA page_count`, `SELECT changes()`).
+    func pragma(_ sql: String) throws(StoreError) -> Int64 {
         let s = try statement(sql, "size")
         defer { s.reset() }
         return try s.step() ? s.int64(0) : 0

@@ -8,8 +8,9 @@
 enum OutboxSchema {
     /// Written in the header (`PRAGMA application_id`): ASCII "MTRO".
     static let applicationID: Int64 = 0x4D54_524F
-    /// `PRAGMA user_version`; a file with a larger one comes from a newer agent.
-    static let version: Int64 = 1
+    /// `PRAGMA user_version`; a file with a larger one comes from a newer agent. Version 2 added
+    /// the command log; a version 1 file gets it on open (`upgradeFrom1`).
+    static let version: Int64 = 2
 
     static func table(_ priority: UInt8) -> String { "outbox_\(priority)" }
 
@@ -18,6 +19,7 @@ enum OutboxSchema {
         CREATE TABLE outbox_0(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, created_ms INTEGER NOT NULL, payload TEXT NOT NULL);
         CREATE TABLE outbox_1(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, created_ms INTEGER NOT NULL, payload TEXT NOT NULL);
         CREATE TABLE outbox_2(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, created_ms INTEGER NOT NULL, payload TEXT NOT NULL);
+        \(commandLog)
         CREATE VIEW outbox AS
             SELECT seq, kind, 0 AS class, created_ms, payload FROM outbox_0
             UNION ALL SELECT seq, kind, 1, created_ms, payload FROM outbox_1
@@ -26,6 +28,21 @@ enum OutboxSchema {
         PRAGMA application_id = \(applicationID);
         PRAGMA user_version = \(version);
         """
+
+    /// The head-end's command ids, kept until the command expires: an id seen before is never run
+    /// again, across restarts. `result` is the result record's payload, NULL while the command is
+    /// running (still NULL after a restart means the agent stopped in the middle of it).
+    static let commandLog = """
+        CREATE TABLE command_log(id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, received_ms INTEGER NOT NULL, result TEXT) WITHOUT ROWID;
+        """
+
+    static let upgradeFrom1 = commandLog + "\nPRAGMA user_version = \(version);"
+
+    static let claimCommand = "INSERT INTO command_log(id, expires_at, received_ms) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING"
+    static let commandResult = "SELECT result FROM command_log WHERE id = ?1"
+    static let completeCommand = "UPDATE command_log SET result = ?2 WHERE id = ?1"
+    static let unfinishedCommands = "SELECT id FROM command_log WHERE result IS NULL ORDER BY received_ms"
+    static let pruneCommands = "DELETE FROM command_log WHERE expires_at < ?1"
 
     /// Records in sequence order across the three classes, from `?1` on, at most `?2`. SQLite merges
     /// the three rowid-ordered scans (a compound SELECT with ORDER BY), no sort of the whole store.

@@ -114,7 +114,7 @@ public final class OutboxStore: Sendable {
 
     // MARK: - Queue
 
-    private func submit<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (OutboxEngine) throws(StoreError) -> T)
+    func submit<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (OutboxEngine) throws(StoreError) -> T)
         async throws(StoreError) -> T {
         let path = self.path
         let result: Result<T, StoreError> = await withCheckedContinuation { continuation in

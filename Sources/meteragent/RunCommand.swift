@@ -65,7 +65,10 @@ struct Run: AsyncParsableCommand {
         // The uplink starts next to the poller: a broker that is unreachable now is normal, the
         // readings wait in the store.
         let uplink = site.mqtt.map { mqtt in
-            Uplink.start(config: mqtt, gatewayID: site.gatewayID, version: MeterAgentVersion.current, outbox: outbox.store, log: log)
+            Uplink.start(config: mqtt, gatewayID: site.gatewayID, version: MeterAgentVersion.current, outbox: outbox.store, log: log) { topics, wake in
+                CommandService(gate: CommandGate(site: site, signatures: Ed25519Signatures()), drivers: { scheduler.driver(for: $0) },
+                               store: outbox.store, topics: topics, log: log, resultStored: wake)
+            }
         }
         let polling = Task { await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs) }
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in

@@ -200,8 +200,8 @@ final class Simulator {
         return String(decoding: reply, as: UTF8.self)
     }
 
-    /// `state` of one device as point → value.
-    func state(_ line: String, _ unit: Int) throws -> [String: Double] {
+    /// `state` of one device (a unit id, or a meter address) as point → value.
+    func state(_ line: String, _ unit: some CustomStringConvertible) throws -> [String: Double] {
         var values: [String: Double] = [:]
         for row in try control("state \(line) \(unit)").split(separator: "\n") {
             let parts = row.split(separator: "=", maxSplits: 1)

@@ -113,12 +113,12 @@ struct UplinkTests {
         defer { sub.stop() }
         let agent = try rig.startAgent(try rig.site(mqtt: Self.mqtt(port: broker.port)))
         try sub.wait("three poll cycles of readings") { Self.seqs($0).count >= 60 }
-        // Downward topics are subscribed: a command reaches the agent (logged until the command issue handles it).
+        // Downward topics are subscribed: a command reaches the agent, which answers it on cmd/result.
         let sent = try runCommand("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", String(broker.port), "-q", "1",
                                                             "-t", Self.prefix + "/cmd", "-m", "{\"key\":\"k1\"}"])
         #expect(sent.status == 0, "\(sent.stderr)")
-        try Self.waitFor("the command to be received", timeout: 10) {
-            agent.stderr.contains("mqtt message received") && agent.stderr.contains("mqtt.topic=\(Self.prefix)/cmd")
+        try sub.wait(timeout: 10, "the command's result") { sub in
+            sub.records(on: Self.prefix + "/cmd/result", key: "results").contains { $0["reason"] as? String == "malformed" }
         }
         agent.stop()
         #expect(agent.process.terminationStatus == 0, "\(agent.stderr.suffix(3000))")

@@ -8,6 +8,12 @@ usage: ed25519_peer.py check-keypair KEY_FILE PUB_FILE
        ed25519_peer.py verify PUB_FILE
          Reads one envelope {"key","payload","sig"} on stdin; prints {"keys": [...],
          "payload_hex": ..., "valid": bool}: the signature checked over the base64-decoded payload.
+       ed25519_peer.py keygen KEY_FILE
+         Makes a key, writes it to KEY_FILE as unencrypted PKCS#8 PEM (a head-end's key); prints the
+         base64 of the raw public key, for a site config's `commands.keys`.
+       ed25519_peer.py envelope KEY_FILE KEY_ID COMMAND_FILE
+         Prints the command envelope {"key","payload","sig"} of COMMAND_FILE's exact bytes, signed
+         with KEY_FILE, as a head-end would publish it on `<prefix>/cmd`.
        ed25519_peer.py sign HEX
          Makes a new key and signs the bytes HEX; prints {"public": base64 of the raw key,
          "public_pem": SubjectPublicKeyInfo PEM, "sig": base64 of the signature}.
@@ -64,9 +70,28 @@ def sign(message_hex):
     }))
 
 
+def keygen(key_path):
+    key = Ed25519PrivateKey.generate()
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    print(base64.b64encode(raw).decode())
+
+
+def envelope(key_path, key_id, command_path):
+    with open(key_path, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    with open(command_path, "rb") as f:
+        payload = f.read()
+    print(json.dumps({"key": key_id, "payload": base64.b64encode(payload).decode(),
+                      "sig": base64.b64encode(key.sign(payload)).decode()}))
+
+
 def main():
     command, args = sys.argv[1], sys.argv[2:]
-    {"check-keypair": check_keypair, "verify": verify, "sign": sign}[command](*args)
+    {"check-keypair": check_keypair, "verify": verify, "sign": sign, "keygen": keygen,
+     "envelope": envelope}[command](*args)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ import Testing
         #expect(line.transport == .serial(port: "usb:0403:6001", settings: SerialSettings(), rs485: true))
         let units = site.devices(on: line.id).map { ($0.unit.rawValue, $0.profile.name) }
         #expect(units.map(\.0) == [1, 2, 3, 10, 20])
-        #expect(units.map(\.1) == ["eastron-sdm120", "eastron-sdm120", "eastron-sdm120", "tuf2000m-water", "generic-modbus-gas"])
+        #expect(units.map(\.1) == ["eastron-sdm120", "eastron-sdm120", "generic-modbus-relay-meter", "tuf2000m-water", "generic-modbus-gas"])
+        #expect(site.devices.filter(\.protected).map(\.id.rawValue) == ["flat-303-elec"])
+        #expect(site.commands.keys.map(\.id) == ["ops-2026-1"])
         let main = try #require(site.device(DeviceID("building-a-main")))
         #expect(main.profile.name == "eastron-sdm630")
         #expect(site.bus(main.bus)?.transport == .tcp(host: "192.168.10.20", port: 502))

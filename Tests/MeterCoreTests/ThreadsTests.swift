@@ -16,6 +16,19 @@ import MeterCore
         #expect(queue.close(reason: "again").isEmpty)
     }
 
+    @Test func urgentJobsGoAheadOfRoutineOnesInTheirOwnOrderAndFitInAFullQueue() {
+        let queue = JobQueue<Int>(capacity: 3)
+        for job in [1, 2, 3] { #expect(queue.enqueue(job) == nil) }
+        #expect(queue.enqueue(4) == .full(capacity: 3))
+        #expect(queue.enqueue(100, urgent: true) == nil)
+        #expect(queue.enqueue(101, urgent: true) == nil)
+        #expect(queue.next() == 100)
+        #expect(queue.enqueue(102, urgent: true) == nil)
+        #expect((0..<5).map { _ in queue.next() } == [101, 102, 1, 2, 3])
+        for job in 0..<(3 + JobQueue<Int>.urgentReserve) { #expect(queue.enqueue(job, urgent: job >= 3) == nil) }
+        #expect(queue.enqueue(99, urgent: true) == .full(capacity: 3))
+    }
+
     @Test func aDrainingQueueHandsOutWhatWasQueuedBeforeItClosed() {
         let queue = JobQueue<Int>(capacity: 4)
         _ = queue.enqueue(1)

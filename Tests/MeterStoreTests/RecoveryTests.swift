@@ -150,7 +150,7 @@ struct RuntimeCorruptionTests {
         // …and a commit by another connection, so the store's page cache is invalid and it reads the file.
         var db: OpaquePointer?
         #expect(sqlite3_open(path, &db) == SQLITE_OK)
-        _ = sqlite3_exec(db, "PRAGMA user_version = 1", nil, nil, nil)
+        _ = sqlite3_exec(db, "PRAGMA user_version = \(OutboxSchema.version)", nil, nil, nil)
         sqlite3_close(db)
 
         await #expect(throws: StoreError.self) { _ = try await store.append([reading(1, priority: 2)]) }

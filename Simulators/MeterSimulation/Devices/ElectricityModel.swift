@@ -5,7 +5,8 @@ import Foundation
 /// Active power follows a daily shape (night base load, morning and evening peaks) with seeded
 /// noise; voltage sits near 230 V, frequency near 50 Hz, the power factor between 0.90 and 0.99;
 /// current, apparent and reactive power follow from those. Import energy integrates active power
-/// over time; a tripped relay stops consumption.
+/// over time; a tripped relay stops consumption, and so does a load above the load limit (the
+/// meter trips itself, as prepaid meters do).
 public struct ElectricityModel: Sendable {
     public let phases: Int
     let noise: SeededNoise
@@ -18,6 +19,8 @@ public struct ElectricityModel: Sendable {
     public var relayClosed = true
     /// A constant active power in W (all phases) set through the control channel, instead of the curve.
     public var pinnedPowerW: Double?
+    /// Trips the relay when the demand goes above it (kW, written as `load.limit`); nil: no limit.
+    public var loadLimitKW: Double?
 
     public init(seed: UInt64, phases: Int) {
         self.phases = phases
@@ -32,6 +35,11 @@ public struct ElectricityModel: Sendable {
     /// Total active power in W at `t`.
     public func powerW(at t: Double) -> Double {
         guard relayClosed else { return 0 }
+        return demandW(at: t)
+    }
+
+    /// What the household would draw at `t` with the relay closed.
+    func demandW(at t: Double) -> Double {
         if let pinnedPowerW { return pinnedPowerW }
         let h = hourOfDay(t)
         let shape = 0.35 * bump(h, centre: 7.5, width: 1.0) + 1.0 * bump(h, centre: 19.5, width: 1.8)
@@ -46,6 +54,10 @@ public struct ElectricityModel: Sendable {
         guard let last = lastTime else { lastTime = t; return }
         let span = t - last
         guard span > 0 else { return }
+        defer {
+            // Checked at each advance (each request the meter answers), like a meter's own cycle.
+            if relayClosed, let limit = loadLimitKW, demandW(at: t) > limit * 1000 { relayClosed = false }
+        }
         let steps = Int(min(200_000, max(1, (span / 1.0).rounded(.up))))
         let h = span / Double(steps)
         var joules = 0.0
@@ -100,6 +112,7 @@ public struct ElectricityModel: Sendable {
         out["energy.export.total"] = exportKWh
         out["energy.total"] = importKWh + exportKWh
         out["relay.state"] = relayClosed ? 1 : 0
+        out["load.limit"] = loadLimitKW ?? 0
         return out
     }
 
@@ -115,6 +128,10 @@ public struct ElectricityModel: Sendable {
         case "energy.import.total":
             if let value { importKWh = value }
             return value != nil
+        case "load.limit":
+            // 0 (or nothing) lifts the limit.
+            loadLimitKW = value.flatMap { $0 > 0 ? $0 : nil }
+            return true
         default:
             return false
         }

@@ -2,6 +2,10 @@
 /// it out (a bus's transactions, a store's sqlite3 calls). A submission to a full or closed queue
 /// is refused at once, instead of piling up behind a dead line or a stuck disk.
 ///
+/// Urgent jobs (a head-end command on a bus) go ahead of every routine one, in their own order,
+/// and may use `urgentReserve` places beyond `capacity`: a queue full of polls never refuses a
+/// command.
+///
 /// The per-job methods are `@inlinable` so that they are specialised for each job type in the
 /// module that uses them: unspecialised, every job looked up its array's metadata at run time
 /// (about 5% more instructions per polled point).
@@ -19,6 +23,8 @@ public final class JobQueue<Job: Sendable>: Sendable {
         /// Grows on demand: most queues hold one job at a time, and a gateway with a hundred buses
         /// should not hold a hundred full-size arrays.
         @usableFromInline var jobs: [Job] = []
+        /// The first `urgent` jobs are urgent ones.
+        @usableFromInline var urgent = 0
         @usableFromInline var closedReason: String?
         /// Whether `next()` still hands out the jobs queued before `close`.
         @usableFromInline var drainAfterClose = false
@@ -27,6 +33,7 @@ public final class JobQueue<Job: Sendable>: Sendable {
     }
 
     public let capacity: Int
+    public static var urgentReserve: Int { 8 }
     @usableFromInline let state = WaitableState(State())
 
     public init(capacity: Int) {
@@ -36,12 +43,18 @@ public final class JobQueue<Job: Sendable>: Sendable {
     /// Jobs waiting right now.
     @inlinable public var count: Int { state.withLock { $0.jobs.count } }
 
-    /// Queues `job`; nil when taken, otherwise why not (the job was not queued).
-    @inlinable public func enqueue(_ job: Job) -> Refusal? {
+    /// Queues `job` (ahead of the routine jobs when `urgent`); nil when taken, otherwise why not
+    /// (the job was not queued).
+    @inlinable public func enqueue(_ job: Job, urgent: Bool = false) -> Refusal? {
         let refusal = state.withLock { s -> Refusal? in
             if let reason = s.closedReason { return .closed(reason) }
-            guard s.jobs.count < capacity else { return .full(capacity: capacity) }
-            s.jobs.append(job)
+            guard s.jobs.count < capacity + (urgent ? Self.urgentReserve : 0) else { return .full(capacity: capacity) }
+            if urgent {
+                s.jobs.insert(job, at: s.urgent)
+                s.urgent += 1
+            } else {
+                s.jobs.append(job)
+            }
             return nil
         }
         if refusal == nil { state.broadcast() }
@@ -58,7 +71,7 @@ public final class JobQueue<Job: Sendable>: Sendable {
             s.closedReason = reason
             s.drainAfterClose = drain
             if drain { return [] }
-            defer { s.jobs.removeAll() }
+            defer { s.jobs.removeAll(); s.urgent = 0 }
             return s.jobs
         }
         state.broadcast()
@@ -69,7 +82,7 @@ public final class JobQueue<Job: Sendable>: Sendable {
     public func closeAndTakeAll(reason: String) -> [Job] {
         let pending = state.withLock { s -> [Job] in
             if s.closedReason == nil { s.closedReason = reason }
-            defer { s.jobs.removeAll() }
+            defer { s.jobs.removeAll(); s.urgent = 0 }
             return s.jobs
         }
         state.broadcast()
@@ -81,7 +94,9 @@ public final class JobQueue<Job: Sendable>: Sendable {
     @inlinable public func next() -> Job? {
         state.wait(until: { !$0.jobs.isEmpty || $0.closedReason != nil }, then: { s -> Job? in
             if s.closedReason != nil && !s.drainAfterClose { return nil }
-            return s.jobs.isEmpty ? nil : s.jobs.removeFirst()
+            if s.jobs.isEmpty { return nil }
+            if s.urgent > 0 { s.urgent -= 1 }
+            return s.jobs.removeFirst()
         })
     }
 }

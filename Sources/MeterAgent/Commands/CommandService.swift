@@ -1,0 +1,284 @@
+import MeterCore
+import MeterDrivers
+import MeterIO
+import MeterStore
+import MeterUplink
+import Synchronization
+
+/// Takes the head-end's messages from `<prefix>/cmd` and `<prefix>/config`, runs the checks of
+/// `CommandGate`, keeps replay protection in the store's command log, carries commands out through
+/// the devices' buses ahead of polling, and answers each with a class-0 result record (published on
+/// `<prefix>/cmd/result` by the forwarder, so a result waits out an uplink outage) and an audit log
+/// line.
+///
+/// A command's id is claimed in the store before anything is sent to a meter, and its result is
+/// stored in the same transaction as the result record: a re-delivered command gets its stored
+/// result again and never runs twice, also after a restart. A command that was running when the
+/// agent stopped is answered `interrupted` at the next start, never run again.
+public final class CommandService: Sendable {
+    private let gate: CommandGate
+    private let drivers: @Sendable (DeviceID) -> (any MeterDriver)?
+    private let store: OutboxStore
+    private let topics: UplinkTopics
+    private let log: Log
+    /// Called after a result is stored (the forwarder's wake-up).
+    private let resultStored: @Sendable () -> Void
+    private let limiter = RejectionLimiter()
+    /// Commands carried out at once; more wait (the MQTT session's incoming queue is bounded).
+    private let maxRunning: Int
+
+    public init(gate: CommandGate, drivers: @escaping @Sendable (DeviceID) -> (any MeterDriver)?, store: OutboxStore,
+                topics: UplinkTopics, log: Log, maxRunning: Int = 8, resultStored: @escaping @Sendable () -> Void = {}) {
+        self.gate = gate
+        self.drivers = drivers
+        self.store = store
+        self.topics = topics
+        self.log = log
+        self.maxRunning = max(1, maxRunning)
+        self.resultStored = resultStored
+    }
+
+    /// Answers the commands the last run left unfinished, then handles messages until the stream
+    /// ends or the task is cancelled; waits for the commands already running.
+    public func run(_ messages: AsyncStream<MQTTMessage>) async {
+        await answerInterrupted()
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            // The last command started per device (one entry per configured device at most): the
+            // next one on that device waits for it, so that two commands never interleave their
+            // transactions and read-backs on one meter.
+            var lastOnDevice: [String: Task<Void, Never>] = [:]
+            for await message in messages {
+                guard let (command, plan) = await admit(message) else { continue }
+                if running >= maxRunning {
+                    await group.next()
+                    running -= 1
+                }
+                let previous = lastOnDevice[command.device]
+                let task = Task {
+                    await previous?.value
+                    await self.carryOut(command, plan, receivedMs: WallClock.nowMs())
+                }
+                lastOnDevice[command.device] = task
+                running += 1
+                group.addTask { await task.value }
+            }
+        }
+    }
+
+    /// Checks one message; returns the command to carry out, or nil after answering it.
+    func admit(_ message: MQTTMessage) async -> (SignedCommand, CommandPlan)? {
+        let receivedMs = WallClock.nowMs()
+        if message.topic == topics.config {
+            let id = (try? CommandEnvelope(message: message.payload)).flatMap { SignedCommand.unverifiedID($0.payload) }
+            await answer(.rejected(.notSupported, "remote configuration is not applied by this agent version; use `meteragent config apply` on the gateway",
+                                   id: id, receivedMs: receivedMs, now: WallClock.nowMs()), claimed: false)
+            return nil
+        }
+        guard message.topic == topics.commands else { return nil }
+        let command: SignedCommand
+        switch gate.authenticate(message.payload, nowSeconds: receivedMs / 1000) {
+        case let .failure(rejection):
+            await reject(rejection, receivedMs: receivedMs, claimed: false)
+            return nil
+        case let .success(authenticated):
+            command = authenticated
+        }
+        let claim: CommandClaim
+        do {
+            claim = try await store.claimCommand(id: command.id, expiresAt: command.expiresAt, receivedMs: receivedMs)
+        } catch {
+            // Without the command log the gateway cannot promise "at most once": refuse to run it.
+            log.error("command not run: the command log cannot be written", ["command.id": command.id, "error": error.description])
+            return nil
+        }
+        if case let .seen(stored) = claim {
+            log.info("command repeated, answering with its stored result", ["command.id": command.id, "device.id": command.device])
+            let payload = stored.map(CommandResult.repeated) ?? CommandResult(
+                id: command.id, device: command.device, action: command.action, status: .failed, reason: .interrupted,
+                message: "the agent stopped while this command was running; it is not run again", receivedMs: receivedMs,
+                finishedMs: WallClock.nowMs()).json
+            await store(OutboxRecord(kind: .commandResult, priority: RecordPriority.critical, createdMs: WallClock.nowMs(), payload: payload),
+                        completing: nil)
+            return nil
+        }
+        switch gate.plan(command) {
+        case let .failure(rejection):
+            await reject(rejection, receivedMs: receivedMs, claimed: true)
+            return nil
+        case let .success(plan):
+            return (command, plan)
+        }
+    }
+
+    /// Runs a checked command on its device and answers with the outcome.
+    func carryOut(_ command: SignedCommand, _ plan: CommandPlan, receivedMs: Int64) async {
+        let started = WallClock.nowMs()
+        guard let driver = drivers(DeviceID(command.device)) else {
+            await answer(.rejected(.unknownDevice, "device '\(command.device)' has no driver", id: command.id, command: command,
+                                   receivedMs: receivedMs, now: WallClock.nowMs()), claimed: true)
+            return
+        }
+        var result = CommandResult(id: command.id, device: command.device, action: command.action, status: .done, reason: nil,
+                                   message: "", receivedMs: receivedMs, startedMs: started, finishedMs: started)
+        switch plan {
+        case let .read(points):
+            let readings = await BusPriority.command { await driver.read(points: points, now: WallClock.nowMs) }
+            let failed = readings.filter { $0.quality != .good }
+            result.observed = readings
+            if failed.isEmpty {
+                result.message = "\(readings.count) points read"
+            } else {
+                result.status = .failed
+                result.reason = .noReply
+                result.message = "\(failed.count) of \(readings.count) points not read (\(failed[0].point): \(failed[0].quality))"
+            }
+            await storeReadings(readings, commandID: command.id)
+        case let .meter(meterCommand):
+            apply(await BusPriority.command { await driver.execute(meterCommand, now: WallClock.nowMs) }, to: &result)
+        case let .syncClock(utcSeconds):
+            let utcMs = utcSeconds.map { $0 * 1000 } ?? WallClock.nowMs()
+            let meterCommand = MeterCommand.timeSync(localSeconds: LocalClock.localSeconds(utcMs: utcMs))
+            apply(await BusPriority.command { await driver.execute(meterCommand, now: WallClock.nowMs) }, to: &result)
+        }
+        result.finishedMs = WallClock.nowMs()
+        await answer(result, claimed: true)
+    }
+
+    private func apply(_ outcome: CommandOutcome, to result: inout CommandResult) {
+        result.message = outcome.message
+        result.observed = outcome.observed
+        switch outcome.status {
+        case .confirmed: result.status = .done
+        case .accepted: (result.status, result.reason) = (.failed, .notConfirmed)
+        case .rejected: (result.status, result.reason) = (.failed, .meterRefused)
+        case .failed: (result.status, result.reason) = (.failed, .noReply)
+        case .unsupported: (result.status, result.reason) = (.rejected, .unsupportedAction)
+        }
+    }
+
+    private func reject(_ rejection: CommandGate.Rejection, receivedMs: Int64, claimed: Bool) async {
+        let result = CommandResult.rejected(rejection.reason, rejection.message, id: rejection.id, command: rejection.command,
+                                            receivedMs: receivedMs, now: WallClock.nowMs())
+        if rejection.reason.unauthenticated {
+            // Anyone who can publish on the topic can cause these: a flood must not fill the store.
+            switch limiter.admit(nowMs: receivedMs) {
+            case .store(let suppressedBefore):
+                if suppressedBefore > 0 {
+                    log.warning("unauthenticated commands were not answered", ["count": String(suppressedBefore)])
+                }
+            case .suppress:
+                return
+            }
+        }
+        await answer(result, claimed: claimed)
+    }
+
+    /// Stores the result (completing the command log entry when the id was claimed) and writes
+    /// the audit log line.
+    private func answer(_ result: CommandResult, claimed: Bool) async {
+        var metadata: LogMetadata = ["command.id": result.id ?? "-", "device.id": result.device ?? "-",
+                                     "action": result.action ?? "-", "status": result.status.rawValue]
+        if let reason = result.reason { metadata.append("reason", reason.rawValue) }
+        if let started = result.startedMs { metadata.append("duration_ms", String(result.finishedMs - started)) }
+        for reading in result.observed {
+            metadata.append("observed." + reading.point.rawValue, reading.value.map { "\($0)" } ?? "-")
+        }
+        // Last: it is free text.
+        metadata.append("message", result.message)
+        if result.status == .done {
+            log.info("command", metadata)
+        } else {
+            log.warning("command", metadata)
+        }
+        await store(result.record, completing: claimed ? result.id : nil)
+    }
+
+    private func store(_ record: OutboxRecord, completing id: String?) async {
+        // A store that refuses for a moment (a full queue, a full disk being cleaned) gets a few
+        // tries; the result must not be lost while the gateway is alive.
+        for attempt in 1...5 {
+            do {
+                if let id {
+                    _ = try await store.completeCommand(id: id, result: record)
+                } else {
+                    _ = try await store.append([record])
+                }
+                resultStored()
+                return
+            } catch {
+                if attempt == 5 || error.kind == .closed {
+                    log.error("command result not stored", ["error": error.description, "command.id": id ?? "-"])
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(200 * attempt))
+            }
+        }
+    }
+
+    /// `read.now` readings go to the outbox like polled ones, each carrying the command's id.
+    private func storeReadings(_ readings: [Reading], commandID: String) async {
+        let records = readings.map { reading in
+            OutboxRecord(reading: reading, json: "{\"command\":" + JSONWriter.quoted(commandID) + "," + reading.json.dropFirst())
+        }
+        do {
+            _ = try await store.append(records)
+        } catch {
+            log.error("read.now readings not stored", ["command.id": commandID, "error": error.description])
+        }
+    }
+
+    private func answerInterrupted() async {
+        let ids: [String]
+        do {
+            ids = try await store.unfinishedCommands()
+        } catch {
+            log.error("cannot read the command log", ["error": error.description])
+            return
+        }
+        let now = WallClock.nowMs()
+        for id in ids {
+            await answer(CommandResult(id: id, device: nil, action: nil, status: .failed, reason: .interrupted,
+                                       message: "the agent stopped while this command was running; it is not run again (read the device to see its state)",
+                                       receivedMs: now, finishedMs: now), claimed: true)
+        }
+        _ = try? await store.pruneCommands(expiredBefore: now / 1000)
+    }
+}
+
+/// At most `burst` answers to unauthenticated messages per `windowMs`; the rest are counted and
+/// only logged, so a flood of forged commands costs neither store space nor uplink traffic.
+final class RejectionLimiter: Sendable {
+    enum Verdict { case store(suppressedBefore: Int), suppress }
+
+    private struct State {
+        var windowStart: Int64 = 0
+        var answered = 0
+        var suppressed = 0
+    }
+
+    private let state: Mutex<State> = Mutex(State())
+    let burst: Int
+    let windowMs: Int64
+
+    init(burst: Int = 10, windowMs: Int64 = 60_000) {
+        self.burst = burst
+        self.windowMs = windowMs
+    }
+
+    func admit(nowMs: Int64) -> Verdict {
+        state.withLock { s in
+            if nowMs - s.windowStart >= windowMs {
+                s.windowStart = nowMs
+                s.answered = 0
+            }
+            guard s.answered < burst else {
+                s.suppressed += 1
+                return .suppress
+            }
+            s.answered += 1
+            defer { s.suppressed = 0 }
+            return .store(suppressedBefore: s.suppressed)
+        }
+    }
+}
