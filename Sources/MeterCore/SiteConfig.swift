@@ -45,6 +45,8 @@ public struct DeviceConfig: Sendable, Hashable {
     public var address: String?
     /// Password and operator code for write/relay commands (DL/T 645); never logged.
     public var credentials: MeterCredentials?
+    /// Threshold alarms on this device's points (`alarms:`), evaluated on every poll.
+    public var alarms: [AlarmRule] = []
 
     public init(id: DeviceID, bus: BusID, unit: UnitID, profile: DeviceProfile, pollIntervalMs: Int = 10_000,
                 tags: [String: String] = [:]) {
