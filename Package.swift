@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "MeterIO", "MeterCore", "MeterProtocols", "MeterSimulation", "MeterTestSupport"]),
         .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "CSQLite", "MeterTestSupport"]),
         .testTarget(name: "MeterUplinkTests", dependencies: ["MeterUplink"]),
-        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterStore", "MeterUplink", "MeterTestSupport"]),
+        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterProtocols", "MeterStore", "MeterUplink", "MeterTestSupport"]),
         .testTarget(name: "MeterSimulationTests", dependencies: ["MeterSimulation", "MeterIO", "MeterCore", "MeterProtocols", "CModbus"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterProtocols", "MeterUplink"]),
     ],
