@@ -76,7 +76,7 @@ public final class PollScheduler: Sendable {
         let interval = Duration.milliseconds(intervalMs)
         var next = clock.now
         var lastQuality = Quality.good
-        var detector = DeviceEventDetector(device: device, localSeconds: LocalClock.localSeconds(utcMs:))
+        var detector = DeviceEventDetector(device: device, localSeconds: { LocalClock.localSeconds(utcMs: $0) })
         while !Task.isCancelled {
             if let stop, clock.now >= stop { return }
             let readings = await driver.read(points: nil, now: WallClock.nowMs)
