@@ -33,6 +33,13 @@ import Testing
         #expect(control.execute("raise rs485-1 20 valve_fault") == ["ok"])
         #expect(control.execute("raise rs485-1 20 battery_low") == ["ok"])
         #expect(try Self.discreteInputs(device) == [1, 1, 1, 1])
+        // A faulty valve does not move when the coil is written.
+        device.write(PointName("valve.state"), value: 0)
+        #expect(device.pointValues()[PointName("valve.state")] == 1)
+        #expect(control.execute("clear rs485-1 20 valve_fault") == ["ok"])
+        device.write(PointName("valve.state"), value: 0)
+        #expect(device.pointValues()[PointName("valve.state")] == 0)
+        #expect(control.execute("raise rs485-1 20 valve_fault") == ["ok"])
         #expect(control.execute("clear rs485-1 20 leak") == ["ok"])
         #expect(control.execute("clear rs485-1 20 tamper") == ["ok"])
         #expect(try Self.discreteInputs(device) == [1, 0, 0, 1])
