@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "MeterStoreTests", dependencies: ["MeterStore", "MeterCore", "CSQLite", "MeterTestSupport"]),
         .testTarget(name: "MeterUplinkTests", dependencies: ["MeterUplink"]),
         .testTarget(name: "MeterCryptoTests", dependencies: ["MeterCrypto", "MeterProtocols"]),
-        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterStore", "MeterUplink", "MeterCrypto", "MeterTestSupport"]),
+        .testTarget(name: "MeterAgentTests", dependencies: ["MeterAgent", "MeterCore", "MeterProtocols", "MeterStore", "MeterUplink", "MeterCrypto", "MeterTestSupport"]),
         .testTarget(name: "MeterSimulationTests", dependencies: ["MeterSimulation", "MeterIO", "MeterCore", "MeterProtocols", "CModbus"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MeterCore", "MeterProtocols", "MeterUplink", "MeterCrypto"]),
     ],

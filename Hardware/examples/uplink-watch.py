@@ -16,6 +16,20 @@ def billing_summary(readings):
     return ", ".join(f"{device} {text}" for device, text in sorted(latest.items()))
 
 
+def event_summary(events):
+    """Each event in a few words, e.g. `flat-301-gas gas.leak false→true`, `gas-1 gas.pressure.low raised at 1.2`."""
+    parts = []
+    for e in events:
+        kind = e.get("type", "?")
+        if kind == "state.changed":
+            parts.append(f"{e.get('device')} {e.get('point')} {json.dumps(e.get('from'))}→{json.dumps(e.get('to'))}")
+        elif kind in ("alarm.raised", "alarm.cleared"):
+            parts.append(f"{e.get('device')} {e.get('alarm')} {kind.split('.')[1]} at {e.get('value')}")
+        else:
+            parts.append(kind)
+    return "; ".join(parts)
+
+
 def describe(topic, payload):
     kind = topic.rsplit("/", 1)[-1] if not topic.endswith("/cmd/result") else "cmd/result"
     try:
@@ -32,7 +46,7 @@ def describe(topic, payload):
             line = (f"{kind:<10} {body.get('gateway')} seq {body.get('first_seq')}–{body.get('last_seq')} "
                     f"({len(records)} {key}, {len(payload)} bytes"
                     + (f", {bad} not good" if bad else "") + ")")
-            summary = billing_summary(records) if key == "readings" else ""
+            summary = billing_summary(records) if key == "readings" else event_summary(records) if key == "events" else ""
             return line + (f"  {summary}" if summary else "")
     return f"{topic}: {payload[:120]}"
 

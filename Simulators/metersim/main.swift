@@ -22,7 +22,10 @@ Faults: no_reply on|off, delay_ms N, bad_crc on|off, garbage on|off, exception 1
 Output: `line <id> <pty path>` and `tcp <port> units <u,…>` lines, then `ready`.
 Control commands (on the control socket, or on stdin when it is not a terminal):
   fault LINE UNIT FAULT VALUE | fault LINE UNIT clear | set LINE UNIT POINT VALUE |
-  release LINE UNIT POINT | state LINE UNIT | list | quit
+  release LINE UNIT POINT | raise LINE UNIT CONDITION | clear LINE UNIT CONDITION |
+  state LINE UNIT | list | quit
+Conditions: leak | tamper | valve_fault | battery_low | clock_battery_low, served where the meter
+keeps them (Modbus gas discrete inputs, CJ/T 188 status bits, DL/T 645 status word 1 and cover count)
 Exit status: 0 after a clean stop, 1 if the simulator could not start, 2 for a bad scenario or usage.
 """
 

@@ -76,10 +76,16 @@ public final class PollScheduler: Sendable {
         let interval = Duration.milliseconds(intervalMs)
         var next = clock.now
         var lastQuality = Quality.good
+        var detector = DeviceEventDetector(device: device, localSeconds: { LocalClock.localSeconds(utcMs: $0) })
         while !Task.isCancelled {
             if let stop, clock.now >= stop { return }
             let readings = await driver.read(points: nil, now: WallClock.nowMs)
             await sink.deliver(readings)
+            let events = detector.observe(readings)
+            if !events.isEmpty {
+                for event in events { log.info(Self.logMessage(event), event.logMetadata) }
+                await sink.deliver(events: events)
+            }
             let quality = readings.first { $0.quality != .good }?.quality ?? .good
             if quality != lastQuality {
                 if quality == .good {
@@ -112,7 +118,16 @@ public final class PollScheduler: Sendable {
         }
     }
 
+    private static func logMessage(_ event: MeterEvent) -> String {
+        switch event.kind {
+        case .stateChanged: "state changed"
+        case .alarmRaised: "alarm raised"
+        case .alarmCleared: "alarm cleared"
+        }
+    }
+
     /// Reads every device once, all buses in parallel, and returns how long the cycle took.
+    /// One read is only a baseline for state changes and hold times, so it looks for no events.
     public func runOnce(sink: some ReadingSink) async -> Duration {
         let clock = ContinuousClock()
         let start = clock.now

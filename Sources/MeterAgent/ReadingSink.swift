@@ -1,8 +1,11 @@
 import MeterCore
 
-/// Where the poller hands its readings. The MQTT outbox takes this place once the uplink lands.
+/// Where the poller hands its readings, and the events it found in them (state changes, alarms).
 public protocol ReadingSink: Sendable {
     func deliver(_ readings: [Reading]) async
+    /// Events are rare and urgent: a sink keeps every one (no silent drop) and passes them on
+    /// without waiting for a batch to fill.
+    func deliver(events: [MeterEvent]) async
 }
 
 /// JSON lines on stdout, one reading a line, flushed per batch so a pipe sees them at once.
@@ -11,5 +14,10 @@ public struct JSONLinesSink: ReadingSink {
 
     public func deliver(_ readings: [Reading]) async {
         await ConsoleOutput.stdout.write(lines: readings.map(\.json))
+    }
+
+    /// One line per event; its `type` tells it from a reading.
+    public func deliver(events: [MeterEvent]) async {
+        await ConsoleOutput.stdout.write(lines: events.map(\.json))
     }
 }

@@ -19,9 +19,15 @@ import MeterStore
 /// When the queue is full, the oldest instantaneous reading makes room (then the oldest billing
 /// one); every reading dropped that way is counted, logged and written to the store as a
 /// `buffer.dropped` event with reason `queue_full` as soon as it accepts writes again.
+///
+/// Events (state changes, alarms) take the same queue as class 0 records — the last a full queue
+/// gives up, counted like the rest — and are committed at once instead of at the next flush, so
+/// an alarm reaches the outbox (and the uplink) within its poll.
 public actor StoreSink: ReadingSink {
     public struct Statistics: Sendable {
         public var stored: UInt64 = 0
+        /// Events handed over by the poller (stored or still queued).
+        public var events: UInt64 = 0
         public var batches: UInt64 = 0
         public var failedFlushes: UInt64 = 0
         /// Readings dropped from the full queue, by class.
@@ -81,6 +87,18 @@ public actor StoreSink: ReadingSink {
             }
         }
         if echo { await ConsoleOutput.stdout.write(lines: lines) }
+    }
+
+    public func deliver(events: [MeterEvent]) async {
+        guard !events.isEmpty else { return }
+        for event in events {
+            if pending.count >= capacity { dropOne() }
+            pending.append(OutboxRecord(kind: .event, priority: RecordPriority.critical, createdMs: event.timestampMs,
+                                        payload: event.json))
+        }
+        stats.events += UInt64(events.count)
+        // While the store refuses writes the periodic flush retries; the events wait in the queue.
+        if !failing { await flush() }
     }
 
     /// Makes room: the oldest class-2 record, else the oldest class-1, else the oldest of all.

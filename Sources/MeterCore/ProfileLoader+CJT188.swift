@@ -13,7 +13,7 @@ import MeterProtocols
 /// ```
 extension ProfileLoader {
     static let cjt188TopKeys = ["meter_type", "di_order", "clock_order"]
-    static let cjt188PointKeys = ["name", "di", "field", "unit", "billing"]
+    static let cjt188PointKeys = ["name", "di", "field", "unit", "billing"] + stateKeys
 
     static func decodeCJT188Point(_ node: YAMLNode, fields: inout [PointName: CJT188Field],
                                   into d: inout ConfigDiagnostics) -> (DataPointDefinition, YAMLNode)? {

@@ -3,7 +3,7 @@ import MeterProtocols
 /// Profiles of meters addressed by data identifier (DL/T 645, CJ/T 188): points name a `di` and a
 /// `format` instead of a register, and DL/T 645 profiles may say how the meter takes relay commands.
 extension ProfileLoader {
-    static let dataPointKeys = ["name", "di", "format", "signed", "scale", "unit", "billing"]
+    static let dataPointKeys = ["name", "di", "format", "signed", "scale", "unit", "billing"] + stateKeys
     static let relayKeys = ["password_level", "accepted", "deadline_s"]
 
     /// N1 codes of DL/T 645 relay control by the names profiles use.

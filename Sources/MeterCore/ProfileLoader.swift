@@ -7,7 +7,7 @@ public enum ProfileLoader {
                           "max_registers_per_read", "max_gap", "defaults", "points", "relay", "actions"] + cjt188TopKeys
     static let serialKeys = ["baud", "parity", "data_bits", "stop_bits"]
     static let defaultsKeys = ["table", "type", "word_order"]
-    static let pointKeys = ["name", "table", "address", "type", "word_order", "unit", "scale", "offset", "billing"]
+    static let pointKeys = ["name", "table", "address", "type", "word_order", "unit", "scale", "offset", "billing"] + stateKeys
 
     /// Loads one profile; its name is the file stem (`eastron-sdm120`).
     public static func load(path: String) throws(ConfigErrors) -> DeviceProfile {
@@ -88,6 +88,8 @@ public enum ProfileLoader {
         var dataPoints: [DataPointDefinition] = []
         var seen: [PointName: SourceLocation] = [:]
         var cjt188Fields: [PointName: CJT188Field] = [:]
+        var states: [PointName: StateWatch] = [:]
+        var stateItems: [PointName: YAMLNode] = [:]
         let items = d.list(top, "points")
         if let items, items.isEmpty, let node = top["points"] {
             d.report(node, "'points' is empty: a profile needs at least one point")
@@ -104,6 +106,11 @@ public enum ProfileLoader {
                 }
                 seen[point.name] = nameNode.location
                 dataPoints.append(point)
+                let width = statusWordBits(of: point, field: wire == .cjt188 ? cjt188Fields[point.name] : nil)
+                if let watch = decodeStateWatch(item, point: point.name, bitWidth: width, into: &d) {
+                    states[point.name] = watch
+                    stateItems[point.name] = item
+                }
                 continue
             }
             guard let decoded = decodePoint(item, defaults: defaults,
@@ -116,7 +123,12 @@ public enum ProfileLoader {
             }
             seen[point.name] = nameNode.location
             points.append(point)
+            if let watch = decodeStateWatch(item, point: point.name, bitWidth: statusWordBits(of: point), into: &d) {
+                states[point.name] = watch
+                stateItems[point.name] = item
+            }
         }
+        checkStateNames(states, points: seen, items: stateItems, into: &d)
 
         let relay = top["relay"].flatMap { decodeRelay($0, protocol: wire, into: &d) }
         let actions = top["actions"].map { decodeActions($0, protocol: wire, points: points, relay: relay, into: &d) } ?? [:]
@@ -131,6 +143,7 @@ public enum ProfileLoader {
         profile.relay = relay
         profile.actions = actions
         profile.cjt188 = cjt188
+        profile.states = states
         return profile
     }
 

@@ -48,6 +48,8 @@ public struct DeviceConfig: Sendable, Hashable {
     /// Never disconnected remotely (life-support customers): the head-end's relay.open,
     /// valve.close and load.limit are refused, and local cost control raises an alarm instead.
     public var protected = false
+    /// Threshold alarms on this device's points (`alarms:`), evaluated on every poll.
+    public var alarms: [AlarmRule] = []
 
     public init(id: DeviceID, bus: BusID, unit: UnitID, profile: DeviceProfile, pollIntervalMs: Int = 10_000,
                 tags: [String: String] = [:]) {

@@ -10,7 +10,7 @@ public enum SiteConfigLoader {
     static let tcpBusKeys = ["id", "type", "host", "port", "protocol", "timeout_ms", "retries", "queue_depth"]
     static let anyBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                              "protocol", "timeout_ms", "retries", "queue_depth", "host"]
-    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags", "address", "password", "operator", "protected"]
+    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags", "address", "password", "operator", "protected", "alarms"]
     static let installedProfiles = "/usr/share/meteragent/profiles"
 
     /// Loads `path` and the profiles it refers to. Profiles come from `profilesDirectory` when
@@ -143,6 +143,7 @@ public enum SiteConfigLoader {
             let interval = m["poll_interval"].map { decodeInterval($0, into: &d) } ?? 10_000
             let tags = m["tags"].map { decodeTags($0, into: &d) } ?? [:]
             let protected = m["protected"] == nil ? false : d.bool(m, "protected")
+            let alarms = m["alarms"].map { decodeAlarms($0, profile: profile, device: id ?? "?", into: &d) } ?? []
 
             if let address = addressing.address, let bus, let id {
                 if let other = addressesInUse[bus.id]?[address] {
@@ -157,7 +158,7 @@ public enum SiteConfigLoader {
                     unitsInUse[bus.id, default: [:]][unit] = DeviceID(id)
                 }
             }
-            guard d.errors.count == before, let id, let bus, let unit, let profile, let interval, let tags, let protected else {
+            guard d.errors.count == before, let id, let bus, let unit, let profile, let interval, let tags, let protected, let alarms else {
                 if let id, deviceNodes[DeviceID(id)] == nil { deviceNodes[DeviceID(id)] = m["id"]! }
                 continue
             }
@@ -167,6 +168,7 @@ public enum SiteConfigLoader {
             device.address = addressing.address
             device.credentials = addressing.credentials
             device.protected = protected
+            device.alarms = alarms
             devices.append(device)
         }
 

@@ -223,7 +223,7 @@ struct DLT645Tests {
         let result = try runCommand(Paths.meteragent, ["plan", Paths.repoRoot.appendingPathComponent("Hardware/examples/dlt645-example-site.yaml").path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("bus rs485-dlt: serial /dev/ttyS1 2400 8E1, DL/T 645-2007"))
-        #expect(result.stdout.contains("device flat-301-elec address 202611250301 (dlt645-2007-generic): 11 points in 11 requests"))
+        #expect(result.stdout.contains("device flat-301-elec address 202611250301 (dlt645-2007-generic): 13 points in 13 requests"))
         #expect(result.stdout.contains("read DI 02020100  XXX.XXX signed  20+23 bytes  current.l1"), "\(result.stdout)")
         #expect(result.stdout.contains("bus rs485-old: serial /dev/ttyS2 1200 8E1, DL/T 645-1997"))
     }

@@ -74,7 +74,7 @@ import Testing
         Case(fixture: "unknown-keys.yaml", expected: [
             // The key list grows with each protocol's profile settings (relay, meter_type, …).
             "unknown-keys.yaml:4:1: unknown key 'vendor_url' in profile (expected one of: \(ProfileLoader.topKeys.joined(separator: ", ")))",
-            "unknown-keys.yaml:6:61: unknown key 'units' in point 'voltage.l1' (expected one of: name, table, address, type, word_order, unit, scale, offset, billing)",
+            "unknown-keys.yaml:6:61: unknown key 'units' in point 'voltage.l1' (expected one of: name, table, address, type, word_order, unit, scale, offset, billing, state, bits)",
         ]),
         Case(fixture: "bad-enums.yaml", expected: [
             "bad-enums.yaml:3:9: unknown medium 'steam' (expected one of: electricity, water, gas, heat)",

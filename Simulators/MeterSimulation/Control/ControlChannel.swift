@@ -8,6 +8,9 @@ import Synchronization
 ///     fault LINE UNIT clear          removes every fault
 ///     set LINE UNIT POINT VALUE      pins a value (power.active.total, flow.rate, valve.state…)
 ///     release LINE UNIT POINT        lets the physics drive it again
+///     raise LINE UNIT CONDITION      leak | tamper | valve_fault | battery_low | clock_battery_low:
+///                                    served as the meter's status bit, discrete input or counter
+///     clear LINE UNIT CONDITION      the condition goes away (a cover-open count stays counted)
 ///     state LINE UNIT                point=value lines for the profile's points
 ///     list                           LINE UNIT PROFILE lines
 ///     quit                           stops the simulator
@@ -28,7 +31,7 @@ public struct ControlInterpreter: Sendable {
             return ["ok"]
         case "list":
             return simulator.servers.flatMap(\.listing) + ["ok"]
-        case "fault", "set", "release", "state":
+        case "fault", "set", "release", "state", "raise", "clear":
             // UNIT may also be a meter address on a DL/T 645 or CJ/T 188 line.
             guard words.count >= 3 else {
                 return ["error: usage: \(verb) LINE UNIT …"]
@@ -38,7 +41,7 @@ public struct ControlInterpreter: Sendable {
             }
             return deviceCommand(verb, Array(words.dropFirst(3)), device)
         default:
-            return ["error: unknown command '\(verb)' (expected fault, set, release, state, list, quit)"]
+            return ["error: unknown command '\(verb)' (expected fault, set, release, raise, clear, state, list, quit)"]
         }
     }
 
@@ -62,9 +65,19 @@ public struct ControlInterpreter: Sendable {
             guard args.count == 1 else { return ["error: usage: release LINE UNIT POINT"] }
             device.set(args[0], to: nil)
             return ["ok"]
+        case "raise", "clear":
+            let names = MeterCondition.allCases.map(\.rawValue).joined(separator: " | ")
+            guard args.count == 1 else { return ["error: usage: \(verb) LINE UNIT \(names)"] }
+            guard let condition = MeterCondition(rawValue: args[0]) else {
+                return ["error: unknown condition '\(args[0])' (expected one of: \(names))"]
+            }
+            device.setCondition(condition, raised: verb == "raise")
+            return ["ok"]
         default: // state
             let values = device.pointValues()
-            return device.profile.pointNames.map { "\($0)=\(values[$0] ?? 0)" } + ["faults=\(device.faults)", "ok"]
+            let conditions = device.raisedConditions.map(\.rawValue)
+            return device.profile.pointNames.map { "\($0)=\(values[$0] ?? 0)" }
+                + ["faults=\(device.faults)", "conditions=\(conditions.isEmpty ? "none" : conditions.joined(separator: " "))", "ok"]
         }
     }
 }

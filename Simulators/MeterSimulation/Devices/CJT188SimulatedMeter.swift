@@ -44,13 +44,21 @@ public final class CJT188SimulatedMeter: Sendable {
         frame.address.reaches(address) && (frame.meterType == meterType || frame.meterType == .wildcard)
     }
 
-    /// The status word now: valve bits from the physics or the fault flag, battery from the flag.
+    /// The status word now: valve bits from the physics or the fault flag, battery from the flag,
+    /// and in the vendor-defined second byte D0 gas leak, D1 tamper (what `cjt188-gas` reads).
     public func status(_ values: [String: Double]) -> CJT188Status {
         let fault = (values["valve.fault"] ?? 0) != 0
         let open = (values["valve.state"] ?? 1) != 0
+        let leak: UInt8 = (values[MeterCondition.leak.point] ?? 0) != 0 ? Self.leakBit : 0
+        let tamper: UInt8 = (values[MeterCondition.tamper.point] ?? 0) != 0 ? Self.tamperBit : 0
         return CJT188Status(valve: fault ? .abnormal : open ? .open : .closed,
-                            batteryLow: (values["battery.low"] ?? 0) != 0)
+                            batteryLow: (values["battery.low"] ?? 0) != 0, high: leak | tamper)
     }
+
+    /// Vendor bits of the second status byte: no standard assigns them, so the simulator picks the
+    /// ones `Hardware/profiles/cjt188-gas.yaml` names (ST bits 8 and 9).
+    public static let leakBit: UInt8 = 0x01
+    public static let tamperBit: UInt8 = 0x02
 
     /// The current-data payload (19 bytes after DI and SER).
     public func currentData(at time: Double) -> CJT188CurrentData {

@@ -55,6 +55,15 @@ public final class DLT645SimulatedMeter: Sendable {
         return word
     }
 
+    /// Status word 1 now: the battery flags the control channel raises (`battery_low` is the
+    /// meter-reading battery, `clock_battery_low` the clock's).
+    public func statusWord1() -> DLT645StatusWord1 {
+        var word = DLT645StatusWord1(rawValue: 0)
+        word.readingBatteryLow = device.isRaised(.batteryLow)
+        word.clockBatteryLow = device.isRaised(.clockBatteryLow)
+        return word
+    }
+
     /// The meter's clock at simulation time `t`, in local time like a real meter.
     public func clock(at t: Double) -> MeterDateTime {
         let meterSeconds = t + state.withLock { $0.clockOffset }
@@ -103,6 +112,7 @@ public final class DLT645SimulatedMeter: Sendable {
         if width == 4 {
             switch di {
             case .statusWord3: return DLT645Reply.readReply(to: frame, from: address, payload: statusWord3().payload)
+            case .statusWord1: return DLT645Reply.readReply(to: frame, from: address, payload: statusWord1().payload)
             case .date: return DLT645Reply.readReply(to: frame, from: address, payload: clock(at: t).wireDate)
             case .time: return DLT645Reply.readReply(to: frame, from: address, payload: clock(at: t).wireTime)
             default: break
