@@ -48,7 +48,13 @@ public final class CommandService: Sendable {
             // next one on that device waits for it, so that two commands never interleave their
             // transactions and read-backs on one meter.
             var lastOnDevice: [String: Task<Void, Never>] = [:]
+            var lastPruneMs = WallClock.nowMs()
             for await message in messages {
+                // A gateway runs for years without a restart: expired ids go once an hour.
+                if WallClock.nowMs() - lastPruneMs > 3_600_000 {
+                    lastPruneMs = WallClock.nowMs()
+                    _ = try? await store.pruneCommands(expiredBefore: lastPruneMs / 1000)
+                }
                 guard let (command, plan) = await admit(message) else { continue }
                 if running >= maxRunning {
                     await group.next()
