@@ -58,7 +58,9 @@ public final class Bus<Worker: BusWorker>: Sendable {
         do {
             try DedicatedThread(stackBytes: Self.threadStackBytes) {
                 let worker = makeWorker(status)
-                while let job = queue.next() {
+                var lastWasUrgent = false
+                while let job = queue.next(afterUrgent: lastWasUrgent, graceMs: Self.commandGraceMs) {
+                    lastWasUrgent = job.urgent
                     job.continuation.resume(returning: worker.execute(job))
                 }
                 worker.close()
@@ -67,6 +69,9 @@ public final class Bus<Worker: BusWorker>: Sendable {
             queue.close(reason: "cannot start the bus thread: \(error)")
         }
     }
+
+    /// How long the line stays free for a command's next transaction (see `JobQueue.next(afterUrgent:graceMs:)`).
+    static var commandGraceMs: Int { 20 }
 
     /// A bus thread's deepest stack is libmodbus or termios under a few Swift frames.
     static var threadStackBytes: Int { 512 * 1024 }

@@ -108,6 +108,9 @@ final class MosquittoConnection: @unchecked Sendable {
     private func configure() throws(MQTTError) {
         mosquitto.user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         try check(mosquitto.int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, options.protocolVersion), "MQTT protocol version")
+        // No Nagle: a command's result would otherwise wait behind the PUBACK of the command itself
+        // until the broker's delayed ACK (~40 ms). Batches are large, so this adds few packets.
+        try check(mosquitto.int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "MQTT TCP_NODELAY")
         // The session decides when to reconnect; keep the library's own loop from doing it first.
         _ = mosquitto.reconnect_delay_set(handle, 3600, 3600, false)
         if let username = options.username {

@@ -8,6 +8,7 @@ Prints one JSON line: {"latencies_ms": [...], "statuses": {"done": n, ...}}.
 """
 import base64
 import json
+import socket
 import sys
 import threading
 import time
@@ -34,6 +35,9 @@ def main(argv):
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-head-end-%d" % time.time_ns())
     client.on_message = on_message
     client.connect("127.0.0.1", int(port))
+    # A head-end that cares about command latency turns Nagle off, as the agent does: otherwise
+    # each publish waits for the ACK of the one before (the broker delays its ACKs by ~40 ms).
+    client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     client.subscribe(prefix + "/cmd/result", qos=1)
     client.loop_start()
     time.sleep(0.5)

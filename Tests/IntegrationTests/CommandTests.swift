@@ -202,6 +202,30 @@ struct CommandTests {
         #expect(rig.agent?.stderr.contains("command command.id=open-1 device.id=flat-1 action=relay.open status=done") == true)
     }
 
+    @Test func aLoadLimitTripsTheMeterWhenTheLoadGoesAboveItAndTimeSyncSetsTheClock() throws {
+        let rig = try Rig()
+        defer { rig.stop() }
+        try rig.startAgent()
+        try rig.sim.control("set plant 1 power.active.total 3000")
+        try rig.publish(try rig.sign(rig.command("limit", device: "main", action: "load.limit", params: "{\"kw\":2.5}")))
+        let limit = try rig.result("limit")
+        #expect(limit["status"] as? String == "done", "\(limit)")
+        #expect((Self.observed(limit)["load.limit"] as? NSNumber)?.doubleValue == 2.5)
+        // 3 kW drawn against a 2.5 kW limit: the meter trips itself at its next cycle.
+        try UplinkTests.waitFor("the meter to trip", timeout: 10) { (try? rig.sim.state("plant", 1)["relay.state"]) == 0 }
+        // The head-end may reconnect (the load is still too high: it trips again; lift the limit first).
+        try rig.publish(try rig.sign(rig.command("unlimit", device: "main", action: "load.limit", params: "{\"kw\":60}")))
+        #expect(try rig.result("unlimit")["status"] as? String == "done")
+        try rig.publish(try rig.sign(rig.command("reclose", device: "main", action: "relay.close")))
+        #expect(try rig.result("reclose")["status"] as? String == "done")
+        #expect(try rig.sim.state("plant", 1)["relay.state"] == 1)
+
+        try rig.publish(try rig.sign(rig.command("clock", device: "flat-3", action: "time.sync")))
+        let clock = try rig.result("clock")
+        #expect(clock["status"] as? String == "done", "\(clock)")
+        #expect(abs((Self.observed(clock)["clock.offset"] as? NSNumber)?.doubleValue ?? 99) <= 5)
+    }
+
     @Test func everyRejectionHasItsReasonAndNothingRuns() throws {
         let rig = try Rig()
         defer { rig.stop() }

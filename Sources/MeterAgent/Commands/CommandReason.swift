@@ -19,6 +19,8 @@ public enum CommandReason: String, Sendable, Hashable, CaseIterable {
     /// A `config` message: remote configuration is not applied (yet).
     case notSupported = "not_supported"
 
+    /// Too many commands are already waiting for this device.
+    case deviceBusy = "device_busy"
     /// The meter answered with a refusal (wrong password, not allowed in plaintext, exception).
     case meterRefused = "meter_refused"
     /// No valid reply from the meter (timeout, checksum errors, bus down).

@@ -24,30 +24,30 @@ public final class CommandService: Sendable {
     /// Called after a result is stored (the forwarder's wake-up).
     private let resultStored: @Sendable () -> Void
     private let limiter = RejectionLimiter()
-    /// Commands carried out at once; more wait (the MQTT session's incoming queue is bounded).
-    private let maxRunning: Int
+    /// Commands that may wait for one device; more are answered `device_busy`.
+    private let queuePerDevice: Int
 
     public init(gate: CommandGate, drivers: @escaping @Sendable (DeviceID) -> (any MeterDriver)?, store: OutboxStore,
-                topics: UplinkTopics, log: Log, maxRunning: Int = 8, resultStored: @escaping @Sendable () -> Void = {}) {
+                topics: UplinkTopics, log: Log, queuePerDevice: Int = 8, resultStored: @escaping @Sendable () -> Void = {}) {
         self.gate = gate
         self.drivers = drivers
         self.store = store
         self.topics = topics
         self.log = log
-        self.maxRunning = max(1, maxRunning)
+        self.queuePerDevice = max(1, queuePerDevice)
         self.resultStored = resultStored
     }
 
     /// Answers the commands the last run left unfinished, then handles messages until the stream
-    /// ends or the task is cancelled; waits for the commands already running.
+    /// ends or the task is cancelled; finishes the commands already admitted.
+    ///
+    /// Each device has one worker and a bounded queue of admitted commands: commands on one meter
+    /// run one after the other (their transactions and read-backs never interleave), commands on
+    /// different meters at the same time, and a device whose queue is full answers `device_busy`.
     public func run(_ messages: AsyncStream<MQTTMessage>) async {
         await answerInterrupted()
-        await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            // The last command started per device (one entry per configured device at most): the
-            // next one on that device waits for it, so that two commands never interleave their
-            // transactions and read-backs on one meter.
-            var lastOnDevice: [String: Task<Void, Never>] = [:]
+        await withDiscardingTaskGroup { group in
+            var queues: [String: AsyncStream<Admitted>.Continuation] = [:]
             var lastPruneMs = WallClock.nowMs()
             for await message in messages {
                 // A gateway runs for years without a restart: expired ids go once an hour.
@@ -55,25 +55,38 @@ public final class CommandService: Sendable {
                     lastPruneMs = WallClock.nowMs()
                     _ = try? await store.pruneCommands(expiredBefore: lastPruneMs / 1000)
                 }
-                guard let (command, plan) = await admit(message) else { continue }
-                if running >= maxRunning {
-                    await group.next()
-                    running -= 1
+                guard let admitted = await admit(message) else { continue }
+                let device = admitted.command.device
+                let queue: AsyncStream<Admitted>.Continuation
+                if let existing = queues[device] {
+                    queue = existing
+                } else {
+                    let (stream, continuation) = AsyncStream.makeStream(of: Admitted.self, bufferingPolicy: .bufferingOldest(queuePerDevice))
+                    group.addTask {
+                        for await next in stream { await self.carryOut(next) }
+                    }
+                    queues[device] = continuation
+                    queue = continuation
                 }
-                let previous = lastOnDevice[command.device]
-                let task = Task {
-                    await previous?.value
-                    await self.carryOut(command, plan, receivedMs: WallClock.nowMs())
+                if case .dropped = queue.yield(admitted) {
+                    await answer(.rejected(.deviceBusy, "\(queuePerDevice) commands are already waiting for device '\(device)'",
+                                           id: admitted.command.id, command: admitted.command, receivedMs: admitted.receivedMs,
+                                           now: WallClock.nowMs()), claimed: true)
                 }
-                lastOnDevice[command.device] = task
-                running += 1
-                group.addTask { await task.value }
             }
+            for queue in queues.values { queue.finish() }
         }
     }
 
+    /// A command that passed every check, waiting for its device.
+    struct Admitted: Sendable {
+        var command: SignedCommand
+        var plan: CommandPlan
+        var receivedMs: Int64
+    }
+
     /// Checks one message; returns the command to carry out, or nil after answering it.
-    func admit(_ message: MQTTMessage) async -> (SignedCommand, CommandPlan)? {
+    func admit(_ message: MQTTMessage) async -> Admitted? {
         let receivedMs = WallClock.nowMs()
         if message.topic == topics.config {
             let id = (try? CommandEnvelope(message: message.payload)).flatMap { SignedCommand.unverifiedID($0.payload) }
@@ -113,12 +126,13 @@ public final class CommandService: Sendable {
             await reject(rejection, receivedMs: receivedMs, claimed: true)
             return nil
         case let .success(plan):
-            return (command, plan)
+            return Admitted(command: command, plan: plan, receivedMs: receivedMs)
         }
     }
 
     /// Runs a checked command on its device and answers with the outcome.
-    func carryOut(_ command: SignedCommand, _ plan: CommandPlan, receivedMs: Int64) async {
+    func carryOut(_ admitted: Admitted) async {
+        let command = admitted.command, plan = admitted.plan, receivedMs = admitted.receivedMs
         let started = WallClock.nowMs()
         guard let driver = drivers(DeviceID(command.device)) else {
             await answer(.rejected(.unknownDevice, "device '\(command.device)' has no driver", id: command.id, command: command,

@@ -89,6 +89,17 @@ public final class JobQueue<Job: Sendable>: Sendable {
         return pending
     }
 
+    /// Like `next()`, but after an urgent job first gives the urgent lane `graceMs` to fill again:
+    /// a head-end command is several transactions (the write, then its read-back), and the task
+    /// that submits the next one needs a moment to run; without the grace a routine poll would slip
+    /// in between and the command would wait for the line twice.
+    @inlinable public func next(afterUrgent: Bool, graceMs: Int) -> Job? {
+        if afterUrgent {
+            state.wait(until: { $0.urgent > 0 || $0.closedReason != nil }, timeoutMs: graceMs, then: { _ in })
+        }
+        return next()
+    }
+
     /// The worker thread's side: blocks until a job is waiting; nil once the queue is closed (and,
     /// when it was closed with `drain`, empty). Never call it from a Swift task.
     @inlinable public func next() -> Job? {
