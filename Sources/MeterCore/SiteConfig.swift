@@ -48,6 +48,8 @@ public struct DeviceConfig: Sendable, Hashable {
     /// Never disconnected remotely (life-support customers): the head-end's relay.open,
     /// valve.close and load.limit are refused, and local cost control raises an alarm instead.
     public var protected = false
+    /// Who keeps the balance of a prepaid device (`cost_control:`); nil for a device without one.
+    public var costControl: CostControl?
 
     public init(id: DeviceID, bus: BusID, unit: UnitID, profile: DeviceProfile, pollIntervalMs: Int = 10_000,
                 tags: [String: String] = [:]) {

@@ -10,7 +10,7 @@ public enum SiteConfigLoader {
     static let tcpBusKeys = ["id", "type", "host", "port", "protocol", "timeout_ms", "retries", "queue_depth"]
     static let anyBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                              "protocol", "timeout_ms", "retries", "queue_depth", "host"]
-    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags", "address", "password", "operator", "protected"]
+    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags", "address", "password", "operator", "protected", "cost_control"]
     static let installedProfiles = "/usr/share/meteragent/profiles"
 
     /// Loads `path` and the profiles it refers to. Profiles come from `profilesDirectory` when
@@ -143,6 +143,7 @@ public enum SiteConfigLoader {
             let interval = m["poll_interval"].map { decodeInterval($0, into: &d) } ?? 10_000
             let tags = m["tags"].map { decodeTags($0, into: &d) } ?? [:]
             let protected = m["protected"] == nil ? false : d.bool(m, "protected")
+            let costControl = m["cost_control"].flatMap { decodeCostControl($0, profile: profile, protected: protected ?? false, into: &d) }
 
             if let address = addressing.address, let bus, let id {
                 if let other = addressesInUse[bus.id]?[address] {
@@ -167,6 +168,7 @@ public enum SiteConfigLoader {
             device.address = addressing.address
             device.credentials = addressing.credentials
             device.protected = protected
+            device.costControl = costControl
             devices.append(device)
         }
 
