@@ -50,6 +50,8 @@ public struct DeviceConfig: Sendable, Hashable {
     public var protected = false
     /// Threshold alarms on this device's points (`alarms:`), evaluated on every poll.
     public var alarms: [AlarmRule] = []
+    /// Who keeps the balance of a prepaid device (`cost_control:`); nil for a device without one.
+    public var costControl: CostControl?
 
     public init(id: DeviceID, bus: BusID, unit: UnitID, profile: DeviceProfile, pollIntervalMs: Int = 10_000,
                 tags: [String: String] = [:]) {

@@ -10,7 +10,7 @@ public enum SiteConfigLoader {
     static let tcpBusKeys = ["id", "type", "host", "port", "protocol", "timeout_ms", "retries", "queue_depth"]
     static let anyBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                              "protocol", "timeout_ms", "retries", "queue_depth", "host"]
-    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags", "address", "password", "operator", "protected", "alarms"]
+    static let deviceKeys = ["id", "bus", "unit", "profile", "poll_interval", "tags", "address", "password", "operator", "protected", "alarms", "cost_control"]
     static let installedProfiles = "/usr/share/meteragent/profiles"
 
     /// Loads `path` and the profiles it refers to. Profiles come from `profilesDirectory` when
@@ -144,6 +144,7 @@ public enum SiteConfigLoader {
             let tags = m["tags"].map { decodeTags($0, into: &d) } ?? [:]
             let protected = m["protected"] == nil ? false : d.bool(m, "protected")
             let alarms = m["alarms"].map { decodeAlarms($0, profile: profile, device: id ?? "?", into: &d) } ?? []
+            let costControl = m["cost_control"].flatMap { decodeCostControl($0, profile: profile, protected: protected ?? false, into: &d) }
 
             if let address = addressing.address, let bus, let id {
                 if let other = addressesInUse[bus.id]?[address] {
@@ -169,6 +170,7 @@ public enum SiteConfigLoader {
             device.credentials = addressing.credentials
             device.protected = protected
             device.alarms = alarms
+            device.costControl = costControl
             devices.append(device)
         }
 

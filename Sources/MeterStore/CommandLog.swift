@@ -59,12 +59,18 @@ extension OutboxEngine {
 
     func completeCommand(id: String, record: OutboxRecord) throws(StoreError) -> UInt64 {
         try transaction("complete command") { () throws(StoreError) -> UInt64 in
-            let update = try statement(OutboxSchema.completeCommand, "complete command")
-            try update.bind(id, at: 1)
-            try update.bind(record.payload, at: 2)
-            try update.run()
-            return try appendInTransaction([record])[0]
+            try completeCommandInTransaction(id: id, record: record)
         }
+    }
+
+    /// `completeCommand`'s work inside a transaction the caller holds (a prepaid command also
+    /// writes its account).
+    func completeCommandInTransaction(id: String, record: OutboxRecord) throws(StoreError) -> UInt64 {
+        let update = try statement(OutboxSchema.completeCommand, "complete command")
+        try update.bind(id, at: 1)
+        try update.bind(record.payload, at: 2)
+        try update.run()
+        return try appendInTransaction([record])[0]
     }
 
     func unfinishedCommands() throws(StoreError) -> [String] {

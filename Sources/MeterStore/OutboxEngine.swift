@@ -177,9 +177,10 @@ final class OutboxEngine {
             throw StoreError(.corrupt, path: db.path, operation: "open",
                              message: "outbox schema version \(version) is newer than this agent's (\(OutboxSchema.version))")
         }
-        // A version 1 store (before the command log) keeps its records: the writer adds the table.
-        if version == 1 {
-            if allowCreate { try db.execute(OutboxSchema.upgradeFrom1, "upgrade") }
+        // A version 1 store (before the command log) or 2 (before the prepaid accounts) keeps its
+        // records: the writer adds the tables it lacks.
+        if version == 1 || version == 2 {
+            if allowCreate { try db.execute(version == 1 ? OutboxSchema.upgradeFrom1 : OutboxSchema.upgradeFrom2, "upgrade") }
             return
         }
         guard version == OutboxSchema.version else {
@@ -211,7 +212,10 @@ final class OutboxEngine {
             nextSeq = floor
             try writeMeta("next_seq", Int64(nextSeq))
         }
-        log.warning("store \(path): \(reason); moved it to \(aside) and started a new store (next seq \(nextSeq), from \(seqSource))")
+        let accounts = Self.salvagePrepaid(aside)
+        for account in accounts { try savePrepaid(account) }
+        log.warning("store \(path): \(reason); moved it to \(aside) and started a new store (next seq \(nextSeq), from \(seqSource)"
+                    + (accounts.isEmpty ? ")" : "; \(accounts.count) prepaid accounts salvaged)"))
         _ = try append([StoreEvents.recovered(reason: reason, movedTo: aside, nextSeq: nextSeq, seqSource: seqSource, ts: now)])
     }
 

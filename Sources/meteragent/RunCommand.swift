@@ -62,15 +62,25 @@ struct Run: AsyncParsableCommand {
         }
         let durationMs = duration.map { Int64($0 * 1000) }
         let outbox = try await RunStore.open(site: site, path: store, alsoStdout: alsoStdout || site.mqtt == nil, log: log)
+        // Local cost control reads its accounts before the first poll and the first command.
+        let prepaid = PrepaidService(site: site, store: outbox.store, drivers: { scheduler.driver(for: $0) }, log: log)
+        await prepaid.start()
         // The uplink starts next to the poller: a broker that is unreachable now is normal, the
         // readings wait in the store.
         let uplink = site.mqtt.map { mqtt in
             Uplink.start(config: mqtt, gatewayID: site.gatewayID, version: MeterAgentVersion.current, outbox: outbox.store, log: log) { topics, wake in
                 CommandService(gate: CommandGate(site: site, signatures: Ed25519Signatures()), drivers: { scheduler.driver(for: $0) },
-                               store: outbox.store, topics: topics, log: log, resultStored: wake)
+                               store: outbox.store, topics: topics, log: log, prepaid: prepaid.isEmpty ? nil : prepaid, resultStored: wake)
             }
         }
-        let polling = Task { await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs) }
+        let polling = Task {
+            if prepaid.isEmpty {
+                await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs)
+            } else {
+                await scheduler.run(sink: PrepaidSink(inner: outbox.storeSink, prepaid: prepaid), durationMs: durationMs,
+                                    intervalOverrideMs: pollIntervalMs)
+            }
+        }
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo)
@@ -85,6 +95,7 @@ struct Run: AsyncParsableCommand {
         signals.forEach { $0.cancel() }
         // Reverse order of start: poller (above), forwarder and session (offline status), store last.
         await uplink?.stop()
+        await prepaid.flush()
         await outbox.finish()
         log.info("stopped")
     }

@@ -45,7 +45,8 @@ struct CommandTests {
         let results: Subscriber
         private var counter = 0
 
-        init(busExtra: String = "") throws {
+        /// `deviceExtra`: more keys for a device's flow mapping by id (`", cost_control: remote"`).
+        init(busExtra: String = "", deviceExtra: [String: String] = [:]) throws {
             sim = try Simulator(scenario: CommandTests.scenario)
             broker = try Broker()
             dir = try Paths.temporaryDirectory()
@@ -74,11 +75,11 @@ struct CommandTests {
               - {id: cjt, type: serial, port: \(cjt), baud: 9600, parity: none, protocol: cjt188, timeout_ms: 500, retries: 1}
               - {id: plant, type: tcp, host: 127.0.0.1, port: \(port), timeout_ms: 1000}
             devices:
-              - {id: flat-1, bus: rs485, unit: 1, profile: generic-modbus-relay-meter, poll_interval: 1s}
-              - {id: flat-2, bus: rs485, unit: 2, profile: generic-modbus-relay-meter, poll_interval: 1s, protected: true}
-              - {id: flat-3, bus: dlt, address: "202611250301", profile: dlt645-2007-generic, password: "000000", poll_interval: 2s}
-              - {id: gas-3, bus: cjt, address: "00000000301003", profile: cjt188-gas, poll_interval: 2s}
-              - {id: main, bus: plant, unit: 1, profile: generic-modbus-relay-meter, poll_interval: 1s}
+              - {id: flat-1, bus: rs485, unit: 1, profile: generic-modbus-relay-meter, poll_interval: 1s\(deviceExtra["flat-1"] ?? "")}
+              - {id: flat-2, bus: rs485, unit: 2, profile: generic-modbus-relay-meter, poll_interval: 1s, protected: true\(deviceExtra["flat-2"] ?? "")}
+              - {id: flat-3, bus: dlt, address: "202611250301", profile: dlt645-2007-generic, password: "000000", poll_interval: 2s\(deviceExtra["flat-3"] ?? "")}
+              - {id: gas-3, bus: cjt, address: "00000000301003", profile: cjt188-gas, poll_interval: 2s\(deviceExtra["gas-3"] ?? "")}
+              - {id: main, bus: plant, unit: 1, profile: generic-modbus-relay-meter, poll_interval: 1s\(deviceExtra["main"] ?? "")}
             store: {path: \(dir.path)/outbox.db, flush_interval: 200ms}
             mqtt:
               host: 127.0.0.1

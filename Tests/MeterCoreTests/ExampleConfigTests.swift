@@ -20,9 +20,14 @@ import Testing
         let line = try #require(site.bus(BusID("rs485-1")))
         #expect(line.transport == .serial(port: "usb:0403:6001", settings: SerialSettings(), rs485: true))
         let units = site.devices(on: line.id).map { ($0.unit.rawValue, $0.profile.name) }
-        #expect(units.map(\.0) == [1, 2, 3, 10, 20])
-        #expect(units.map(\.1) == ["eastron-sdm120", "eastron-sdm120", "generic-modbus-relay-meter", "tuf2000m-water", "generic-modbus-gas"])
+        #expect(units.map(\.0) == [1, 2, 3, 4, 10, 20])
+        #expect(units.map(\.1) == ["eastron-sdm120", "eastron-sdm120", "generic-modbus-relay-meter", "generic-modbus-relay-meter",
+                                    "tuf2000m-water", "generic-modbus-gas"])
         #expect(site.devices.filter(\.protected).map(\.id.rawValue) == ["flat-303-elec"])
+        let prepaid = try #require(site.device(DeviceID("flat-304-elec"))?.costControl?.local)
+        #expect(prepaid.tariff.price(atMinute: 12 * 60) == ExactDecimal("0.79")!)
+        #expect(prepaid.tariff.price(atMinute: 23 * 60) == ExactDecimal("0.39")!)
+        #expect(prepaid.lowCredit.hasSameValue(as: ExactDecimal("10")!))
         #expect(site.commands.keys.map(\.id) == ["ops-2026-1"])
         let main = try #require(site.device(DeviceID("building-a-main")))
         #expect(main.profile.name == "eastron-sdm630")

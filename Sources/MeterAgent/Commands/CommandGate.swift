@@ -15,6 +15,10 @@ public enum CommandPlan: Sendable, Hashable {
     case read([PointName]?)
     /// The meter's clock set to this UTC time (Unix seconds), or to the gateway's clock when it runs.
     case syncClock(utcSeconds: Int64?)
+    /// Local cost control (`CommandGate+Prepaid`): add this amount to the device's balance …
+    case credit(ExactDecimal)
+    /// … or charge its consumption at this tariff from now on.
+    case tariff(Tariff)
 }
 
 /// The checks of DESIGN.md "Two-way service: commands", in their order. The ones that need no
@@ -108,6 +112,7 @@ public struct CommandGate: Sendable {
             }
             return .success(.read(names.map { PointName($0) }))
         }
+        if action == .creditAdd || action == .tariffSet { return planPrepaid(action, command, device: device) }
         guard let mapping = device.profile.actions[action] else {
             let supported = [CommandAction.readNow.rawValue] + device.profile.actions.keys.map(\.rawValue).sorted()
             return reject(.unsupportedAction, "device '\(device.id)' (profile '\(device.profile.name)') does not support \(action.rawValue) (it supports: \(supported.joined(separator: ", ")))")

@@ -26,10 +26,14 @@ public final class CommandService: Sendable {
     private let limiter = RejectionLimiter()
     /// Commands that may wait for one device; more are answered `device_busy`.
     private let queuePerDevice: Int
+    /// Local cost control, which carries out `credit.add` and `tariff.set`; nil when no device runs it.
+    private let prepaid: PrepaidService?
 
     public init(gate: CommandGate, drivers: @escaping @Sendable (DeviceID) -> (any MeterDriver)?, store: OutboxStore,
-                topics: UplinkTopics, log: Log, queuePerDevice: Int = 8, resultStored: @escaping @Sendable () -> Void = {}) {
+                topics: UplinkTopics, log: Log, queuePerDevice: Int = 8, prepaid: PrepaidService? = nil,
+                resultStored: @escaping @Sendable () -> Void = {}) {
         self.gate = gate
+        self.prepaid = prepaid
         self.drivers = drivers
         self.store = store
         self.topics = topics
@@ -160,6 +164,17 @@ public final class CommandService: Sendable {
             let utcMs = utcSeconds.map { $0 * 1000 } ?? WallClock.nowMs()
             let meterCommand = MeterCommand.timeSync(localSeconds: LocalClock.localSeconds(utcMs: utcMs))
             apply(await BusPriority.command { await driver.execute(meterCommand, now: WallClock.nowMs) }, to: &result)
+        case .credit, .tariff:
+            // The balance changes in the same transaction as the result is stored (PrepaidService).
+            guard let prepaid else {
+                await answer(.rejected(.unsupportedAction, "local cost control is not running on this gateway", id: command.id,
+                                       command: command, receivedMs: receivedMs, now: WallClock.nowMs()), claimed: true)
+                return
+            }
+            let (final, stored) = await prepaid.carryOut(command, plan, result: result)
+            audit(final)
+            if stored { resultStored() }
+            return
         }
         result.finishedMs = WallClock.nowMs()
         await answer(result, claimed: true)
@@ -197,6 +212,12 @@ public final class CommandService: Sendable {
     /// Stores the result (completing the command log entry when the id was claimed) and writes
     /// the audit log line.
     private func answer(_ result: CommandResult, claimed: Bool) async {
+        audit(result)
+        await store(result.record, completing: claimed ? result.id : nil)
+    }
+
+    /// The audit log line of a result.
+    private func audit(_ result: CommandResult) {
         var metadata: LogMetadata = ["command.id": result.id ?? "-", "device.id": result.device ?? "-",
                                      "action": result.action ?? "-", "status": result.status.rawValue]
         if let reason = result.reason { metadata.append("reason", reason.rawValue) }
@@ -211,7 +232,6 @@ public final class CommandService: Sendable {
         } else {
             log.warning("command", metadata)
         }
-        await store(result.record, completing: claimed ? result.id : nil)
     }
 
     private func store(_ record: OutboxRecord, completing id: String?) async {
