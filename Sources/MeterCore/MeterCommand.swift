@@ -100,6 +100,8 @@ public struct CommandOutcome: Sendable, Hashable, CustomStringConvertible {
     public var quality: Quality
     /// The state read back after the command (`relay.state`, `relay.command`, `valve.state`).
     public var observed: [Reading]
+    /// The meter's replies to forwarded frames (`esam.forward`), in the order the frames went out.
+    public var replies: [ForwardedReply] = []
 
     public init(device: DeviceID, command: MeterCommand, status: Status, message: String = "",
                 quality: Quality = .good, observed: [Reading] = []) {

@@ -20,3 +20,18 @@ extension Reading {
         return w.text
     }
 }
+
+extension JSONWriter {
+    /// Readings as one object of point → value, e.g. `{"relay.state":false,"load.limit":2.5}`: the
+    /// state a command or the cost control read back.
+    public mutating func pointValues(_ readings: [Reading]) {
+        raw("{")
+        for (index, reading) in readings.enumerated() {
+            if index > 0 { raw(",") }
+            string(reading.point.rawValue)
+            raw(":")
+            value(reading.value)
+        }
+        raw("}")
+    }
+}

@@ -4,8 +4,8 @@ import MeterProtocols
 
 extension DLT645MeterDriver {
     /// Relay control (0x1C) with the profile's password level and the device's password and
-    /// operator code, or a broadcast time sync; then reads the state back (status word 3, or the
-    /// clock) to confirm.
+    /// operator code, a broadcast time sync, or the head-end's ESAM frames forwarded
+    /// (`DLT645MeterDriver+ESAM.swift`); then reads the state back (status word 3, or the clock).
     public func execute(_ command: MeterCommand, now: () -> Int64) async -> CommandOutcome {
         switch command {
         case let .timeSync(localSeconds):
@@ -14,8 +14,8 @@ extension DLT645MeterDriver {
             return outcome(command, .unsupported, "an electricity meter has no valve", quality: .busError)
         case .write:
             return outcome(command, .unsupported, "DL/T 645 meters are not written point by point here", quality: .busError)
-        case .esamForward:
-            return outcome(command, .unsupported, "ESAM forwarding is not supported yet", quality: .busError)
+        case let .esamForward(blocks):
+            return await forwardESAM(blocks, now: now)
         default:
             return await relay(command, now: now)
         }
@@ -34,7 +34,7 @@ extension DLT645MeterDriver {
         }
     }
 
-    private func outcome(_ command: MeterCommand, _ status: CommandOutcome.Status, _ message: String,
+    func outcome(_ command: MeterCommand, _ status: CommandOutcome.Status, _ message: String,
                          quality: Quality = .good, observed: [Reading] = []) -> CommandOutcome {
         CommandOutcome(device: device.id, command: command, status: status, message: message, quality: quality, observed: observed)
     }

@@ -6,9 +6,15 @@ import MeterProtocols
 /// the asked meter with a bad checksum counts as a checksum error, anything else corrupt is noise.
 struct DLT645ReplyScanner: ReplyScanner {
     let request: DLT645Frame
+    /// Error replies come back as frames rather than `.meterError`: a forwarded frame's refusal
+    /// goes to the head-end byte for byte.
+    let errorRepliesAsFrames: Bool
     private var decoder = DLT645StreamDecoder()
 
-    init(request: DLT645Frame) { self.request = request }
+    init(request: DLT645Frame, errorRepliesAsFrames: Bool = false) {
+        self.request = request
+        self.errorRepliesAsFrames = errorRepliesAsFrames
+    }
 
     mutating func scan(_ bytes: [UInt8]) -> ReplyScan {
         decoder.append(bytes)
@@ -16,7 +22,7 @@ struct DLT645ReplyScanner: ReplyScanner {
             switch item {
             case let .frame(frame):
                 guard answers(address: frame.address.wire, control: frame.control) else { continue }
-                if frame.control.isError {
+                if frame.control.isError && !errorRepliesAsFrames {
                     let bits = DLT645ErrorBits(rawValue: frame.data.first ?? 0)
                     return .meterError(bits.rawValue, bits.description)
                 }

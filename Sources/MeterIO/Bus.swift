@@ -54,12 +54,12 @@ public final class Bus<Worker: BusWorker>: Sendable {
     init(config: BusConfig, makeWorker: @escaping @Sendable (BusStatus) -> Worker) {
         self.config = config
         queue = JobQueue(capacity: config.queueDepth)
-        let queue = queue, status = status
+        let queue = queue, status = status, graceMs = Self.commandGraceMs
         do {
             try DedicatedThread(stackBytes: Self.threadStackBytes) {
                 let worker = makeWorker(status)
                 var lastWasUrgent = false
-                while let job = queue.next(afterUrgent: lastWasUrgent, graceMs: Self.commandGraceMs) {
+                while let job = queue.next(afterUrgent: lastWasUrgent, graceMs: graceMs) {
                     lastWasUrgent = job.urgent
                     job.continuation.resume(returning: worker.execute(job))
                 }

@@ -71,17 +71,63 @@ extension Bus where Worker == SerialLineBusWorker {
 
     /// Runs one request; returns the scanner's reply (empty for a broadcast).
     public func transact(_ request: SerialRequest) async throws(SerialBusError) -> [UInt8] {
-        try await submit { SerialTransaction(request: request, continuation: $0, urgent: $1) }.get()
+        let answered = try await submit { SerialTransaction(sequence: SerialSequence([request]), continuation: $0, urgent: $1) }.get()
+        // A one-request job that fails is failed as a whole by the worker: no partial outcome here.
+        return answered.replies.first ?? []
     }
 
+    /// Runs the requests of `sequence` one after the other as one job of the bus thread, so that no
+    /// other transaction goes between them; stops at the first failure or when `proceeds` says so.
+    public func transact(_ sequence: SerialSequence) async -> SerialReplies {
+        guard !sequence.requests.isEmpty else { return SerialReplies(replies: []) }
+        return switch await submit({ SerialTransaction(sequence: sequence, continuation: $0, urgent: $1) }) {
+        case let .success(answered): answered
+        case let .failure(error): SerialReplies(replies: [], failure: error)
+        }
+    }
+}
+
+/// Requests that must follow each other on the line with nothing in between: an ESAM identity
+/// authentication opens a session of a few minutes at most, and the encrypted command it allows
+/// goes out right after it, not behind the polls queued meanwhile (nor another master's frames).
+public struct SerialSequence: Sendable {
+    public var requests: [SerialRequest]
+    /// Whether the next request goes out after the reply to request `index`: false ends the
+    /// sequence (a meter's refusal of the authentication makes the command behind it pointless).
+    public var proceeds: @Sendable (_ index: Int, _ reply: [UInt8]) -> Bool
+
+    public init(_ requests: [SerialRequest], proceeds: @escaping @Sendable (_ index: Int, _ reply: [UInt8]) -> Bool = { _, _ in true }) {
+        self.requests = requests
+        self.proceeds = proceeds
+    }
+}
+
+/// What a sequence brought back: the replies in order, and why it ended early.
+public struct SerialReplies: Sendable {
+    public var replies: [[UInt8]]
+    /// The failure of the request after the last reply (no reply, a garbled one, a refused job);
+    /// nil when every request was answered or `proceeds` stopped the sequence.
+    public var failure: SerialBusError?
+
+    public init(replies: [[UInt8]], failure: SerialBusError? = nil) {
+        self.replies = replies
+        self.failure = failure
+    }
 }
 
 public struct SerialTransaction: BusJob {
-    var request: SerialRequest
-    public var continuation: CheckedContinuation<Result<[UInt8], SerialBusError>, Never>
+    var sequence: SerialSequence
+    public var continuation: CheckedContinuation<Result<SerialReplies, SerialBusError>, Never>
     public var urgent: Bool
 
+    /// A job the queue refuses fails with its first request's context.
     public func error(_ kind: BusFailure, bus: BusID, message: String) -> SerialBusError {
-        SerialBusError(kind, bus: bus, device: request.device, function: request.function, item: request.item, message: message)
+        sequence.requests[0].error(kind, bus: bus, message: message)
+    }
+}
+
+extension SerialRequest {
+    func error(_ kind: BusFailure, bus: BusID, message: String) -> SerialBusError {
+        SerialBusError(kind, bus: bus, device: device, function: function, item: item, message: message)
     }
 }

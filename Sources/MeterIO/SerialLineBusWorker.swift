@@ -30,16 +30,32 @@ public final class SerialLineBusWorker: BusWorker {
 
     public func close() { channel = nil }
 
-    public func execute(_ job: SerialTransaction) -> Result<[UInt8], SerialBusError> {
-        let device = job.request.device
+    /// Runs a job's requests in order; the first request's failure fails the job, a later one ends
+    /// it with the replies before it.
+    public func execute(_ job: SerialTransaction) -> Result<SerialReplies, SerialBusError> {
+        var replies: [[UInt8]] = []
+        for (index, request) in job.sequence.requests.enumerated() {
+            switch execute(request, urgent: job.urgent) {
+            case let .success(reply):
+                replies.append(reply)
+                guard job.sequence.proceeds(index, reply) else { return .success(SerialReplies(replies: replies)) }
+            case let .failure(error):
+                return replies.isEmpty ? .failure(error) : .success(SerialReplies(replies: replies, failure: error))
+            }
+        }
+        return .success(SerialReplies(replies: replies))
+    }
+
+    private func execute(_ request: SerialRequest, urgent: Bool) -> Result<[UInt8], SerialBusError> {
+        let device = request.device
         let start = MonotonicClock.nowMs()
-        if !job.urgent, let reason = ledger.skipReason(device, at: start) {
-            return .failure(job.error(.backoff, bus: config.id, message: reason))
+        if !urgent, let reason = ledger.skipReason(device, at: start) {
+            return .failure(request.error(.backoff, bus: config.id, message: reason))
         }
         var portOpened = false
         return ledger.transact(device, attempt: { () -> Result<[UInt8], SerialBusError> in
             let port: any ByteChannel
-            switch connect(job) {
+            switch connect(request) {
             case let .success(open): port = open
             case let .failure(error):
                 portOpened = false
@@ -47,7 +63,7 @@ public final class SerialLineBusWorker: BusWorker {
             }
             portOpened = true
             silence.keep()
-            let result = attempt(job, on: port)
+            let result = attempt(request, on: port)
             silence.frameEnded()
             if case let .failure(error) = result, error.kind.isBadReply {
                 // Late or partial bytes of this attempt must not be read as the next reply.
@@ -61,12 +77,12 @@ public final class SerialLineBusWorker: BusWorker {
         })
     }
 
-    private func connect(_ job: SerialTransaction) -> Result<any ByteChannel, SerialBusError> {
+    private func connect(_ request: SerialRequest) -> Result<any ByteChannel, SerialBusError> {
         if let channel { return .success(channel) }
         let now = MonotonicClock.nowMs()
         if connectBackoff.shouldSkip(now: now) {
-            return .failure(job.error(.connection, bus: config.id,
-                                      message: "\(lastConnectError); next attempt in \(connectBackoff.remainingMs(now: now)) ms"))
+            return .failure(request.error(.connection, bus: config.id,
+                                          message: "\(lastConnectError); next attempt in \(connectBackoff.remainingMs(now: now)) ms"))
         }
         do throws(SerialPortError) {
             let opened: any ByteChannel = switch config.transport {
@@ -84,13 +100,12 @@ public final class SerialLineBusWorker: BusWorker {
         } catch {
             connectBackoff.recordFailure(now: MonotonicClock.nowMs())
             lastConnectError = error.description
-            return .failure(job.error(.connection, bus: config.id, message: error.description))
+            return .failure(request.error(.connection, bus: config.id, message: error.description))
         }
     }
 
     /// One write and the wait for its reply.
-    private func attempt(_ job: SerialTransaction, on port: any ByteChannel) -> Result<[UInt8], SerialBusError> {
-        let request = job.request
+    private func attempt(_ request: SerialRequest, on port: any ByteChannel) -> Result<[UInt8], SerialBusError> {
         do throws(SerialPortError) {
             // Whatever arrived since the last transaction (a reply later than its timeout, line
             // noise) cannot answer this request: drop it before writing.
@@ -106,7 +121,7 @@ public final class SerialLineBusWorker: BusWorker {
                 guard now < deadline else {
                     let detail = received == 0 ? "no reply within \(config.timeoutMs) ms"
                         : "\(received) bytes received but no complete reply within the timeout"
-                    return .failure(job.error(.timeout, bus: config.id, message: detail))
+                    return .failure(request.error(.timeout, bus: config.id, message: detail))
                 }
                 let chunk = try port.read(maxBytes: 512, timeoutMs: Int(deadline - now))
                 guard !chunk.isEmpty else { continue }
@@ -115,13 +130,13 @@ public final class SerialLineBusWorker: BusWorker {
                 switch scanner.scan(chunk) {
                 case .needMore: continue
                 case let .reply(reply): return .success(reply)
-                case let .checksumError(detail): return .failure(job.error(.checksumError, bus: config.id, message: detail))
-                case let .invalid(detail): return .failure(job.error(.invalidResponse, bus: config.id, message: detail))
-                case let .meterError(bits, detail): return .failure(job.error(.meterError(bits), bus: config.id, message: detail))
+                case let .checksumError(detail): return .failure(request.error(.checksumError, bus: config.id, message: detail))
+                case let .invalid(detail): return .failure(request.error(.invalidResponse, bus: config.id, message: detail))
+                case let .meterError(bits, detail): return .failure(request.error(.meterError(bits), bus: config.id, message: detail))
                 }
             }
         } catch {
-            return .failure(job.error(.connection, bus: config.id, message: error.description))
+            return .failure(request.error(.connection, bus: config.id, message: error.description))
         }
     }
 }

@@ -20,6 +20,7 @@ struct CommandTests {
         baud: 9600
         devices:
           - {address: "202611250301", profile: dlt645-2007-generic, model: electricity, password: "000000"}
+          - {address: "202611250303", profile: dlt645-2007-csg, model: electricity, password: "123456", esam: {key: "\(ESAMCommandTests.key)", session_s: 4}}
       - id: cjt
         protocol: cjt188
         baud: 9600
@@ -78,6 +79,7 @@ struct CommandTests {
               - {id: flat-1, bus: rs485, unit: 1, profile: generic-modbus-relay-meter, poll_interval: 1s\(deviceExtra["flat-1"] ?? "")}
               - {id: flat-2, bus: rs485, unit: 2, profile: generic-modbus-relay-meter, poll_interval: 1s, protected: true\(deviceExtra["flat-2"] ?? "")}
               - {id: flat-3, bus: dlt, address: "202611250301", profile: dlt645-2007-generic, password: "000000", poll_interval: 2s\(deviceExtra["flat-3"] ?? "")}
+              - {id: prepaid-3, bus: dlt, address: "202611250303", profile: dlt645-2007-csg, password: "123456", operator: "00000303", poll_interval: 2s\(deviceExtra["prepaid-3"] ?? "")}
               - {id: gas-3, bus: cjt, address: "00000000301003", profile: cjt188-gas, poll_interval: 2s\(deviceExtra["gas-3"] ?? "")}
               - {id: main, bus: plant, unit: 1, profile: generic-modbus-relay-meter, poll_interval: 1s\(deviceExtra["main"] ?? "")}
             store: {path: \(dir.path)/outbox.db, flush_interval: 200ms}

@@ -30,6 +30,7 @@ import Testing
         #expect(profiles["dlt645-2007-generic"]?.actions[.relayOpen] == .relay(.relayOpen))
         #expect(profiles["dlt645-2007-generic"]?.actions[.timeSync] == .clockBroadcast)
         #expect(profiles["dlt645-2007-csg"]?.actions[.relayOpen] == nil)
+        #expect(profiles["dlt645-2007-csg"]?.actions[.esamForward] == .esamForward)
         #expect(profiles["cjt188-gas"]?.actions[.valveClose] == .valve(open: false))
         #expect(profiles["generic-modbus-gas"]?.actions[.valveClose] == .write(point: PointName("valve.state"), value: .zero))
         #expect(profiles["generic-modbus-relay-meter"]?.actions[.loadLimit]

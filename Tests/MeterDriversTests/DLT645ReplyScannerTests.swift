@@ -21,12 +21,21 @@ import Testing
         let wire = try Self.request.encoded() + [0x00, 0x55] + other.encoded() + reply.encoded()
         let results = Self.scan(wire.map { [$0] })
         #expect(results.dropLast().allSatisfy { $0 == .needMore })
-        #expect(results.last == .reply(try reply.encoded(preamble: 0)))
+        let expected = try reply.encoded(preamble: 0)
+        #expect(results.last == .reply(expected))
     }
 
     @Test func errorReplyIsAMeterError() throws {
         let refusal = DLT645Reply.errorReply(to: Self.request, from: Self.meter, error: .noData)
         #expect(Self.scan([try refusal.encoded()]) == [.meterError(0x02, "no such data")])
+    }
+
+    @Test func forForwardedFramesAnErrorReplyComesBackAsItsBytes() throws {
+        let relay = DLT645Frame(address: Self.meter, control: .relayControl, data: [0x96] + [UInt8](repeating: 0, count: 27))
+        let refusal = DLT645Frame(address: Self.meter, control: relay.control.errorReply, data: [0x02, 0x00])
+        var scanner = DLT645ReplyScanner(request: relay, errorRepliesAsFrames: true)
+        let expected = try refusal.encoded(preamble: 0)
+        #expect(try scanner.scan(relay.encoded() + refusal.encoded()) == .reply(expected))
     }
 
     @Test func corruptReplyFromOurMeterIsAChecksumErrorButNoiseIsNot() throws {
@@ -42,6 +51,7 @@ import Testing
     @Test func wildcardRequestTakesTheAnsweringMetersAddress() throws {
         var scanner = DLT645ReplyScanner(request: DLT645Request.readAddress())
         let reply = DLT645Frame(address: Self.meter, control: DLT645Control(rawValue: 0x93), data: Self.meter.wire)
-        #expect(scanner.scan(try reply.encoded()) == .reply(try reply.encoded(preamble: 0)))
+        let expected = try reply.encoded(preamble: 0)
+        #expect(try scanner.scan(reply.encoded()) == .reply(expected))
     }
 }

@@ -6,7 +6,8 @@ import Synchronization
 /// A DL/T 645 electricity meter on a simulated line: its address, the physics of the
 /// `SimulatedDevice` it wraps (a tripped relay really cuts the load, so energy stops), the relay
 /// and alarm state of status word 3, keep-power mode, a password checked on relay commands,
-/// and a clock that broadcast time sync moves.
+/// a clock that broadcast time sync moves, and optionally an ESAM (`DLT645SimulatedMeter+ESAM.swift`)
+/// without which it takes no trip.
 ///
 /// Like a real meter it stays silent for frames to other addresses and for broadcasts; the line
 /// applies faults and pacing.
@@ -18,6 +19,9 @@ public final class DLT645SimulatedMeter: Sendable {
     /// The written password (P2 P1 P0) relay commands must carry, with the profile's level.
     public let password: String
     public let relaySettings: RelayControlSettings
+    /// A prepaid meter's security module: it refuses a plaintext trip and takes encrypted relay
+    /// control after identity authentication.
+    public let esam: SimulatedESAM?
     private let state: Mutex<RelayState>
 
     struct RelayState {
@@ -29,8 +33,9 @@ public final class DLT645SimulatedMeter: Sendable {
         var lastTimeSync: Double?
     }
 
-    public init(address: DLT645Address, device: SimulatedDevice, password: String = "000000") {
+    public init(address: DLT645Address, device: SimulatedDevice, password: String = "000000", esam: ESAMSettings? = nil) {
         self.address = address
+        self.esam = esam.map(SimulatedESAM.init)
         self.device = device
         self.password = password.uppercased()
         is1997 = device.profile.protocolName == .dlt645_1997
@@ -100,6 +105,9 @@ public final class DLT645SimulatedMeter: Sendable {
         case DLT645Control.relayControl.function:
             guard frame.address.isUnicast else { return nil }
             return relay(frame, at: t)
+        case DLT645Control.securityAuthentication.function where esam != nil:
+            guard frame.address.isUnicast else { return nil }
+            return securityAuthentication(frame, at: t)
         default:
             return DLT645Reply.errorReply(to: frame, from: address, error: .other)
         }
@@ -161,12 +169,21 @@ public final class DLT645SimulatedMeter: Sendable {
     /// Relay control: password level and password, accepted N1 codes, deadline, keep-power.
     /// Every refusal answers 0xDC with error bit 2 (unauthorised), as most meters do.
     private func relay(_ frame: DLT645Frame, at t: Double) -> DLT645Frame {
+        if esam != nil, let level = frame.data.first, DLT645Security.encryptedLevels.contains(level) { return encryptedRelay(frame, at: t) }
         let refuse = DLT645Reply.errorReply(to: frame, from: address, error: .unauthorised)
         guard let command = try? DLT645RelayCommand(data: frame.data) else { return refuse }
+        // An ESAM meter trips only on an authenticated, encrypted command.
+        if esam != nil, command.action == DLT645RelayAction.trip.rawValue { return refuse }
         guard command.passwordLevel == relaySettings.passwordLevel, command.writtenPassword == password else { return refuse }
         guard relaySettings.acceptedCodes.contains(command.action), let action = DLT645RelayAction(rawValue: command.action) else { return refuse }
         guard command.deadline.secondsSince1970 >= clock(at: t).secondsSince1970 else { return refuse }
-        if action == .trip, state.withLock({ $0.keepPower }) { return refuse }
+        guard apply(action) else { return refuse }
+        return DLT645Reply.okReply(to: frame, from: address)
+    }
+
+    /// Carries out an accepted relay action; false for a trip while keep-power is on.
+    func apply(_ action: DLT645RelayAction) -> Bool {
+        if action == .trip, state.withLock({ $0.keepPower }) { return false }
         switch action {
         case .trip:
             state.withLock { $0.commandOff = true }
@@ -182,7 +199,7 @@ public final class DLT645SimulatedMeter: Sendable {
         case .keepPower: state.withLock { $0.keepPower = true }
         case .releaseKeepPower: state.withLock { $0.keepPower = false }
         }
-        return DLT645Reply.okReply(to: frame, from: address)
+        return true
     }
 
     /// For `state` on the control channel.

@@ -28,7 +28,7 @@ public final class DLT645LineServer: SerialLineServer {
                 guard let text = d.address, let address = try? DLT645Address(text) else {
                     throw SimulatorError("\(d.location): DL/T 645 meter without a 12-digit address")
                 }
-                meters.append(DLT645SimulatedMeter(address: address, device: device, password: d.password ?? "000000"))
+                meters.append(DLT645SimulatedMeter(address: address, device: device, password: d.password ?? "000000", esam: d.esam))
             }
             return try builder.line(spec.id) { () throws(PseudoTerminalError) in
                 try DLT645LineServer(id: spec.id, settings: spec.settings, meters: meters, clock: builder.clock, seed: builder.seed(for: spec.id))

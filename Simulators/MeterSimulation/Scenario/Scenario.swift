@@ -17,6 +17,8 @@ public struct ScenarioDevice: Sendable, Hashable {
     public var diOrder: CJT188DIOrder?
     /// DL/T 645: the written password relay commands must carry (default 000000).
     public var password: String?
+    /// DL/T 645: a security module, without which the meter takes no trip (`esam: {key: …}`).
+    public var esam: ESAMSettings?
 
     public init(unit: UnitID, profileName: String, model: DeviceModelKind? = nil, seed: UInt64? = nil,
                 faults: DeviceFaults = DeviceFaults(), pinned: [String: Double] = [:],

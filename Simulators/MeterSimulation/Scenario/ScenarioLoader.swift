@@ -7,7 +7,7 @@ public enum ScenarioLoader {
     static let topKeys = ["profiles", "lines", "tcp", "control", "seed"]
     static let lineKeys = ["id", "link", "baud", "parity", "data_bits", "stop_bits", "devices", "protocol"]
     static let tcpKeys = ["id", "port", "count", "devices"]
-    static let deviceKeys = ["unit", "profile", "model", "seed", "faults", "set", "address", "di_order", "password"]
+    static let deviceKeys = ["unit", "profile", "model", "seed", "faults", "set", "address", "di_order", "password", "esam"]
 
     public static func load(path: String) throws(ConfigErrors) -> Scenario {
         guard let text = readTextFile(path) else {
@@ -151,6 +151,13 @@ public enum ScenarioLoader {
                     device.password = text
                 }
             }
+            if let node = m["esam"] {
+                if wire != .dlt645 {
+                    d.report(node, "'esam' is for DL/T 645-2007 lines (protocol: dlt645)")
+                } else {
+                    device.esam = esamSettings(node, checker: &d)
+                }
+            }
             if let node = m["model"], let text = d.string(node) {
                 if let kind = DeviceModelKind(rawValue: text) { device.model = kind } else {
                     d.report(node, "unknown model '\(text)' (expected one of: electricity, water, gas)")
@@ -184,6 +191,20 @@ public enum ScenarioLoader {
             out.append(device)
         }
         return out
+    }
+
+    /// `esam: {key: "<32 hex digits>", session_s: 300}`: the ESAM's key (16 bytes) and how long an
+    /// identity authentication lasts.
+    private static func esamSettings(_ node: YAMLNode, checker d: inout Checker) -> ESAMSettings? {
+        guard let m = d.mapping(node, what: "esam", allowed: ["key", "session_s"], required: ["key"]),
+              let keyNode = m["key"], let text = d.string(keyNode) else { return nil }
+        guard let key = Hex.parse(text), key.count == 16, text.count == 32 else {
+            d.report(keyNode, "bad ESAM key (expected 32 hex digits in quotes)")
+            return nil
+        }
+        var settings = ESAMSettings(key: key)
+        if let node = m["session_s"], let seconds = d.integer(node, in: 1...86_400) { settings.sessionSeconds = Double(seconds) }
+        return settings
     }
 
     static func directory(of path: String) -> String {

@@ -152,7 +152,18 @@ public struct CommandGate: Sendable {
             }
             return .success(.syncClock(utcSeconds: Int64(at.doubleValue)))
         case .esamForward:
-            return reject(.unsupportedAction, "esam.forward is not supported yet")
+            let blocks: [ESAMBlock]
+            do throws(CommandEnvelope.Malformed) {
+                blocks = try command.esamBlocks()
+            } catch {
+                return reject(.badParams, error.description)
+            }
+            // The agent cannot read an encrypted relay command: any of them may be a trip. (Checked
+            // after the parameters, as only they say whether one is among the frames.)
+            if device.protected, blocks.contains(where: { $0.control == DLT645Control.relayControl.rawValue }) {
+                return reject(.protectedDevice, "device '\(device.id)' is protected: an encrypted relay command (0x1C) may be a trip, so none is forwarded")
+            }
+            return .success(.meter(.esamForward(blocks)))
         }
     }
 }

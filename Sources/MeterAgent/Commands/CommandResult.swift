@@ -1,4 +1,5 @@
 import MeterCore
+import MeterProtocols
 import MeterStore
 
 /// What the head-end gets on `<prefix>/cmd/result` (inside the forwarder's batch), e.g.
@@ -23,6 +24,9 @@ public struct CommandResult: Sendable, Hashable {
     public var message: String
     /// The state read back after the command (or the readings of `read.now`).
     public var observed: [Reading] = []
+    /// `esam.forward`: the meter's raw replies, one per frame sent, e.g.
+    /// `"replies":[{"control":"83","data":"FF000007…"},{"control":"DC","data":"0200","error":"error word 0002: MAC check failed"}]`.
+    public var replies: [ForwardedReply] = []
     public var receivedMs: Int64
     public var startedMs: Int64?
     public var finishedMs: Int64
@@ -57,14 +61,19 @@ public struct CommandResult: Sendable, Hashable {
         if let reason { w.raw(",\"reason\":"); w.string(reason.rawValue) }
         w.raw(",\"message\":"); w.string(message)
         if !observed.isEmpty {
-            w.raw(",\"observed\":{")
-            for (index, reading) in observed.enumerated() {
+            w.raw(",\"observed\":")
+            w.pointValues(observed)
+        }
+        if !replies.isEmpty {
+            w.raw(",\"replies\":[")
+            for (index, reply) in replies.enumerated() {
                 if index > 0 { w.raw(",") }
-                w.string(reading.point.rawValue)
-                w.raw(":")
-                w.value(reading.value)
+                w.raw("{\"control\":"); w.string(Hex.byte(reply.control))
+                w.raw(",\"data\":"); w.string(reply.data.map(Hex.byte).joined())
+                if let error = reply.error { w.raw(",\"error\":"); w.string(error) }
+                w.raw("}")
             }
-            w.raw("}")
+            w.raw("]")
         }
         w.raw(",\"received_ms\":"); w.integer(receivedMs)
         if let startedMs { w.raw(",\"started_ms\":"); w.integer(startedMs) }

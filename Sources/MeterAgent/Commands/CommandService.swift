@@ -183,6 +183,7 @@ public final class CommandService: Sendable {
     private func apply(_ outcome: CommandOutcome, to result: inout CommandResult) {
         result.message = outcome.message
         result.observed = outcome.observed
+        result.replies = outcome.replies
         switch outcome.status {
         case .confirmed: result.status = .done
         case .accepted: (result.status, result.reason) = (.failed, .notConfirmed)

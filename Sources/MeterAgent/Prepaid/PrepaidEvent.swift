@@ -79,14 +79,8 @@ public struct PrepaidEvent: Sendable, Hashable {
             w.raw(",\"balance\":"); w.raw(balance.description)
             w.raw(",\"message\":"); w.string(message)
             if !observed.isEmpty {
-                w.raw(",\"observed\":{")
-                for (index, reading) in observed.enumerated() {
-                    if index > 0 { w.raw(",") }
-                    w.string(reading.point.rawValue)
-                    w.raw(":")
-                    w.value(reading.value)
-                }
-                w.raw("}")
+                w.raw(",\"observed\":")
+                w.pointValues(observed)
             }
         case let .rebaseline(point, previous, reading, unit, reason):
             w.raw(",\"point\":"); w.string(point.rawValue)

@@ -16,4 +16,8 @@ public struct PrepaidSink<Inner: ReadingSink>: ReadingSink {
         await inner.deliver(readings)
         await prepaid.observe(readings)
     }
+
+    public func deliver(events: [MeterEvent]) async {
+        await inner.deliver(events: events)
+    }
 }
