@@ -93,8 +93,7 @@ public actor StoreSink: ReadingSink {
         guard !events.isEmpty else { return }
         for event in events {
             if pending.count >= capacity { dropOne() }
-            pending.append(OutboxRecord(kind: .event, priority: RecordPriority.critical, createdMs: event.timestampMs,
-                                        payload: event.json))
+            pending.append(.event(json: event.json, ts: event.timestampMs))
         }
         stats.events += UInt64(events.count)
         // While the store refuses writes the periodic flush retries; the events wait in the queue.

@@ -54,7 +54,7 @@ public struct ActionParameter: Sendable, Hashable {
     }
 
     public func allows(_ value: ExactDecimal) -> Bool {
-        value.doubleValue >= minimum.doubleValue && value.doubleValue <= maximum.doubleValue
+        value.compare(minimum) >= 0 && value.compare(maximum) <= 0
     }
 
     /// `0.1–60 kW`, for rejection messages.

@@ -137,7 +137,7 @@ extension ProfileLoader {
             return nil
         }
         guard let param = d.string(m, "param"), let minimum = d.decimal(m, "min"), let maximum = d.decimal(m, "max") else { return nil }
-        guard minimum.doubleValue <= maximum.doubleValue else {
+        guard minimum.compare(maximum) <= 0 else {
             d.report(m["max"]!, "max \(maximum) is below min \(minimum)")
             return nil
         }

@@ -34,8 +34,7 @@ extension ProfileLoader {
         let label = "point '\(point)'"
         var watch = StateWatch(whole: false)
         if let stateNode = node["state"] {
-            let m = CheckedMapping(node: node, what: label, values: ["state": stateNode])
-            guard let whole = d.bool(m, "state") else { return nil }
+            guard let whole = d.bool(stateNode, "state") else { return nil }
             watch.whole = whole
         }
         if let bitsNode = node["bits"] {
@@ -81,12 +80,11 @@ extension ProfileLoader {
     }
 
     /// Bit names become the `point` of their events, so they must not be taken by a point or by
-    /// another word's bit. `items` are the point nodes by point name, for locations.
-    static func checkStateNames(_ states: [PointName: StateWatch], points: [PointName: SourceLocation],
-                                items: [PointName: YAMLNode], into d: inout ConfigDiagnostics) {
+    /// another word's bit. `states` holds each point's node with its watch, for locations.
+    static func checkStateNames(_ states: [PointName: (watch: StateWatch, item: YAMLNode)], points: [PointName: SourceLocation],
+                                into d: inout ConfigDiagnostics) {
         var owners: [PointName: PointName] = [:]
-        for (word, watch) in states.sorted(by: { $0.key < $1.key }) {
-            guard let item = items[word] else { continue }
+        for (word, (watch, item)) in states.sorted(by: { $0.key < $1.key }) {
             for bit in watch.bits {
                 var place = item
                 if let bitsNode = item["bits"], case let .mapping(entries) = bitsNode.kind,

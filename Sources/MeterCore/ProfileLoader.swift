@@ -88,8 +88,8 @@ public enum ProfileLoader {
         var dataPoints: [DataPointDefinition] = []
         var seen: [PointName: SourceLocation] = [:]
         var cjt188Fields: [PointName: CJT188Field] = [:]
-        var states: [PointName: StateWatch] = [:]
-        var stateItems: [PointName: YAMLNode] = [:]
+        // The watched points with their nodes (for the locations of bit-name errors).
+        var states: [PointName: (watch: StateWatch, item: YAMLNode)] = [:]
         let items = d.list(top, "points")
         if let items, items.isEmpty, let node = top["points"] {
             d.report(node, "'points' is empty: a profile needs at least one point")
@@ -108,8 +108,7 @@ public enum ProfileLoader {
                 dataPoints.append(point)
                 let width = statusWordBits(of: point, field: wire == .cjt188 ? cjt188Fields[point.name] : nil)
                 if let watch = decodeStateWatch(item, point: point.name, bitWidth: width, into: &d) {
-                    states[point.name] = watch
-                    stateItems[point.name] = item
+                    states[point.name] = (watch, item)
                 }
                 continue
             }
@@ -124,11 +123,10 @@ public enum ProfileLoader {
             seen[point.name] = nameNode.location
             points.append(point)
             if let watch = decodeStateWatch(item, point: point.name, bitWidth: statusWordBits(of: point), into: &d) {
-                states[point.name] = watch
-                stateItems[point.name] = item
+                states[point.name] = (watch, item)
             }
         }
-        checkStateNames(states, points: seen, items: stateItems, into: &d)
+        checkStateNames(states, points: seen, into: &d)
 
         let relay = top["relay"].flatMap { decodeRelay($0, protocol: wire, into: &d) }
         let actions = top["actions"].map { decodeActions($0, protocol: wire, points: points, relay: relay, into: &d) } ?? [:]
@@ -143,7 +141,7 @@ public enum ProfileLoader {
         profile.relay = relay
         profile.actions = actions
         profile.cjt188 = cjt188
-        profile.states = states
+        profile.states = states.mapValues(\.watch)
         return profile
     }
 

@@ -78,8 +78,7 @@ extension SiteConfigLoader {
             }
             if m[rightKey] != nil, let value = d.decimal(m, rightKey), let threshold {
                 clear = value
-                let wrongSide = direction == .above ? value.doubleValue > threshold.doubleValue
-                    : value.doubleValue < threshold.doubleValue
+                let wrongSide = direction == .above ? value.compare(threshold) > 0 : value.compare(threshold) < 0
                 if wrongSide {
                     let relation = direction == .above ? "at or below" : "at or above"
                     d.report(m[rightKey]!, "\(rightKey) \(value) is on the wrong side of \(direction.rawValue) \(threshold) in \(label) (it must be \(relation) the threshold, or the alarm would clear while still raised)")

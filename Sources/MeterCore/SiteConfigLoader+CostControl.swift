@@ -169,7 +169,7 @@ extension SiteConfigLoader {
         }
         var periods: [TariffPeriod] = []
         // Which period (its index in `periods`) holds each minute of the day.
-        var owner = [Int?](repeating: nil, count: Tariff.minutesPerDay)
+        var owner = [Int?](repeating: nil, count: DailyWindow.minutesPerDay)
         var lines: [Int] = []
         var ok = true
         for item in items {
@@ -185,24 +185,24 @@ extension SiteConfigLoader {
                 continue
             }
             guard from != to else {
-                d.report(p["to"]!, "period \(TariffPeriod.clock(from))–\(TariffPeriod.clock(to)) is empty (a whole day is 00:00–24:00, or use flat)")
+                d.report(p["to"]!, "period \(DailyWindow.clock(from))–\(DailyWindow.clock(to)) is empty (a whole day is 00:00–24:00, or use flat)")
                 ok = false
                 continue
             }
             let period = TariffPeriod(fromMinute: from, toMinute: to, price: price)
-            if let clash = (0..<Tariff.minutesPerDay).first(where: { period.contains($0) && owner[$0] != nil }), let other = owner[clash] {
-                d.report(item, "period \(TariffPeriod.clock(from))–\(TariffPeriod.clock(to)) overlaps the period at line \(lines[other]) (from \(TariffPeriod.clock(clash)))")
+            if let clash = (0..<DailyWindow.minutesPerDay).first(where: { period.window.contains(minuteOfDay: $0) && owner[$0] != nil }), let other = owner[clash] {
+                d.report(item, "period \(DailyWindow.clock(from))–\(DailyWindow.clock(to)) overlaps the period at line \(lines[other]) (from \(DailyWindow.clock(clash)))")
                 ok = false
                 continue
             }
-            for minute in 0..<Tariff.minutesPerDay where period.contains(minute) { owner[minute] = periods.count }
+            for minute in 0..<DailyWindow.minutesPerDay where period.window.contains(minuteOfDay: minute) { owner[minute] = periods.count }
             periods.append(period)
             lines.append(item.location.line)
         }
         guard ok else { return nil }
         let gaps = uncovered(owner)
         guard gaps.isEmpty else {
-            let shown = gaps.prefix(3).map { "\(TariffPeriod.clock($0.lowerBound))–\(TariffPeriod.clock($0.upperBound))" }
+            let shown = gaps.prefix(3).map { "\(DailyWindow.clock($0.lowerBound))–\(DailyWindow.clock($0.upperBound))" }
             d.report(node, "the periods leave \(shown.joined(separator: ", "))\(gaps.count > 3 ? " and more" : "") uncovered; time-of-use periods must cover the whole day")
             return nil
         }
@@ -213,8 +213,8 @@ extension SiteConfigLoader {
     private static func uncovered(_ owner: [Int?]) -> [Range<Int>] {
         var gaps: [Range<Int>] = []
         var start: Int?
-        for minute in 0...Tariff.minutesPerDay {
-            let free = minute < Tariff.minutesPerDay && owner[minute] == nil
+        for minute in 0...DailyWindow.minutesPerDay {
+            let free = minute < DailyWindow.minutesPerDay && owner[minute] == nil
             if free, start == nil { start = minute }
             if !free, let s = start {
                 gaps.append(s..<minute)
@@ -224,14 +224,10 @@ extension SiteConfigLoader {
         return gaps
     }
 
-    /// `HH:MM` of the local day, `24:00` only as an end.
+    /// `HH:MM` (or `H:MM`) of the local day, `24:00` only as an end.
     private static func decodeClock(_ node: YAMLNode, _ key: String, allowMidnightEnd: Bool, into d: inout ConfigDiagnostics) -> Int? {
-        let text = node.scalar ?? ""
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        if !node.isNull, parts.count == 2, (1...2).contains(parts[0].count), parts[1].count == 2,
-           parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
-           let h = Int(parts[0]), let m = Int(parts[1]), m < 60, h < 24 || (allowMidnightEnd && h == 24 && m == 0) {
-            return h * 60 + m
+        if !node.isNull, let minute = DailyWindow.minute((node.scalar ?? "")[...], oneDigitHour: true, isEnd: allowMidnightEnd) {
+            return minute
         }
         d.report(node, "expected a time of day \"HH:MM\" for '\(key)' (00:00–\(allowMidnightEnd ? "24:00" : "23:59")), got \(describe(node))")
         return nil

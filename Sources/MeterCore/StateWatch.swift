@@ -63,13 +63,7 @@ extension MeterValue {
     public func sameValue(as other: MeterValue) -> Bool {
         switch (self, other) {
         case let (.bool(a), .bool(b)): return a == b
-        case let (.decimal(a), .decimal(b)):
-            if a == b { return true }
-            // Align the exponents exactly; fall back to doubles only when that overflows.
-            if let sum = a.adding(ExactDecimal(significand: -b.significand, exponent: b.exponent)) {
-                return sum.significand == 0
-            }
-            return a.doubleValue == b.doubleValue
+        case let (.decimal(a), .decimal(b)): return a.hasSameValue(as: b)
         default:
             return doubleValue == other.doubleValue
         }

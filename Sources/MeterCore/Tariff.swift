@@ -7,19 +7,21 @@ public enum Tariff: Sendable, Hashable {
     /// Periods that cover the day exactly once (checked when loaded), in the order written.
     case timeOfUse([TariffPeriod])
 
-    public static let minutesPerDay = 1440
-    static let msPerDay: Int64 = 86_400_000
     /// Spans longer than this (an agent switched off for more than a year) are not walked period by
     /// period: all of it is priced at the end's period, which keeps the walk bounded.
-    static let longestWalkMs: Int64 = 400 * msPerDay
+    static let longestWalkMs: Int64 = 400 * DailyWindow.msPerDay
 
     /// The price at a minute of the local day (0–1439).
     public func price(atMinute minute: Int) -> ExactDecimal {
         switch self {
         case let .flat(price): return price
-        case let .timeOfUse(periods):
-            return (periods.first { $0.contains(minute) } ?? periods[0]).price
+        case let .timeOfUse(periods): return Self.period(at: minute, in: periods).price
         }
+    }
+
+    /// The period that holds `minute` (the first one if, against the loader's check, none does).
+    private static func period(at minute: Int, in periods: [TariffPeriod]) -> TariffPeriod {
+        periods.first { $0.window.contains(minuteOfDay: minute) } ?? periods[0]
     }
 
     /// How the local-time span `[startMs, startMs + durationMs)` divides among the prices: one
@@ -27,15 +29,16 @@ public enum Tariff: Sendable, Hashable {
     /// `startMs` is local time (milliseconds since 1970-01-01 00:00 of the local calendar).
     public func spans(fromLocalMs startMs: Int64, durationMs: Int64) -> [(price: ExactDecimal, ms: Int64)] {
         guard case let .timeOfUse(periods) = self, durationMs > 0, durationMs <= Self.longestWalkMs else {
-            return [(price(atMinute: Self.minute(ofLocalMs: startMs + max(0, durationMs))), max(0, durationMs))]
+            return [(price(atMinute: DailyWindow.minuteOfDay(localMs: startMs + max(0, durationMs))), max(0, durationMs))]
         }
         var result: [(price: ExactDecimal, ms: Int64)] = []
         var t = startMs
         let end = startMs + durationMs
         while t < end {
-            let dayStart = t - Self.floorMod(t, Self.msPerDay)
-            let minute = Int((t - dayStart) / 60_000)
-            let period = periods.first { $0.contains(minute) } ?? periods[0]
+            let ofDay = DailyWindow.msOfDay(localMs: t)
+            let dayStart = t - ofDay
+            let minute = Int(ofDay / 60_000)
+            let period = Self.period(at: minute, in: periods)
             let boundary = dayStart + Int64(period.endMinute(after: minute)) * 60_000
             let next = min(end, boundary)
             if let index = result.firstIndex(where: { $0.price == period.price }) {
@@ -48,55 +51,47 @@ public enum Tariff: Sendable, Hashable {
         return result
     }
 
-    public static func minute(ofLocalMs ms: Int64) -> Int { Int(floorMod(ms, msPerDay) / 60_000) }
-
-    static func floorMod(_ a: Int64, _ b: Int64) -> Int64 {
-        let r = a % b
-        return r < 0 ? r + b : r
-    }
-
     /// As `tariff.set` takes it and events show it: `{"flat":0.59}` or
     /// `{"periods":[{"from":"08:00","to":"22:00","price":0.79},…]}`.
     public var json: String {
+        var w = JSONWriter(capacity: 64)
         switch self {
         case let .flat(price):
-            return "{\"flat\":\(price)}"
+            w.raw("{\"flat\":"); w.raw(price.description)
         case let .timeOfUse(periods):
-            let items = periods.map { "{\"from\":\"\(TariffPeriod.clock($0.fromMinute))\",\"to\":\"\(TariffPeriod.clock($0.toMinute))\",\"price\":\($0.price)}" }
-            return "{\"periods\":[" + items.joined(separator: ",") + "]}"
+            w.raw("{\"periods\":[")
+            for (index, period) in periods.enumerated() {
+                if index > 0 { w.raw(",") }
+                w.raw("{\"from\":"); w.string(DailyWindow.clock(period.fromMinute))
+                w.raw(",\"to\":"); w.string(DailyWindow.clock(period.toMinute))
+                w.raw(",\"price\":"); w.raw(period.price.description)
+                w.raw("}")
+            }
+            w.raw("]")
         }
+        w.raw("}")
+        return w.text
     }
 }
 
 /// One time-of-use period: `[from, to)` in minutes of the local day; `to` at or before `from`
 /// wraps past midnight (`22:00`–`08:00`), and `to` may be 1440 (`24:00`).
 public struct TariffPeriod: Sendable, Hashable {
-    public var fromMinute: Int
-    public var toMinute: Int
+    public var window: DailyWindow
     public var price: ExactDecimal
 
     public init(fromMinute: Int, toMinute: Int, price: ExactDecimal) {
-        self.fromMinute = fromMinute
-        self.toMinute = toMinute
+        window = DailyWindow(startMinute: fromMinute, endMinute: toMinute)
         self.price = price
     }
 
-    public var wraps: Bool { toMinute <= fromMinute }
-
-    public func contains(_ minute: Int) -> Bool {
-        wraps ? (minute >= fromMinute || minute < toMinute) : (minute >= fromMinute && minute < toMinute)
-    }
+    public var fromMinute: Int { window.startMinute }
+    public var toMinute: Int { window.endMinute }
 
     /// Where this period ends, in minutes from the start of the day of `minute` (up to 2 × 1440
     /// for a period that wraps past the next midnight).
     func endMinute(after minute: Int) -> Int {
-        guard wraps else { return toMinute }
-        return minute >= fromMinute ? toMinute + Tariff.minutesPerDay : toMinute
-    }
-
-    /// `08:00`, `24:00`.
-    public static func clock(_ minute: Int) -> String {
-        let h = minute / 60, m = minute % 60
-        return (h < 10 ? "0" : "") + String(h) + ":" + (m < 10 ? "0" : "") + String(m)
+        guard toMinute <= fromMinute else { return toMinute }
+        return minute >= fromMinute ? toMinute + DailyWindow.minutesPerDay : toMinute
     }
 }

@@ -119,6 +119,10 @@ extension ConfigDiagnostics {
     /// `true`/`false` (YAML 1.1 `yes`/`no`/`on`/`off` too, as older configs use them).
     mutating func bool(_ m: CheckedMapping, _ key: String) -> Bool? {
         guard let node = m[key] else { return nil }
+        return bool(node, key)
+    }
+
+    mutating func bool(_ node: YAMLNode, _ key: String) -> Bool? {
         switch node.scalar?.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false

@@ -1,7 +1,8 @@
 import COpenSSL
+import MeterCore
 
 /// libcrypto's functions (opened on first use, see COpenSSL's shim.h) and its error texts.
-enum CryptoLibrary {
+public enum CryptoLibrary {
     /// Opened exactly once per process (Swift runs a global's initializer once, thread-safely);
     /// never closed: keys may be used until exit. OpenSSL 3 initialises itself on first use.
     private static let loaded: Result<Functions, CryptoError> = {
@@ -22,6 +23,17 @@ enum CryptoLibrary {
 
     static func load() throws(CryptoError) -> meteragent_crypto_api {
         try loaded.get().api
+    }
+
+    /// Loads the library on a thread of its own the first time: dlopen reads and relocates
+    /// libcrypto, blocking work that must not hold a thread of Swift's pool (where the first
+    /// signature check would otherwise load it). The agent calls it at start.
+    public static func loadOffPool() async throws(CryptoError) {
+        let notLoaded = CryptoError(.unavailable, "libcrypto.so.3 not loaded: cancelled, or no thread to load it on")
+        let result = await DedicatedThread.run(onCancel: Result<Void, CryptoError>.failure(notLoaded)) {
+            Result { () throws(CryptoError) in _ = try load() }
+        }
+        try result.get()
     }
 
     /// The table, for code that holds an OpenSSL object and so knows that the library is loaded.

@@ -9,27 +9,19 @@ import COpenSSL
 public final class Ed25519PrivateKey {
     private let key: OpaquePointer
     public let publicKey: Ed25519PublicKey
-    /// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), unencrypted: what `keys generate` writes.
-    public let pem: String
 
     /// Takes ownership of `key` (freed here when this throws, before the instance exists, so
     /// deinit does not run for it); checks that it is an Ed25519 key.
     private init(adopting key: OpaquePointer, api: meteragent_crypto_api) throws(CryptoError) {
         let publicKey: Ed25519PublicKey
-        let pem: String
         do throws(CryptoError) {
             publicKey = try Ed25519PublicKey(raw: try Ed25519PublicKey.rawPublicKey(api, key))
-            guard let text = CryptoLibrary.writePEM(api, { api.PEM_write_bio_PKCS8PrivateKey($0, key, nil, nil, 0, nil, nil) == 1 }) else {
-                throw CryptoError(.failed, "cannot write the Ed25519 private key as PKCS#8 PEM: " + CryptoLibrary.drainErrors(api))
-            }
-            pem = text
         } catch {
             api.EVP_PKEY_free(key)
             throw error
         }
         self.key = key
         self.publicKey = publicKey
-        self.pem = pem
     }
 
     deinit { CryptoLibrary.loadedAPI.EVP_PKEY_free(key) }
@@ -59,6 +51,17 @@ public final class Ed25519PrivateKey {
                               + CryptoLibrary.drainErrors(api))
         }
         try self.init(adopting: key, api: api)
+    }
+
+    /// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), unencrypted: what `keys generate` writes.
+    /// Written when asked for, not by every `init`: `sign` never needs it.
+    public func pem() throws(CryptoError) -> String {
+        let api = CryptoLibrary.loadedAPI
+        api.ERR_clear_error()
+        guard let text = CryptoLibrary.writePEM(api, { api.PEM_write_bio_PKCS8PrivateKey($0, key, nil, nil, 0, nil, nil) == 1 }) else {
+            throw CryptoError(.failed, "cannot write the Ed25519 private key as PKCS#8 PEM: " + CryptoLibrary.drainErrors(api))
+        }
+        return text
     }
 
     /// The Ed25519 signature (64 bytes) of exactly `message`.

@@ -12,8 +12,10 @@ public struct Ed25519PublicKey: Sendable, Hashable {
     /// The key as RFC 8032 encodes it, the bytes a site config carries in base64.
     public let raw: [UInt8]
 
-    /// Loads libcrypto too, so that a gateway without it learns so here, from the key in its
-    /// config, rather than from every signed command being refused.
+    /// Loads libcrypto too, so that a missing library throws here (`.unavailable`) instead of
+    /// every check answering false. The agent opens it at start, off Swift's pool
+    /// (`CryptoLibrary.loadOffPool()` in `run`), and logs then that a gateway without it will
+    /// refuse commands.
     public init(raw: [UInt8]) throws(CryptoError) {
         guard raw.count == Self.byteCount else {
             throw CryptoError(.invalidKey, "an Ed25519 public key is \(Self.byteCount) bytes, not \(raw.count)")

@@ -16,16 +16,14 @@ extension DLT645MeterDriver {
         var frames: [DLT645Frame] = []
         var requests: [SerialRequest] = []
         for (index, block) in blocks.enumerated() {
-            let frame: DLT645Frame, bytes: [UInt8]
             do throws(DLT645Error) {
-                frame = try DLT645Security.request(control: block.control, data: block.data, to: address)
-                bytes = try frame.encoded()
+                let frame = try DLT645Security.request(control: block.control, data: block.data, to: address)
+                requests.append(try Self.serialRequest(frame, device: address.written, item: Self.item(index, of: blocks.count),
+                                                       errorRepliesAsFrames: true))
+                frames.append(frame)
             } catch {
                 return outcome(command, .failed, "frame \(index + 1) of \(blocks.count): \(error)", quality: .busError)
             }
-            frames.append(frame)
-            requests.append(SerialRequest(device: address.written, function: block.control, item: Self.item(index, of: blocks.count),
-                                          frame: bytes, scanner: { DLT645ReplyScanner(request: frame, errorRepliesAsFrames: true) }))
         }
         // The next frame goes out only after a reply that accepts, in a form meters send.
         let sent = frames
@@ -39,8 +37,12 @@ extension DLT645MeterDriver {
         var status = CommandOutcome.Status.accepted
         var quality = Quality.good
         for (index, bytes) in answered.replies.enumerated() {
-            // The scanner hands back only frames that decode, from this meter, for this function.
-            let frame = (try? DLT645Frame.decode(bytes)) ?? DLT645Frame(address: address, control: DLT645Control(rawValue: 0))
+            guard let frame = try? DLT645Frame.decode(bytes) else {
+                status = .failed
+                quality = .crcError
+                parts.append("frame \(index + 1) (0x\(Hex.byte(blocks[index].control))): the reply (\(Hex.compact(bytes))) is no DL/T 645 frame")
+                break
+            }
             let reply: DLT645SecurityReply
             do throws(DLT645Error) {
                 reply = try DLT645Security.reply(frame, answering: frames[index])
@@ -63,10 +65,6 @@ extension DLT645MeterDriver {
             status = .failed
             quality = failure.quality
             parts.append("frame \(answered.replies.count + 1) (0x\(Hex.byte(blocks[answered.replies.count].control))): \(failure.kind.text): \(failure.message)")
-        } else if status == .accepted, replies.count < blocks.count {
-            // Cannot happen: the sequence goes on while frames are accepted. Said rather than hidden.
-            status = .failed
-            parts.append("only \(replies.count) of \(blocks.count) frames answered")
         }
 
         // Whatever happened on the meter, the head-end wants its relay state; a meter that never

@@ -128,21 +128,28 @@ public struct DLT645MeterDriver: MeterDriver {
     }
 
     static func transact(_ request: DLT645Frame, on bus: SerialLineBus, device: String, item: String?) async throws(SerialBusError) -> DLT645Frame {
-        let bytes: [UInt8]
+        let serialRequest: SerialRequest
         do throws(DLT645Error) {
-            bytes = try request.encoded()
+            serialRequest = try Self.serialRequest(request, device: device, item: item)
         } catch {
             throw SerialBusError(.invalidRequest, bus: bus.id, device: device, function: request.control.rawValue, item: item,
                                  message: error.description)
         }
-        let reply = try await bus.transact(SerialRequest(device: device, function: request.control.rawValue, item: item,
-                                                         frame: bytes, scanner: { DLT645ReplyScanner(request: request) }))
+        let reply = try await bus.transact(serialRequest)
         do throws(DLT645Error) {
             return try DLT645Frame.decode(reply)
         } catch {
             throw SerialBusError(.invalidResponse, bus: bus.id, device: device, function: request.control.rawValue,
                                  item: item, message: error.description)
         }
+    }
+
+    /// `request` as the bus sends it: encoded with its preamble, its reply found by a scanner that
+    /// hands back error replies as frames when `errorRepliesAsFrames` (forwarded ESAM frames).
+    static func serialRequest(_ request: DLT645Frame, device: String, item: String?,
+                              errorRepliesAsFrames: Bool = false) throws(DLT645Error) -> SerialRequest {
+        SerialRequest(device: device, function: request.control.rawValue, item: item, frame: try request.encoded(),
+                      scanner: { DLT645ReplyScanner(request: request, errorRepliesAsFrames: errorRepliesAsFrames) })
     }
 
     /// Asks whichever single meter is on the line for its address (0x13 to AA…AA).

@@ -48,8 +48,8 @@ struct RetryLedger<Device: Hashable> {
             }
             status.update { $0.lastError = error.description }
             switch error.kind {
-            case .timeout, .checksumError, .invalidResponse:
-                if retryAfterBadReply(device, timedOut: error.kind == .timeout, attemptsLeft: &attemptsLeft) { continue }
+            case let kind where kind.isBadReply:
+                if retryAfterBadReply(device, timedOut: kind == .timeout, attemptsLeft: &attemptsLeft) { continue }
             case .exception, .meterError:
                 answered(device, success: false)
             case .connection:
@@ -58,7 +58,8 @@ struct RetryLedger<Device: Hashable> {
                     continue
                 }
                 status.update { $0.connectionErrors += 1 }
-            case .queueFull, .backoff, .closed, .invalidRequest:
+            default:
+                // Not attempted on the line: queue full, back-off, bus closed, invalid request.
                 break
             }
             return result

@@ -71,17 +71,18 @@ extension Bus where Worker == SerialLineBusWorker {
 
     /// Runs one request; returns the scanner's reply (empty for a broadcast).
     public func transact(_ request: SerialRequest) async throws(SerialBusError) -> [UInt8] {
-        let answered = try await submit { SerialTransaction(sequence: SerialSequence([request]), continuation: $0, urgent: $1) }.get()
-        // A one-request job that fails is failed as a whole by the worker: no partial outcome here.
-        return answered.replies.first ?? []
+        // A job of one request allocates no arrays of its own (no `rest`, no `more`), and fails
+        // as a whole when its request fails: no partial outcome here.
+        try await submit { SerialTransaction(first: request, continuation: $0, urgent: $1) }.get().first
     }
 
     /// Runs the requests of `sequence` one after the other as one job of the bus thread, so that no
     /// other transaction goes between them; stops at the first failure or when `proceeds` says so.
     public func transact(_ sequence: SerialSequence) async -> SerialReplies {
-        guard !sequence.requests.isEmpty else { return SerialReplies(replies: []) }
-        return switch await submit({ SerialTransaction(sequence: sequence, continuation: $0, urgent: $1) }) {
-        case let .success(answered): answered
+        guard let first = sequence.requests.first else { return SerialReplies(replies: []) }
+        let rest = Array(sequence.requests.dropFirst())
+        return switch await submit({ SerialTransaction(first: first, rest: rest, proceeds: sequence.proceeds, continuation: $0, urgent: $1) }) {
+        case let .success(answers): SerialReplies(replies: [answers.first] + answers.more, failure: answers.failure)
         case let .failure(error): SerialReplies(replies: [], failure: error)
         }
     }
@@ -115,15 +116,28 @@ public struct SerialReplies: Sendable {
     }
 }
 
+/// A job of the bus thread: one request, or the requests of a sequence as `first` and `rest` (empty
+/// for a single request, so that the poll of one meter value allocates no array for it).
 public struct SerialTransaction: BusJob {
-    var sequence: SerialSequence
-    public var continuation: CheckedContinuation<Result<SerialReplies, SerialBusError>, Never>
+    var first: SerialRequest
+    var rest: [SerialRequest] = []
+    var proceeds: @Sendable (_ index: Int, _ reply: [UInt8]) -> Bool = { _, _ in true }
+    public var continuation: CheckedContinuation<Result<SerialAnswers, SerialBusError>, Never>
     public var urgent: Bool
 
     /// A job the queue refuses fails with its first request's context.
     public func error(_ kind: BusFailure, bus: BusID, message: String) -> SerialBusError {
-        sequence.requests[0].error(kind, bus: bus, message: message)
+        first.error(kind, bus: bus, message: message)
     }
+}
+
+/// What a job brought back: the first request's reply, the replies to the requests after it
+/// (none for a single request), and why it ended early. A job whose first request fails fails as
+/// a whole instead.
+public struct SerialAnswers: Sendable {
+    var first: [UInt8]
+    var more: [[UInt8]] = []
+    var failure: SerialBusError?
 }
 
 extension SerialRequest {

@@ -32,18 +32,25 @@ public final class SerialLineBusWorker: BusWorker {
 
     /// Runs a job's requests in order; the first request's failure fails the job, a later one ends
     /// it with the replies before it.
-    public func execute(_ job: SerialTransaction) -> Result<SerialReplies, SerialBusError> {
-        var replies: [[UInt8]] = []
-        for (index, request) in job.sequence.requests.enumerated() {
+    public func execute(_ job: SerialTransaction) -> Result<SerialAnswers, SerialBusError> {
+        var answers: SerialAnswers
+        switch execute(job.first, urgent: job.urgent) {
+        case let .success(reply): answers = SerialAnswers(first: reply)
+        case let .failure(error): return .failure(error)
+        }
+        var last = answers.first
+        for (offset, request) in job.rest.enumerated() {
+            guard job.proceeds(offset, last) else { break }
             switch execute(request, urgent: job.urgent) {
             case let .success(reply):
-                replies.append(reply)
-                guard job.sequence.proceeds(index, reply) else { return .success(SerialReplies(replies: replies)) }
+                answers.more.append(reply)
+                last = reply
             case let .failure(error):
-                return replies.isEmpty ? .failure(error) : .success(SerialReplies(replies: replies, failure: error))
+                answers.failure = error
+                return .success(answers)
             }
         }
-        return .success(SerialReplies(replies: replies))
+        return .success(answers)
     }
 
     private func execute(_ request: SerialRequest, urgent: Bool) -> Result<[UInt8], SerialBusError> {

@@ -39,6 +39,11 @@ public struct DLT645DataID: Sendable, Hashable, CustomStringConvertible {
     public static let time = DLT645DataID(0x0400_0102)
     public static let statusWord3 = DLT645DataID(0x0400_0503)
     public static let statusWords = DLT645DataID(0x0400_05FF)
+    // Identifiers the simulator serves (profiles read them by DI).
+    /// Status word 1: batteries, power directions.
+    public static let statusWord1 = DLT645DataID(0x0400_0501)
+    /// Total number of meter cover openings (开表盖总次数), 3 bytes BCD.
+    public static let coverOpenCount = DLT645DataID(0x0330_0D00)
 }
 
 /// Requests a master sends.
@@ -115,11 +120,20 @@ public enum DLT645Reply {
     /// failure 0xDC with the error byte (or a 2-byte error word).
     public static func relay(_ reply: DLT645Frame, answering request: DLT645Frame) throws(DLT645Error) {
         try check(reply, answering: request)
-        guard reply.data.count <= 2 else { throw .unexpectedReply("relay reply with \(reply.data.count) data bytes") }
+        try checkRelaySuccess(reply)
     }
 
     /// Direction, function, address and error flag.
     static func check(_ reply: DLT645Frame, answering request: DLT645Frame) throws(DLT645Error) {
+        try checkAnswers(reply, answering: request)
+        if reply.control.isError {
+            // 0x1C errors may carry a 2-byte error word; the low byte holds the classic bits.
+            throw .errorReply(control: reply.control.rawValue, error: DLT645ErrorBits(rawValue: reply.data.first ?? 0))
+        }
+    }
+
+    /// Direction, function and address: whether `reply`, accepting or refusing, answers `request`.
+    static func checkAnswers(_ reply: DLT645Frame, answering request: DLT645Frame) throws(DLT645Error) {
         guard reply.control.isFromMeter else { throw .unexpectedReply("frame from a master, not a meter") }
         guard reply.control.function == request.control.function else {
             throw .unexpectedReply("control \(reply.control) does not answer \(request.control)")
@@ -127,10 +141,11 @@ public enum DLT645Reply {
         if request.address.isUnicast, reply.address != request.address {
             throw .unexpectedReply("reply from \(reply.address), asked \(request.address)")
         }
-        if reply.control.isError {
-            // 0x1C errors may carry a 2-byte error word; the low byte holds the classic bits.
-            throw .errorReply(control: reply.control.rawValue, error: DLT645ErrorBits(rawValue: reply.data.first ?? 0))
-        }
+    }
+
+    /// The data of a relay control's success reply (0x9C): none, or a status word.
+    static func checkRelaySuccess(_ reply: DLT645Frame) throws(DLT645Error) {
+        guard reply.data.count <= 2 else { throw .unexpectedReply("relay reply with \(reply.data.count) data bytes") }
     }
 
     // MARK: - Building replies (simulators)

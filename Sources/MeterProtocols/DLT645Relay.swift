@@ -72,18 +72,9 @@ public struct DLT645RelayCommand: Sendable, Hashable {
 }
 
 /// Status word 3 (DI 04000503, 2 bytes low first): relay and prepayment state.
-public struct DLT645StatusWord3: Sendable, Hashable, CustomStringConvertible {
+public struct DLT645StatusWord3: DLT645StatusWord, Sendable, Hashable, CustomStringConvertible {
     public var rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
-
-    /// From the 2 payload bytes (low byte first).
-    public init(payload: some Collection<UInt8>) throws(DLT645Error) {
-        let a = Array(payload.prefix(2))
-        guard a.count == 2 else { throw .truncated(needed: 2, available: a.count) }
-        rawValue = UInt16(a[0]) | UInt16(a[1]) << 8
-    }
-
-    public var payload: [UInt8] { [UInt8(rawValue & 0xFF), UInt8(rawValue >> 8)] }
 
     /// Bit 4: the relay is physically open (load cut).
     public var relayOpen: Bool {
@@ -106,10 +97,6 @@ public struct DLT645StatusWord3: Sendable, Hashable, CustomStringConvertible {
     public var keepPower: Bool {
         get { rawValue & 0x1000 != 0 }
         set { set(0x1000, newValue) }
-    }
-
-    private mutating func set(_ bit: UInt16, _ on: Bool) {
-        if on { rawValue |= bit } else { rawValue &= ~bit }
     }
 
     public var description: String {

@@ -57,11 +57,8 @@ public enum DLT645Security {
     /// DI echoed (16 bytes for identity authentication), 0xC3 with the 2-byte SERR; 0x9C with 0–2
     /// bytes, 0xDC with an error byte or a 2-byte error word. Anything else throws.
     public static func reply(_ reply: DLT645Frame, answering request: DLT645Frame) throws(DLT645Error) -> DLT645SecurityReply {
-        guard reply.control.isFromMeter else { throw .unexpectedReply("frame from a master, not a meter") }
-        guard reply.control.function == request.control.function else {
-            throw .unexpectedReply("control \(reply.control) does not answer \(request.control)")
-        }
-        guard reply.address == request.address else { throw .unexpectedReply("reply from \(reply.address), asked \(request.address)") }
+        // As for any reply; `request(control:data:to:)` always names one meter.
+        try DLT645Reply.checkAnswers(reply, answering: request)
         let count = reply.data.count
         switch (request.control.function, reply.control.isError) {
         case (DLT645Control.securityAuthentication.function, false):
@@ -74,7 +71,7 @@ public enum DLT645Security {
         case (DLT645Control.securityAuthentication.function, true):
             guard (1...2).contains(count) else { throw .unexpectedReply("security error reply of \(count) bytes (SERR: 2)") }
         case (DLT645Control.relayControl.function, false):
-            guard count <= 2 else { throw .unexpectedReply("relay reply with \(count) data bytes") }
+            try DLT645Reply.checkRelaySuccess(reply)
         default:
             guard (1...2).contains(count) else { throw .unexpectedReply("relay error reply of \(count) bytes (1 or 2)") }
         }
@@ -122,7 +119,7 @@ public struct DLT645SecurityReply: Sendable, Hashable, CustomStringConvertible {
         if let error { return "\(what) refused: \(error)" }
         if control.function == DLT645Control.securityAuthentication.function {
             if data.prefix(4).elementsEqual(DLT645Security.identityAuthentication.wire), data.count == 16 {
-                return "identity authentication accepted (random 2 \(compact(data[4..<8])), ESAM serial \(compact(data[8...])))"
+                return "identity authentication accepted (random 2 \(Hex.compact(data[4..<8])), ESAM serial \(Hex.compact(data[8...])))"
             }
             return "security authentication DI \(DLT645Security.identifier(data)) accepted"
         }
@@ -174,9 +171,6 @@ public struct DLT645RelayErrorWord: OptionSet, Sendable, Hashable, CustomStringC
 
     public var description: String { describeBits(rawValue, Self.names.map { ($0.0.rawValue, $0.1) }) }
 }
-
-/// `1A2B3C4D`: bytes as received, for values that are no number (a random, a serial).
-private func compact(_ bytes: some Sequence<UInt8>) -> String { bytes.map(Hex.byte).joined() }
 
 /// The names of the bits set in `word`, joined by `, `.
 private func describeBits(_ word: UInt16, _ names: [(UInt16, String)]) -> String {

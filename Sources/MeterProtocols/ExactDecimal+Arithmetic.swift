@@ -69,13 +69,7 @@ extension ExactDecimal {
     public func rounded(toExponent target: Int) -> ExactDecimal? {
         if exponent >= target {
             var n = self
-            while n.exponent > target {
-                let (m, overflow) = n.significand.multipliedReportingOverflow(by: 10)
-                if overflow { return nil }
-                n.significand = m
-                n.exponent -= 1
-            }
-            return n
+            return n.alignExponent(to: target) ? n : nil
         }
         let drop = target - exponent
         // More than 18 digits to drop: the whole significand is below half a unit of the target.
@@ -116,11 +110,7 @@ extension ExactDecimal {
         // The 128-bit product cannot overflow, and the quotient is at most `scaled`: it fits.
         let product = scaled.significand.multipliedFullWidth(by: numerator)
         let (quotient, remainder) = denominator.dividingFullWidth(product)
-        var q = quotient
-        let twice = remainder.magnitude * 2
-        if twice > UInt64(denominator) || (twice == UInt64(denominator) && q % 2 != 0) {
-            q += remainder < 0 ? -1 : 1
-        }
+        let q = Self.roundHalfEven(quotient, remainder: remainder, divisor: denominator)
         return ExactDecimal(significand: q, exponent: scaled.exponent).rounded(toExponent: target)
     }
 
@@ -137,9 +127,15 @@ extension ExactDecimal {
 
     private static func divideRoundingHalfEven(_ value: Int64, by divisor: Int64) -> Int64 {
         let (q, r) = value.quotientAndRemainder(dividingBy: divisor)
-        let twice = r.magnitude * 2
+        return roundHalfEven(q, remainder: r, divisor: divisor)
+    }
+
+    /// The quotient `q` of a division by `divisor` (> 0) that left `remainder`, rounded half to
+    /// even (away from zero past the half, in the remainder's direction).
+    private static func roundHalfEven(_ q: Int64, remainder: Int64, divisor: Int64) -> Int64 {
+        let twice = remainder.magnitude * 2
         if twice > UInt64(divisor) || (twice == UInt64(divisor) && q % 2 != 0) {
-            return q + (r < 0 ? -1 : 1)
+            return q + (remainder < 0 ? -1 : 1)
         }
         return q
     }

@@ -89,7 +89,9 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         return overflow ? nil : ExactDecimal(significand: s, exponent: a.exponent)
     }
 
-    private mutating func alignExponent(to target: Int) -> Bool {
+    /// The same value at the smaller exponent `target` (more significand digits); false, and
+    /// unchanged or partly aligned, when it does not fit in 64 bits.
+    mutating func alignExponent(to target: Int) -> Bool {
         while exponent > target {
             let (m, overflow) = significand.multipliedReportingOverflow(by: 10)
             if overflow { return false }

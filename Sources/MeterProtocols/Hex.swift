@@ -17,6 +17,12 @@ public enum Hex {
         bytes.map(byte).joined(separator: " ")
     }
 
+    /// `1A2B3C4D`: the bytes in order with no spaces, for values that are no number (a random, a
+    /// serial) and for data written into JSON.
+    public static func compact(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map(byte).joined()
+    }
+
     /// Parses `68 12 34` or `681234` (spaces ignored); nil on anything else.
     public static func parse(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []

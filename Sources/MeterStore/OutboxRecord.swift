@@ -59,6 +59,11 @@ public struct OutboxRecord: Sendable, Hashable {
         body = .json(payload)
     }
 
+    /// An event (`<prefix>/events`): class 0, never evicted to make room for readings.
+    public static func event(json: String, ts: Int64) -> OutboxRecord {
+        OutboxRecord(kind: .event, priority: RecordPriority.critical, createdMs: ts, payload: json)
+    }
+
     /// A reading: class 1 for billing registers and 2 for everything else, whatever its quality.
     public init(reading: Reading) {
         self.init(reading, body: .reading(reading))

@@ -113,12 +113,17 @@ extension OutboxEngine {
     func prepaidAccounts() throws(StoreError) -> [PrepaidAccountRow] {
         let s = try statement(OutboxSchema.loadPrepaid, "read prepaid accounts")
         defer { s.reset() }
+        return try Self.prepaidRows(s)
+    }
+
+    /// The rows of `OutboxSchema.loadPrepaid`.
+    private static func prepaidRows(_ s: SQLiteStatement) throws(StoreError) -> [PrepaidAccountRow] {
         var rows: [PrepaidAccountRow] = []
-        while try s.step() { rows.append(Self.prepaidRow(s)) }
+        while try s.step() { rows.append(prepaidRow(s)) }
         return rows
     }
 
-    static func prepaidRow(_ s: SQLiteStatement) -> PrepaidAccountRow {
+    private static func prepaidRow(_ s: SQLiteStatement) -> PrepaidAccountRow {
         PrepaidAccountRow(device: s.text(0), balance: s.text(1), reading: s.isNull(2) ? nil : s.text(2),
                           readingMs: s.isNull(3) ? nil : s.int64(3), disconnected: s.int64(4) != 0, lowCredit: s.int64(5) != 0,
                           exhausted: s.int64(6) != 0, tariff: s.isNull(7) ? nil : s.text(7),
@@ -132,10 +137,7 @@ extension OutboxEngine {
     static func salvagePrepaid(_ path: String) -> [PrepaidAccountRow] {
         do throws(StoreError) {
             let db = try SQLiteConnection(path: path, readOnly: true)
-            let s = try db.prepare(OutboxSchema.loadPrepaid, "salvage")
-            var rows: [PrepaidAccountRow] = []
-            while try s.step() { rows.append(prepaidRow(s)) }
-            return rows
+            return try prepaidRows(db.prepare(OutboxSchema.loadPrepaid, "salvage"))
         } catch {
             return []
         }

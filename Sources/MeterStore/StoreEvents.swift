@@ -47,7 +47,7 @@ public enum StoreEvents {
         text += ",\"classes\":{" + parts.joined(separator: ",") + "}"
         if let maxBytes { text += ",\"max_bytes\":\(maxBytes)" }
         text += "}"
-        return OutboxRecord(kind: .event, priority: RecordPriority.critical, createdMs: ts, payload: text)
+        return .event(json: text, ts: ts)
     }
 
     /// `{"type":"store.recovered","ts":…,"reason":"…","moved_to":"…","next_seq":…,"seq_source":"…"}`
@@ -55,7 +55,7 @@ public enum StoreEvents {
         let text = "{\"type\":\"\(recoveredType)\",\"ts\":\(ts),\"reason\":" + JSONWriter.quoted(reason)
             + ",\"moved_to\":" + JSONWriter.quoted(movedTo) + ",\"next_seq\":\(nextSeq),\"seq_source\":"
             + JSONWriter.quoted(seqSource) + "}"
-        return OutboxRecord(kind: .event, priority: RecordPriority.critical, createdMs: ts, payload: text)
+        return .event(json: text, ts: ts)
     }
 
     private static func members(_ range: DroppedRange) -> String {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import MeterCore
 
 /// Plain-libc file access for the key commands (no Foundation in the agent), with errno's text
 /// in every error so that a technician sees which file failed and why.
@@ -26,11 +27,10 @@ enum KeyFiles {
         }
     }
 
-    static func contents(of path: String) throws(Failure) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw Failure(description: "cannot read \(path): " + String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        return try readAll(descriptor, name: path)
+    /// The whole file as text (a PEM key).
+    static func text(of path: String) throws(Failure) -> String {
+        guard let text = readTextFile(path) else { throw Failure(description: "cannot read \(path): " + String(cString: strerror(errno))) }
+        return text
     }
 
     /// Whether anything (a file, a directory, a dangling symlink) has this name.

@@ -46,8 +46,10 @@ struct Keys: ParsableCommand {
                 }
             }
             let key: Ed25519PrivateKey
+            let pem: String
             do throws(CryptoError) {
                 key = try Ed25519PrivateKey.generate()
+                pem = try key.pem()
             } catch {
                 throw fail(error.description, Exit.keyUnusable)
             }
@@ -57,7 +59,7 @@ struct Keys: ParsableCommand {
                     try KeyFiles.remove(keyPath)
                     try KeyFiles.remove(pubPath)
                 }
-                try KeyFiles.create(keyPath, mode: 0o600, Array(key.pem.utf8))
+                try KeyFiles.create(keyPath, mode: 0o600, Array(pem.utf8))
                 do throws(KeyFiles.Failure) {
                     try KeyFiles.create(pubPath, mode: 0o644, Array((publicKey + "\n").utf8))
                 } catch {

@@ -7,6 +7,7 @@ import ArgumentParser
 import Dispatch
 import MeterAgent
 import MeterCore
+import MeterCrypto
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,12 +66,21 @@ struct Run: AsyncParsableCommand {
         // Local cost control reads its accounts before the first poll and the first command.
         let prepaid = PrepaidService(site: site, store: outbox.store, drivers: { scheduler.driver(for: $0) }, log: log)
         await prepaid.start()
+        // Signed commands need libcrypto: opened here, off Swift's pool, rather than by the first
+        // command's signature check; without it the agent runs on and refuses every command.
+        if !site.commands.keys.isEmpty {
+            do throws(CryptoError) {
+                try await CryptoLibrary.loadOffPool()
+            } catch {
+                log.error("signed commands will be refused: libcrypto cannot be loaded", ["error": error.description])
+            }
+        }
         // The uplink starts next to the poller: a broker that is unreachable now is normal, the
         // readings wait in the store.
         let uplink = site.mqtt.map { mqtt in
             Uplink.start(config: mqtt, gatewayID: site.gatewayID, version: MeterAgentVersion.current, outbox: outbox.store, log: log) { topics, wake in
                 CommandService(gate: CommandGate(site: site, signatures: Ed25519Signatures()), drivers: { scheduler.driver(for: $0) },
-                               store: outbox.store, topics: topics, log: log, prepaid: prepaid.isEmpty ? nil : prepaid, resultStored: wake)
+                               store: outbox.store, topics: topics, log: log, prepaid: prepaid, resultStored: wake)
             }
         }
         let polling = Task {

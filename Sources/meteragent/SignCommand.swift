@@ -37,8 +37,7 @@ struct Sign: ParsableCommand {
     func run() throws {
         let privateKey: Ed25519PrivateKey
         do {
-            let pem = try KeyFiles.contents(of: key)
-            privateKey = try Ed25519PrivateKey(pem: String(decoding: pem, as: UTF8.self))
+            privateKey = try Ed25519PrivateKey(pem: try KeyFiles.text(of: key))
         } catch let error as KeyFiles.Failure {
             throw fail(error.description, Exit.keyUnusable)
         } catch let error as CryptoError where error.kind == .unavailable {

@@ -93,12 +93,14 @@ struct CommandTests {
         }
 
         func startAgent() throws {
+            // The status is retained and an earlier run announced online too: wait for this run's.
+            func onlineCount() -> Int {
+                results.messages.filter { $0.topic == CommandTests.prefix + "/status" && $0.payload.contains("online") }.count
+            }
+            let before = onlineCount()
             let agent = try ChildProcess(Paths.meteragent, ["run", site])
             self.agent = agent
-            try UplinkTests.waitFor("the agent online") {
-                results.messages.contains { $0.topic == CommandTests.prefix + "/status" && $0.payload.contains("online") }
-                    && agent.stderr.contains("polling")
-            }
+            try UplinkTests.waitFor("the agent online") { onlineCount() > before && agent.stderr.contains("polling") }
         }
 
         func stopAgent() {

@@ -69,10 +69,16 @@ struct EventTests {
             agent = try ChildProcess(Paths.meteragent, ["run", site, "--stdout"])
         }
 
-        /// Waits until a poll of `device` has read `point` with `value` (as JSON text).
-        func waitForReading(_ device: String, _ point: String, _ value: String, timeout: Double = 15) throws {
+        /// Waits until `polls` polls of `device` have read `point` with `value` (as JSON text).
+        func waitForReading(_ device: String, _ point: String, _ value: String, polls: Int = 1, timeout: Double = 15) throws {
             let wanted = "\"device\":\"\(device)\",\"point\":\"\(point)\",\"value\":\(value),"
-            try agent.waitForLine(timeout: timeout) { $0.contains(wanted) && $0.contains("\"quality\":\"good\"") }
+            func read(_ line: Substring) -> Bool { line.contains(wanted) && line.contains("\"quality\":\"good\"") }
+            let deadline = Date().addingTimeInterval(timeout)
+            while agent.stdout.split(separator: "\n").count(where: read) < polls {
+                guard agent.process.isRunning else { throw HarnessError("meteragent exited: \(agent.stderr.suffix(2000))") }
+                guard Date() < deadline else { throw HarnessError("timed out waiting for \(polls) readings \(wanted); stdout: \(agent.stdout.suffix(2000))") }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
         }
 
         /// The events received so far, in arrival order.
@@ -115,9 +121,11 @@ struct EventTests {
         let rig = try Rig()
         defer { rig.stop() }
         // Baselines first: the first reading of each state is not a change.
-        try rig.waitForReading("gas", "gas.leak", "false")
-        try rig.waitForReading("cgas", "meter.status_word", "0")
-        try rig.waitForReading("elec", "relay.status_word", "0")
+        // One more poll of each after its baseline, so that an event from a baseline would have
+        // had time to reach the head-end.
+        try rig.waitForReading("gas", "gas.leak", "false", polls: 2)
+        try rig.waitForReading("cgas", "meter.status_word", "0", polls: 2)
+        try rig.waitForReading("elec", "relay.status_word", "0", polls: 2)
         #expect(rig.events.isEmpty, "no events from baselines: \(rig.events)")
 
         // Modbus gas meter: the leak alarm input (discrete 1).

@@ -191,4 +191,52 @@ struct PrepaidServiceTests {
         #expect(prepaid.account(DeviceID("flat-1"))?.balance.description == "0.5")
         await store.shutdown()
     }
+
+    /// A meter whose relay answers only when the test lets it (`release`, once per command).
+    final class SlowMeter: MeterDriver, Sendable {
+        let device: DeviceConfig
+        let reached: AsyncStream<Void>, reaching: AsyncStream<Void>.Continuation
+        let release: AsyncStream<Void>, releasing: AsyncStream<Void>.Continuation
+
+        init(_ device: DeviceConfig) {
+            self.device = device
+            (reached, reaching) = AsyncStream.makeStream(of: Void.self)
+            (release, releasing) = AsyncStream.makeStream(of: Void.self)
+        }
+
+        func read(points: [PointName]?, now: () -> Int64) async -> [Reading] { [] }
+        func unknownPoints(_ points: [PointName]) -> [PointName] { [] }
+        func execute(_ command: MeterCommand, now: () -> Int64) async -> CommandOutcome {
+            reaching.yield()
+            for await _ in release { break }
+            return CommandOutcome(device: device.id, command: command, status: .confirmed, message: "written")
+        }
+    }
+
+    @Test func aCreditWaitsWhileAChargeOfTheSameDeviceCutsTheSupply() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try OutboxStore(path: dir.path("outbox.db"))
+        let meter = SlowMeter(site.devices[0])
+        let prepaid = PrepaidService(site: site, store: store, drivers: { $0 == meter.device.id ? meter : nil }, log: .silent,
+                                     localMs: { $0 }, now: { Self.t0 })
+        #expect(await prepaid.start())
+        await prepaid.observe([Self.reading("100", at: Self.t0)])
+        // 0.6 kWh at 1 takes the balance of 0.5 below zero: the cut holds the device until the meter answers.
+        let charge = Task { await prepaid.observe([Self.reading("100.6", at: Self.t0 + 1000)]) }
+        for await _ in meter.reached { break }
+        let command = try Self.command("credit-1", "credit.add", params: "{\"amount\":2}")
+        _ = try await store.claimCommand(id: "credit-1", expiresAt: 2_000_000_000, receivedMs: Self.t0)
+        let base = CommandResult(id: "credit-1", device: "flat-1", action: "credit.add", status: .done, reason: nil, message: "",
+                                 receivedMs: Self.t0, startedMs: Self.t0, finishedMs: Self.t0)
+        let credit = Task { await prepaid.carryOut(command, .credit(ExactDecimal("2")!), result: base) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await store.everything().allSatisfy { $0.kind != .commandResult }, "the credit was applied during the cut")
+        meter.releasing.yield()
+        meter.releasing.yield()
+        await charge.value
+        let (result, stored) = await credit.value
+        #expect(stored && result.json.contains("\"observed\":{\"credit.balance\":1.9}"), "charged, then credited: \(result.json)")
+        #expect(prepaid.account(DeviceID("flat-1"))?.balance.description == "1.9")
+        await store.shutdown()
+    }
 }

@@ -48,9 +48,10 @@ struct StoreSinkEventTests {
             delivered += 40
             #expect(delivered < 10_000)
         }
-        // A full queue gives up readings before an event.
-        await sink.deliver((0..<10).map(Self.reading))
+        // A full queue gives up readings before an event: the event goes in first, then more
+        // readings than the queue holds, so that it becomes the oldest record in the queue.
         await sink.deliver(events: [Self.event(7)])
+        await sink.deliver((0..<60).map(Self.reading))
         #expect(await sink.statistics.overflowed[0] == 0)
         #expect(await sink.statistics.overflowed[2] > 0)
         #expect(try await store.everything().contains { $0.kind == .event && $0.payload.contains("gas.leak") } == false)

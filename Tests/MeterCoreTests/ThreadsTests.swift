@@ -91,4 +91,34 @@ import MeterCore
         }
         #expect(state.wait(until: { $0 > 0 }, timeoutMs: 5_000, then: { $0 > 0 }))
     }
+
+    /// Local cost control holds a device's lock across the store's commit and a relay command: a
+    /// second task must not get in while the first waits inside.
+    @Test func anAsyncLockKeepsASecondTaskOutWhileTheFirstHoldsItAcrossAnAwait() async {
+        let lock = AsyncLock()
+        let trace = WaitableState<[String]>([])
+        let (held, holding) = AsyncStream.makeStream(of: Void.self)
+        let (release, releasing) = AsyncStream.makeStream(of: Void.self)
+        let first = Task {
+            await lock.withLock {
+                trace.withLock { $0.append("first in") }
+                holding.yield()
+                for await _ in release { break }
+                trace.withLock { $0.append("first out") }
+            }
+        }
+        for await _ in held { break }
+        let second = Task {
+            await lock.withLock { trace.withLock { $0.append("second in") } }
+        }
+        // Time enough for the second task to run up to the lock (and past it, if it were not held).
+        try? await Task.sleep(for: .milliseconds(200))
+        #expect(trace.withLock { $0 } == ["first in"], "the second task got in while the first held the lock")
+        releasing.yield()
+        await first.value
+        await second.value
+        #expect(trace.withLock { $0 } == ["first in", "first out", "second in"])
+        // Free again: taken at once.
+        #expect(await lock.withLock { 42 } == 42)
+    }
 }

@@ -47,12 +47,12 @@ public final class CJT188SimulatedMeter: Sendable {
     /// The status word now: valve bits from the physics or the fault flag, battery from the flag,
     /// and in the vendor-defined second byte D0 gas leak, D1 tamper (what `cjt188-gas` reads).
     public func status(_ values: [String: Double]) -> CJT188Status {
-        let fault = (values["valve.fault"] ?? 0) != 0
+        let fault = (values[MeterCondition.valveFault.point] ?? 0) != 0
         let open = (values["valve.state"] ?? 1) != 0
         let leak: UInt8 = (values[MeterCondition.leak.point] ?? 0) != 0 ? Self.leakBit : 0
         let tamper: UInt8 = (values[MeterCondition.tamper.point] ?? 0) != 0 ? Self.tamperBit : 0
         return CJT188Status(valve: fault ? .abnormal : open ? .open : .closed,
-                            batteryLow: (values["battery.low"] ?? 0) != 0, high: leak | tamper)
+                            batteryLow: (values[MeterCondition.batteryLow.point] ?? 0) != 0, high: leak | tamper)
     }
 
     /// Vendor bits of the second status byte: no standard assigns them, so the simulator picks the
@@ -104,10 +104,8 @@ public final class CJT188SimulatedMeter: Sendable {
                 return CJT188Reply.makeError(answering: frame, meterType: meterType, address: address,
                                              status: status(device.modelValues()))
             }
-            // A faulty valve does not move; the reply says so with the abnormal bits.
-            if (device.value(of: "valve.fault") ?? 0) == 0 {
-                device.set("valve.state", to: action == .open ? 1 : 0)
-            }
+            // A faulty valve does not move (`SimulatedDevice.write`); the reply says so with the abnormal bits.
+            device.write(PointName("valve.state"), value: action == .open ? 1 : 0)
             let st = status(device.modelValues())
             return CJT188Reply.make(answering: frame, meterType: meterType, address: address, payload: [st.low, st.high])
         default:

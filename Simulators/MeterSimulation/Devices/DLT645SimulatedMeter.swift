@@ -63,9 +63,10 @@ public final class DLT645SimulatedMeter: Sendable {
     /// Status word 1 now: the battery flags the control channel raises (`battery_low` is the
     /// meter-reading battery, `clock_battery_low` the clock's).
     public func statusWord1() -> DLT645StatusWord1 {
+        let values = device.modelValues()
         var word = DLT645StatusWord1(rawValue: 0)
-        word.readingBatteryLow = device.isRaised(.batteryLow)
-        word.clockBatteryLow = device.isRaised(.clockBatteryLow)
+        word.readingBatteryLow = MeterCondition.batteryLow.isRaised(in: values)
+        word.clockBatteryLow = MeterCondition.clockBatteryLow.isRaised(in: values)
         return word
     }
 
@@ -105,9 +106,11 @@ public final class DLT645SimulatedMeter: Sendable {
         case DLT645Control.relayControl.function:
             guard frame.address.isUnicast else { return nil }
             return relay(frame, at: t)
-        case DLT645Control.securityAuthentication.function where esam != nil:
+        case DLT645Control.securityAuthentication.function:
+            // A meter without an ESAM knows no security functions (as `default`).
+            guard let esam else { return DLT645Reply.errorReply(to: frame, from: address, error: .other) }
             guard frame.address.isUnicast else { return nil }
-            return securityAuthentication(frame, at: t)
+            return securityAuthentication(frame, esam: esam, at: t)
         default:
             return DLT645Reply.errorReply(to: frame, from: address, error: .other)
         }
@@ -169,7 +172,9 @@ public final class DLT645SimulatedMeter: Sendable {
     /// Relay control: password level and password, accepted N1 codes, deadline, keep-power.
     /// Every refusal answers 0xDC with error bit 2 (unauthorised), as most meters do.
     private func relay(_ frame: DLT645Frame, at t: Double) -> DLT645Frame {
-        if esam != nil, let level = frame.data.first, DLT645Security.encryptedLevels.contains(level) { return encryptedRelay(frame, at: t) }
+        if let esam, let level = frame.data.first, DLT645Security.encryptedLevels.contains(level) {
+            return encryptedRelay(frame, esam: esam, at: t)
+        }
         let refuse = DLT645Reply.errorReply(to: frame, from: address, error: .unauthorised)
         guard let command = try? DLT645RelayCommand(data: frame.data) else { return refuse }
         // An ESAM meter trips only on an authenticated, encrypted command.

@@ -29,6 +29,9 @@ public enum MeterCondition: String, Sendable, Hashable, CaseIterable {
 
     /// DL/T 645 meters count cover openings (DI 03300D00) instead of showing the cover's state.
     public static let coverOpenCount = "tamper.cover_count"
+
+    /// Whether the condition is raised in a device's values (`SimulatedDevice.modelValues()`).
+    public func isRaised(in values: [String: Double]) -> Bool { (values[point] ?? 0) != 0 }
 }
 
 extension SimulatedDevice {
@@ -41,7 +44,7 @@ extension SimulatedDevice {
         }
     }
 
-    public func isRaised(_ condition: MeterCondition) -> Bool { (value(of: condition.point) ?? 0) != 0 }
+    public func isRaised(_ condition: MeterCondition) -> Bool { condition.isRaised(in: modelValues()) }
 
     /// The conditions raised now, for `state` on the control channel.
     public var raisedConditions: [MeterCondition] { MeterCondition.allCases.filter(isRaised) }

@@ -78,8 +78,8 @@ public final class SimulatedDevice: Sendable {
         }
     }
 
-    /// A Modbus write landed on `point`. A faulty valve (`raise … valve_fault`) does not move, as
-    /// the CJ/T 188 meter's does not: the read-back shows it where it was.
+    /// A Modbus write or a CJ/T 188 valve command landed on `point`. A faulty valve
+    /// (`raise … valve_fault`) does not move: the read-back shows it where it was.
     public func write(_ point: PointName, value: Double) {
         if point.rawValue == "valve.state", isRaised(.valveFault) { return }
         set(point.rawValue, to: value)

@@ -52,20 +52,22 @@ public struct CommandGate: Sendable {
         } catch {
             return .failure(Rejection(reason: .malformed, message: error.description, id: error.id))
         }
-        let unverifiedID = SignedCommand.unverifiedID(envelope.payload)
+        // The payload is parsed once: for its id only when the message is refused before that.
         guard let key = site.commands.key(envelope.key) else {
             let known = site.commands.keys.map(\.id)
             return .failure(Rejection(reason: .unknownKey, message: "no key '\(envelope.key)' in the site config"
-                                      + (known.isEmpty ? " (no keys configured)" : " (keys: \(known.joined(separator: ", ")))"), id: unverifiedID))
+                                      + (known.isEmpty ? " (no keys configured)" : " (keys: \(known.joined(separator: ", ")))"),
+                                      id: SignedCommand.unverifiedID(envelope.payload)))
         }
         guard signatures.isValid(signature: envelope.signature, over: envelope.payload, key: key) else {
-            return .failure(Rejection(reason: .badSignature, message: "signature does not verify with key '\(key.id)'", id: unverifiedID))
+            return .failure(Rejection(reason: .badSignature, message: "signature does not verify with key '\(key.id)'",
+                                      id: SignedCommand.unverifiedID(envelope.payload)))
         }
         let command: SignedCommand
         do throws(CommandEnvelope.Malformed) {
             command = try SignedCommand(payload: envelope.payload)
         } catch {
-            return .failure(Rejection(reason: .malformed, message: error.description, id: error.id ?? unverifiedID))
+            return .failure(Rejection(reason: .malformed, message: error.description, id: error.id ?? SignedCommand.unverifiedID(envelope.payload)))
         }
         func reject(_ reason: CommandReason, _ message: String) -> Result<SignedCommand, Rejection> {
             .failure(Rejection(reason: reason, message: message, id: command.id, command: command))
@@ -121,12 +123,10 @@ public struct CommandGate: Sendable {
             return reject(.protectedDevice, "device '\(device.id)' is protected: it is never disconnected remotely")
         }
         switch mapping {
-        case let .relay(meterCommand):
-            return .success(.meter(meterCommand))
-        case let .valve(open):
-            return .success(.meter(open ? .valveOpen : .valveClose))
-        case let .write(point, value):
-            return .success(.meter(.write(point: point, value: value)))
+        case .relay, .valve, .write:
+            // A relay code, a valve or a fixed write: nothing more to check.
+            guard let fixed = mapping.fixedCommand else { return reject(.unsupportedAction, "\(action.rawValue) has no meter command") }
+            return .success(.meter(fixed))
         case let .writeParameter(point, parameter):
             let value: ExactDecimal?
             do throws(CommandEnvelope.Malformed) {

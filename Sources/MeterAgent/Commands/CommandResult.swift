@@ -51,6 +51,13 @@ public struct CommandResult: Sendable, Hashable {
                       message: message, receivedMs: receivedMs, finishedMs: now)
     }
 
+    /// A command the agent was running when it stopped: never run again, its outcome unknown.
+    static func interrupted(id: String, command: SignedCommand? = nil, receivedMs: Int64, now: Int64) -> CommandResult {
+        CommandResult(id: id, device: command?.device, action: command?.action, status: .failed, reason: .interrupted,
+                      message: "the agent stopped while this command was running; it is not run again (read the device to see its state)",
+                      receivedMs: receivedMs, finishedMs: now)
+    }
+
     public var json: String {
         var w = JSONWriter(capacity: 256)
         w.raw("{\"type\":\"command.result\"")
@@ -69,7 +76,7 @@ public struct CommandResult: Sendable, Hashable {
             for (index, reply) in replies.enumerated() {
                 if index > 0 { w.raw(",") }
                 w.raw("{\"control\":"); w.string(Hex.byte(reply.control))
-                w.raw(",\"data\":"); w.string(reply.data.map(Hex.byte).joined())
+                w.raw(",\"data\":"); w.string(Hex.compact(reply.data))
                 if let error = reply.error { w.raw(",\"error\":"); w.string(error) }
                 w.raw("}")
             }

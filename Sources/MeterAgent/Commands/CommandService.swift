@@ -26,11 +26,12 @@ public final class CommandService: Sendable {
     private let limiter = RejectionLimiter()
     /// Commands that may wait for one device; more are answered `device_busy`.
     private let queuePerDevice: Int
-    /// Local cost control, which carries out `credit.add` and `tariff.set`; nil when no device runs it.
-    private let prepaid: PrepaidService?
+    /// Local cost control, which carries out `credit.add` and `tariff.set` (for no device when
+    /// none runs it: then the gate plans neither).
+    private let prepaid: PrepaidService
 
     public init(gate: CommandGate, drivers: @escaping @Sendable (DeviceID) -> (any MeterDriver)?, store: OutboxStore,
-                topics: UplinkTopics, log: Log, queuePerDevice: Int = 8, prepaid: PrepaidService? = nil,
+                topics: UplinkTopics, log: Log, queuePerDevice: Int = 8, prepaid: PrepaidService,
                 resultStored: @escaping @Sendable () -> Void = {}) {
         self.gate = gate
         self.prepaid = prepaid
@@ -117,10 +118,8 @@ public final class CommandService: Sendable {
         }
         if case let .seen(stored) = claim {
             log.info("command repeated, answering with its stored result", ["command.id": command.id, "device.id": command.device])
-            let payload = stored.map(CommandResult.repeated) ?? CommandResult(
-                id: command.id, device: command.device, action: command.action, status: .failed, reason: .interrupted,
-                message: "the agent stopped while this command was running; it is not run again", receivedMs: receivedMs,
-                finishedMs: WallClock.nowMs()).json
+            let payload = stored.map(CommandResult.repeated)
+                ?? CommandResult.interrupted(id: command.id, command: command, receivedMs: receivedMs, now: WallClock.nowMs()).json
             await store(OutboxRecord(kind: .commandResult, priority: RecordPriority.critical, createdMs: WallClock.nowMs(), payload: payload),
                         completing: nil)
             return nil
@@ -164,20 +163,23 @@ public final class CommandService: Sendable {
             let utcMs = utcSeconds.map { $0 * 1000 } ?? WallClock.nowMs()
             let meterCommand = MeterCommand.timeSync(localSeconds: LocalClock.localSeconds(utcMs: utcMs))
             apply(await BusPriority.command { await driver.execute(meterCommand, now: WallClock.nowMs) }, to: &result)
-        case .credit, .tariff:
-            // The balance changes in the same transaction as the result is stored (PrepaidService).
-            guard let prepaid else {
-                await answer(.rejected(.unsupportedAction, "local cost control is not running on this gateway", id: command.id,
-                                       command: command, receivedMs: receivedMs, now: WallClock.nowMs()), claimed: true)
-                return
-            }
-            let (final, stored) = await prepaid.carryOut(command, plan, result: result)
-            audit(final)
-            if stored { resultStored() }
+        case let .credit(amount):
+            await carryOut(command, .credit(amount), result: result)
+            return
+        case let .tariff(tariff):
+            await carryOut(command, .tariff(tariff), result: result)
             return
         }
         result.finishedMs = WallClock.nowMs()
         await answer(result, claimed: true)
+    }
+
+    /// `credit.add` and `tariff.set`: the balance changes in the same transaction as the result is
+    /// stored (PrepaidService).
+    private func carryOut(_ command: SignedCommand, _ operation: PrepaidService.Operation, result: CommandResult) async {
+        let (final, stored) = await prepaid.carryOut(command, operation, result: result)
+        audit(final)
+        if stored { resultStored() }
     }
 
     private func apply(_ outcome: CommandOutcome, to result: inout CommandResult) {
@@ -236,25 +238,19 @@ public final class CommandService: Sendable {
     }
 
     private func store(_ record: OutboxRecord, completing id: String?) async {
-        // A store that refuses for a moment (a full queue, a full disk being cleaned) gets a few
-        // tries; the result must not be lost while the gateway is alive.
-        for attempt in 1...5 {
-            do {
-                if let id {
-                    _ = try await store.completeCommand(id: id, result: record)
-                } else {
-                    _ = try await store.append([record])
-                }
-                resultStored()
-                return
-            } catch {
-                if attempt == 5 || error.kind == .closed {
-                    log.error("command result not stored", ["error": error.description, "command.id": id ?? "-"])
-                    return
-                }
-                try? await Task.sleep(for: .milliseconds(200 * attempt))
+        // The result must not be lost while the gateway is alive: a few tries.
+        let failure = await withStoreRetries { () throws(StoreError) in
+            if let id {
+                _ = try await store.completeCommand(id: id, result: record)
+            } else {
+                _ = try await store.append([record])
             }
         }
+        if let failure {
+            log.error("command result not stored", ["error": failure.description, "command.id": id ?? "-"])
+            return
+        }
+        resultStored()
     }
 
     /// `read.now` readings go to the outbox like polled ones, each carrying the command's id.
@@ -279,9 +275,7 @@ public final class CommandService: Sendable {
         }
         let now = WallClock.nowMs()
         for id in ids {
-            await answer(CommandResult(id: id, device: nil, action: nil, status: .failed, reason: .interrupted,
-                                       message: "the agent stopped while this command was running; it is not run again (read the device to see its state)",
-                                       receivedMs: now, finishedMs: now), claimed: true)
+            await answer(.interrupted(id: id, receivedMs: now, now: now), claimed: true)
         }
         _ = try? await store.pruneCommands(expiredBefore: now / 1000)
     }

@@ -24,7 +24,8 @@ extension SignedCommand {
             if let extra = entries.first(where: { $0.key.scalar != "control" && $0.key.scalar != "data" }) {
                 throw bad("\(what) has '\(extra.key.scalar ?? "?")'; a frame has only 'control' and 'data'")
             }
-            guard entries.count <= 2, Set(entries.compactMap(\.key.scalar)).count == entries.count else {
+            // Every key is 'control' or 'data' (above), so distinct keys also mean at most two.
+            guard Set(entries.compactMap(\.key.scalar)).count == entries.count else {
                 throw bad("\(what) names 'control' or 'data' twice")
             }
             guard let controlText = Self.hexString(item["control"]), let control = Hex.parse(controlText), control.count == 1 else {

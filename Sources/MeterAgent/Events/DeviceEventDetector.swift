@@ -13,9 +13,11 @@ public struct DeviceEventDetector: Sendable {
 
     public var isEmpty: Bool { states.isEmpty && alarms.isEmpty }
 
-    /// State changes first, then alarms, each in reading order.
+    /// State changes first, then alarms, each in reading order. A part with nothing to watch does
+    /// not look at the readings.
     public mutating func observe(_ readings: [Reading]) -> [MeterEvent] {
-        if isEmpty { return [] }
-        return states.observe(readings) + alarms.observe(readings)
+        var events = states.isEmpty ? [] : states.observe(readings)
+        if !alarms.isEmpty { events += alarms.observe(readings) }
+        return events
     }
 }

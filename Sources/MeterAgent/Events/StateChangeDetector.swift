@@ -39,9 +39,16 @@ public struct StateChangeDetector: Sendable {
         return events
     }
 
+    /// Stores `value` only when it is the first or differs from the last one: most polls change
+    /// nothing. A value equal in other digits (`1.5` after `1.50`) is stored but is no change.
     private mutating func compare(_ name: PointName, _ value: MeterValue, _ reading: Reading, into events: inout [MeterEvent]) {
-        defer { last[name] = value }
-        guard let previous = last[name], !previous.sameValue(as: value) else { return }
+        guard let previous = last[name] else {
+            last[name] = value
+            return
+        }
+        if previous == value { return }
+        last[name] = value
+        guard !previous.sameValue(as: value) else { return }
         events.append(MeterEvent(device: reading.device, point: name, timestampMs: reading.timestampMs,
                                  kind: .stateChanged(from: previous, to: value)))
     }

@@ -14,6 +14,8 @@ public enum PrepaidCharge {
     /// that went backwards prices it all at `toMs`. nil when the numbers do not fit in 64 bits.
     public static func cost(of advance: ExactDecimal, fromMs: Int64, toMs: Int64, tariff: Tariff,
                             localMs: (Int64) -> Int64) -> ExactDecimal? {
+        // One price whenever it was consumed: no local time, no spans.
+        if case let .flat(price) = tariff { return advance.multiplied(by: price)?.normalized }
         let duration = max(0, toMs - fromMs)
         let spans = tariff.spans(fromLocalMs: localMs(duration > 0 ? fromMs : toMs), durationMs: duration)
         guard spans.count > 1 else { return advance.multiplied(by: spans[0].price)?.normalized }

@@ -49,13 +49,23 @@ public struct PrepaidEvent: Sendable, Hashable {
     public var type: String {
         switch kind {
         case .balance: "credit.balance"
-        case let .alarm(raised, _, _, _): raised ? "alarm.raised" : "alarm.cleared"
+        case let .alarm(raised, _, _, _): raised ? MeterEvent.alarmRaisedType : MeterEvent.alarmClearedType
         case let .supply(disconnect, _, _, _, _, _): disconnect ? "credit.disconnect" : "credit.reconnect"
         case .rebaseline: "credit.rebaseline"
         }
     }
 
+    /// An alarm in the form of the site config's threshold alarms (the balance as the point).
+    private var alarmEvent: MeterEvent? {
+        guard case let .alarm(raised, alarm, balance, threshold) = kind else { return nil }
+        let value = MeterValue.decimal(balance)
+        return MeterEvent(device: device, point: Self.balancePoint, timestampMs: timestampMs,
+                          kind: raised ? .alarmRaised(alarm: alarm, value: value, threshold: threshold)
+                              : .alarmCleared(alarm: alarm, value: value, threshold: threshold))
+    }
+
     public var json: String {
+        if let alarmEvent { return alarmEvent.json }
         var w = JSONWriter(capacity: 192)
         w.raw("{\"type\":"); w.string(type)
         w.raw(",\"ts\":"); w.integer(timestampMs)
@@ -68,11 +78,8 @@ public struct PrepaidEvent: Sendable, Hashable {
             if let amount { w.raw(",\"amount\":"); w.raw(amount.description) }
             if let tariff { w.raw(",\"tariff\":"); w.raw(tariff.json) }
             if let command { w.raw(",\"command\":"); w.string(command) }
-        case let .alarm(_, alarm, balance, threshold):
-            w.raw(",\"point\":"); w.string(Self.balancePoint.rawValue)
-            w.raw(",\"alarm\":"); w.string(alarm)
-            w.raw(",\"value\":"); w.raw(balance.description)
-            w.raw(",\"threshold\":"); w.raw(threshold.description)
+        case .alarm:
+            break // written by `MeterEvent` above
         case let .supply(_, action, done, balance, message, observed):
             w.raw(",\"action\":"); w.string(action)
             w.raw(",\"status\":"); w.string(done ? "done" : "failed")
@@ -95,7 +102,7 @@ public struct PrepaidEvent: Sendable, Hashable {
 
     /// The class-0 outbox record that carries it to `<prefix>/events`.
     public var record: OutboxRecord {
-        OutboxRecord(kind: .event, priority: RecordPriority.critical, createdMs: timestampMs, payload: json)
+        .event(json: json, ts: timestampMs)
     }
 
     /// For the agent's log line.

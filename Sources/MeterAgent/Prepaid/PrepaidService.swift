@@ -77,6 +77,8 @@ public final class PrepaidService: Sendable {
         }
         let stored = Dictionary(rows.map { ($0.device, $0) }, uniquingKeysWith: { a, _ in a })
         var ok = true
+        // Accounts of devices the store has never seen, saved together.
+        var opening: [(device: Device, pending: PendingSave)] = []
         for (id, device) in devices.sorted(by: { $0.key < $1.key }) {
             let at = now()
             let supply = device.config.profile.supplyActions
@@ -92,20 +94,28 @@ public final class PrepaidService: Sendable {
                 log.info("prepaid account", ["device.id": id.rawValue, "balance": account.balance.description,
                                              "disconnected": String(account.disconnected)])
             } else {
-                var (ledger, step) = PrepaidLedger.opening(device: id, settings: device.settings, protected: device.config.protected,
+                let (ledger, step) = PrepaidLedger.opening(device: id, settings: device.settings, protected: device.config.protected,
                                                            supplyActions: supply, nowMs: at)
-                await save(&ledger, step.events, at: at)
-                device.ledger.withLock { $0 = ledger }
-                log.info("prepaid account opened", ["device.id": id.rawValue, "balance": ledger.account.balance.description])
+                opening.append((device, PendingSave(ledger: ledger, events: step.events, at: at)))
             }
+        }
+        guard !opening.isEmpty else { return ok }
+        var saves = opening.map(\.pending)
+        await save(&saves)
+        for (entry, saved) in zip(opening, saves) {
+            entry.device.ledger.withLock { $0 = saved.ledger }
+            log.info("prepaid account opened", ["device.id": saved.ledger.device.rawValue, "balance": saved.ledger.account.balance.description])
         }
         return ok
     }
 
     /// Charges the metered register's readings among `readings` (a poll of one or more devices).
     public func observe(_ readings: [Reading]) async {
+        // A poll is one device's readings: its account is looked up once (again where the device changes).
+        var current: (id: DeviceID, device: Device?)?
         for reading in readings {
-            guard let device = devices[reading.device], reading.point == device.settings.point, reading.quality == .good,
+            if current?.id != reading.device { current = (reading.device, devices[reading.device]) }
+            guard let device = current?.device, reading.point == device.settings.point, reading.quality == .good,
                   let value = reading.value.flatMap(PrepaidCharge.decimal) else { continue }
             await device.lock.withLock {
                 guard var ledger = device.ledger.withLock({ $0 }) else { return }
@@ -122,26 +132,41 @@ public final class PrepaidService: Sendable {
         if step.persist { await save(&ledger, step.events, at: at) }
         guard let change = step.supply else { return }
         let outcome = await changeSupply(change, device: device)
-        let after = ledger.supplyChanged(change, action: outcome.action, outcome: outcome.outcome, atMs: now())
-        await save(&ledger, after.events, at: now())
+        let at = now()
+        let after = ledger.supplyChanged(change, action: outcome.action, outcome: outcome.outcome, atMs: at)
+        await save(&ledger, after.events, at: at)
+    }
+
+    /// An account to write with the events of the change (`at`: when it changed).
+    private struct PendingSave {
+        var ledger: PrepaidLedger
+        var events: [PrepaidEvent]
+        var at: Int64
     }
 
     /// Writes the account with `events` (and any a failed save left over).
     private func save(_ ledger: inout PrepaidLedger, _ events: [PrepaidEvent], at: Int64) async {
-        let all = ledger.unsavedEvents + events
-        for event in events {
+        var saves = [PendingSave(ledger: ledger, events: events, at: at)]
+        await save(&saves)
+        ledger = saves[0].ledger
+    }
+
+    /// Writes the accounts with their events (and any a failed save left over) in one transaction.
+    private func save(_ saves: inout [PendingSave]) async {
+        for event in saves.lazy.flatMap(\.events) {
             if event.isWarning { log.warning("prepaid", event.logMetadata) } else { log.info("prepaid", event.logMetadata) }
         }
         do {
-            try await store.savePrepaid([ledger.row(updatedMs: at)], events: all.map(\.record))
-            ledger.saved(atMs: at)
+            try await store.savePrepaid(saves.map { $0.ledger.row(updatedMs: $0.at) },
+                                        events: saves.flatMap { ($0.ledger.unsavedEvents + $0.events).map(\.record) })
+            for index in saves.indices { saves[index].ledger.saved(atMs: saves[index].at) }
             if failing.withLock({ let was = $0; $0 = false; return was }) {
                 log.info("prepaid accounts are saved again")
             }
         } catch {
-            ledger.saveFailed(events)
+            for index in saves.indices { saves[index].ledger.saveFailed(saves[index].events) }
             if !failing.withLock({ let was = $0; $0 = true; return was }) {
-                log.error("prepaid account not saved; retrying with the next change", ["device.id": ledger.device.rawValue,
+                log.error("prepaid account not saved; retrying with the next change", ["device.id": saves[0].ledger.device.rawValue,
                                                                                       "error": error.description])
             }
         }
@@ -161,17 +186,24 @@ public final class PrepaidService: Sendable {
         guard let driver = drivers(id) else {
             return (action.rawValue, CommandOutcome(device: id, command: command, status: .failed, message: "the device has no driver"))
         }
-        let outcome = await BusPriority.command { await driver.execute(command, now: WallClock.nowMs) }
+        let now = self.now
+        let outcome = await BusPriority.command { await driver.execute(command, now: now) }
         return (action.rawValue, outcome)
     }
 
     // MARK: - Commands
 
+    /// What `carryOut` applies: the gate's plan of a `credit.add` or a `tariff.set`.
+    public enum Operation: Sendable, Hashable {
+        case credit(ExactDecimal)
+        case tariff(Tariff)
+    }
+
     /// Carries out `credit.add` or `tariff.set` (the gate checked the parameters) and stores its
     /// result together with the account: fills in `result` and returns it, with whether it was
     /// stored (when not, the command stays unfinished in the command log and is answered
     /// `interrupted` at the next start; nothing was applied).
-    public func carryOut(_ command: SignedCommand, _ plan: CommandPlan, result: CommandResult) async -> (CommandResult, stored: Bool) {
+    public func carryOut(_ command: SignedCommand, _ operation: Operation, result: CommandResult) async -> (CommandResult, stored: Bool) {
         var result = result
         guard let device = devices[DeviceID(command.device)] else {
             result.status = .rejected
@@ -191,7 +223,7 @@ public final class PrepaidService: Sendable {
             let at = now()
             var changed = ledger
             let step: PrepaidLedger.Step
-            switch plan {
+            switch operation {
             case let .credit(amount):
                 switch changed.credit(amount, atMs: at, command: command.id) {
                 case let .failure(refused):
@@ -207,12 +239,6 @@ public final class PrepaidService: Sendable {
             case let .tariff(tariff):
                 step = changed.setTariff(tariff, atMs: at, command: command.id)
                 result.message = "tariff \(tariff.json) applies from the next reading; balance \(changed.account.balance)"
-            default:
-                result.status = .rejected
-                result.reason = .unsupportedAction
-                result.message = "\(command.action) is not a cost-control action"
-                result.finishedMs = now()
-                return (result, await complete(command.id, result, account: nil, events: []))
             }
             if step.supply == .reconnect { result.message += "; reconnecting (see the credit.reconnect event)" }
             result.status = .done
@@ -239,19 +265,14 @@ public final class PrepaidService: Sendable {
     /// Stores a command's result (with the account and events when given) in one transaction; a
     /// few tries, as the command service does for its own results.
     private func complete(_ id: String, _ result: CommandResult, account: PrepaidAccountRow?, events: [PrepaidEvent]) async -> Bool {
-        for attempt in 1...5 {
-            do {
-                _ = try await store.completeCommand(id: id, result: result.record, account: account, events: events.map(\.record))
-                return true
-            } catch {
-                if attempt == 5 || error.kind == .closed {
-                    log.error("command result not stored; the command was not applied", ["command.id": id, "error": error.description])
-                    return false
-                }
-                try? await Task.sleep(for: .milliseconds(200 * attempt))
-            }
+        let failure = await withStoreRetries { () throws(StoreError) in
+            _ = try await store.completeCommand(id: id, result: result.record, account: account, events: events.map(\.record))
         }
-        return false
+        if let failure {
+            log.error("command result not stored; the command was not applied", ["command.id": id, "error": failure.description])
+            return false
+        }
+        return true
     }
 
     /// Saves consumption that is not saved yet (at shutdown, before the store closes).

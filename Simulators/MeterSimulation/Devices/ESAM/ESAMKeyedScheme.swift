@@ -19,8 +19,7 @@ public struct ESAMKeyedScheme: Sendable, Hashable {
 
     public init(key: [UInt8]) { self.key = key }
 
-    /// Lengths of the fields above.
-    public static let randomLength = 8
+    /// The length of an identity authentication's data (above).
     public static let authenticationLength = 32
     /// N1 N2 N3–N8 of the plaintext command, then ISO/IEC 9797-1 padding method 2.
     static let padding: [UInt8] = [0x80, 0, 0, 0, 0, 0, 0, 0]
@@ -51,8 +50,9 @@ public struct ESAMKeyedScheme: Sendable, Hashable {
     /// `operatorCode` in wire order, as in `DLT645RelayCommand`.
     public func relayControlData(random1: [UInt8], action: UInt8, deadline: MeterDateTime, passwordLevel: UInt8 = 0x96,
                                  password: [UInt8] = [0, 0, 0], operatorCode: [UInt8] = [0, 0, 0, 0]) -> [UInt8] {
-        let header = [passwordLevel] + Array(password.prefix(3)) + Array(operatorCode.prefix(4))
-        let plaintext = [action, 0x00] + deadline.wireSecondsFirst + Self.padding
+        let command = DLT645RelayCommand(passwordLevel: passwordLevel, password: password, operatorCode: operatorCode,
+                                         action: action, deadline: deadline).data
+        let header = Array(command[..<8]), plaintext = Array(command[8...]) + Self.padding
         let ciphertext = zip(plaintext, keystream(random1: random1)).map { $0 ^ $1 }
         return header + ciphertext + mac(random1: random1, header: header, ciphertext: ciphertext)
     }

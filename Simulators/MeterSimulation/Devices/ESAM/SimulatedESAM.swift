@@ -60,7 +60,8 @@ public final class SimulatedESAM: Sendable {
     /// A verified encrypted relay command as its plaintext relay command, or the refusal the meter
     /// answers: an error word (no session or an expired one, wrong MAC, wrong password), error
     /// byte 04 for a level that is not an encrypted one, 01 for a plaintext that makes no sense.
-    public func openRelayControl(_ data: [UInt8], password: [UInt8], at t: Double) -> Result<DLT645RelayCommand, SecurityRefusal> {
+    /// `password` as written (`123456`), compared as for a plaintext command (`writtenPassword`).
+    public func openRelayControl(_ data: [UInt8], password: String, at t: Double) -> Result<DLT645RelayCommand, SecurityRefusal> {
         guard data.count == DLT645Security.encryptedRelayLength, DLT645Security.encryptedLevels.contains(data[0]) else {
             return .failure(SecurityRefusal(byte: DLT645ErrorBits.unauthorised.rawValue))
         }
@@ -74,7 +75,7 @@ public final class SimulatedESAM: Sendable {
             state.withLock { $0.session = nil }
             return .failure(SecurityRefusal(word: DLT645RelayErrorWord.macFailed.rawValue))
         }
-        guard Array(header[1..<4]) == password else { return .failure(SecurityRefusal(word: DLT645RelayErrorWord.passwordWrong.rawValue)) }
+        guard Hex.compact(header[1..<4].reversed()) == password else { return .failure(SecurityRefusal(word: DLT645RelayErrorWord.passwordWrong.rawValue)) }
         let plaintext = zip(ciphertext, scheme.keystream(random1: session.random1)).map { $0 ^ $1 }
         guard plaintext.suffix(8) == ArraySlice(ESAMKeyedScheme.padding),
               let command = try? DLT645RelayCommand(data: header + Array(plaintext.prefix(8))) else {
