@@ -85,6 +85,14 @@ public final class Simulator: Sendable {
         for link in createdLinks { unlink(link) }
     }
 
+    /// Points the scenario's link of line `id` (if it has one) at `target`: a reader plugged in
+    /// again has a new pty.
+    func relink(_ id: String, to target: String) throws(SimulatorError) {
+        guard let link = scenario.lines.first(where: { $0.id == id })?.link else { return }
+        unlink(link)
+        try Self.makeLink(link, to: target)
+    }
+
     /// Set by the `quit` control command.
     public var quitRequested: Bool { quit.withLock { $0 } }
     func requestQuit() { quit.withLock { $0 = true } }

@@ -39,3 +39,12 @@ public struct PointName: RawRepresentable, Sendable, Hashable, Comparable, Custo
 public enum Medium: String, Sendable, Hashable, CaseIterable {
     case electricity, water, gas, heat
 }
+
+/// A card reader's id in the site config (e.g. `bay-3-reader`).
+public struct ReaderID: RawRepresentable, Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ value: String) { self.rawValue = value }
+    public var description: String { rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}

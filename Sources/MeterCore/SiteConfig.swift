@@ -85,6 +85,8 @@ public struct SiteConfig: Sendable, Hashable {
     public var store = StoreConfig()
     /// The head-end's signing keys; without any, every command is refused (`unknown_key`).
     public var commands = CommandSettings()
+    /// Card readers (`readers:`), each on a port of its own.
+    public var readers: [CardReaderConfig] = []
 
     public init(gatewayID: String, buses: [BusConfig], devices: [DeviceConfig], source: String = "") {
         self.gatewayID = gatewayID
@@ -96,4 +98,5 @@ public struct SiteConfig: Sendable, Hashable {
     public func bus(_ id: BusID) -> BusConfig? { buses.first { $0.id == id } }
     public func device(_ id: DeviceID) -> DeviceConfig? { devices.first { $0.id == id } }
     public func devices(on bus: BusID) -> [DeviceConfig] { devices.filter { $0.bus == bus } }
+    public func reader(_ id: ReaderID) -> CardReaderConfig? { readers.first { $0.id == id } }
 }

@@ -4,7 +4,7 @@ import MeterProtocols
 /// `Hardware/examples/example-site.yaml`) and checks it against the device profiles, reporting
 /// every problem at its file, line and column.
 public enum SiteConfigLoader {
-    static let topKeys = ["gateway", "profiles", "buses", "devices", "mqtt", "store", "commands"]
+    static let topKeys = ["gateway", "profiles", "buses", "devices", "mqtt", "store", "commands", "readers"]
     static let serialBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                                 "protocol", "timeout_ms", "retries", "queue_depth"]
     static let tcpBusKeys = ["id", "type", "host", "port", "protocol", "timeout_ms", "retries", "queue_depth"]
@@ -174,6 +174,8 @@ public enum SiteConfigLoader {
             devices.append(device)
         }
 
+        let readers = decodeReaders(top, devices: devices, declaredDevices: Set(deviceNodes.keys.map(\.rawValue)),
+                                    portsInUse: portsInUse, into: &d)
         let mqtt = top["mqtt"].flatMap { decodeMQTT($0, gateway: gateway, file: file, into: &d) }
         let store = top["store"].map { decodeStore($0, file: file, into: &d) } ?? StoreConfig()
         let commands = top["commands"].map { decodeCommands($0, file: file, into: &d) } ?? CommandSettings()
@@ -184,6 +186,7 @@ public enum SiteConfigLoader {
         site.mqtt = mqtt
         site.store = store
         site.commands = commands
+        site.readers = readers
         return site
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import MeterCore
+import MeterProtocols
 import Synchronization
 
 /// Run-time commands, one per line, each answered with `ok` or `error: …` (after any output lines):
@@ -13,6 +14,12 @@ import Synchronization
 ///     clear LINE UNIT CONDITION      the condition goes away (a cover-open count stays counted)
 ///     state LINE UNIT                point=value lines for the profile's points
 ///     list                           LINE UNIT PROFILE lines
+///     card LINE UID [SECONDS]        a card (hex UID: 5 bytes EM4100, 4/7/10 bytes ISO 14443-A)
+///                                    in a reader's field for SECONDS (default 1; 0: until removed)
+///     card LINE remove               the card leaves the field
+///     garbage LINE [COUNT]           COUNT bytes (default 16) that form no frame
+///     corrupt LINE                   the reader's next frame has a wrong checksum
+///     unplug LINE | plug LINE        the reader's pty closes | comes back (the link follows)
 ///     quit                           stops the simulator
 ///
 /// LINE is a line id or a TCP port's id (`tcp-15020`, or the port number).
@@ -40,8 +47,51 @@ public struct ControlInterpreter: Sendable {
                 return ["error: no device \(words[1]) \(words[2])"]
             }
             return deviceCommand(verb, Array(words.dropFirst(3)), device)
+        case "card", "garbage", "corrupt", "unplug", "plug":
+            guard words.count >= 2 else { return ["error: usage: \(verb) LINE …"] }
+            guard let reader = simulator.servers.first(where: { $0.isNamed(words[1]) }) else {
+                return ["error: no line \(words[1])"]
+            }
+            guard let reader = reader as? any CardReaderServer else { return ["error: line \(words[1]) is no card reader"] }
+            return readerCommand(verb, Array(words.dropFirst(2)), reader)
         default:
-            return ["error: unknown command '\(verb)' (expected fault, set, release, raise, clear, state, list, quit)"]
+            return ["error: unknown command '\(verb)' (expected fault, set, release, raise, clear, state, card, garbage, corrupt, unplug, plug, list, quit)"]
+        }
+    }
+
+    private func readerCommand(_ verb: String, _ args: [String], _ reader: any CardReaderServer) -> [String] {
+        switch verb {
+        case "card":
+            if args == ["remove"] {
+                reader.removeCard()
+                return ["ok"]
+            }
+            guard args.count == 1 || args.count == 2, let uid = Hex.parse(args[0]), !uid.isEmpty,
+                  let seconds = args.count == 2 ? Double(args[1]) : 1, seconds >= 0 else {
+                return ["error: usage: card LINE UID [SECONDS] | card LINE remove"]
+            }
+            if let refused = reader.present(uid, seconds: seconds == 0 ? nil : seconds) { return ["error: \(refused)"] }
+            return ["ok"]
+        case "garbage":
+            guard args.count <= 1, let count = args.first.map({ Int($0) }) ?? 16, (1...4096).contains(count) else {
+                return ["error: usage: garbage LINE [COUNT 1–4096]"]
+            }
+            reader.sendGarbage(count)
+            return ["ok"]
+        case "corrupt":
+            reader.corruptNextFrame()
+            return ["ok"]
+        case "unplug":
+            reader.unplug()
+            return ["ok"]
+        default: // plug
+            do {
+                let path = try reader.plugIn()
+                try simulator.relink(reader.id, to: path)
+                return ["line \(reader.id) \(path)", "ok"]
+            } catch {
+                return ["error: \(error)"]
+            }
         }
     }
 

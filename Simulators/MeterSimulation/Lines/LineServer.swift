@@ -69,6 +69,9 @@ public struct LineProtocolName: RawRepresentable, Hashable, Sendable, Expressibl
     public static let dlt645: Self = "dlt645"
     public static let dlt645_1997: Self = "dlt645_1997"
     public static let cjt188: Self = "cjt188"
+    /// Card readers: a line of its own each, no devices (see `CardReaderServer`).
+    public static let rdm6300: Self = "rdm6300"
+    public static let pn532: Self = "pn532"
 }
 
 /// A kind of simulated line: its name in a scenario, how its devices are named there, and how its
