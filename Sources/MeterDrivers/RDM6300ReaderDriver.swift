@@ -83,6 +83,8 @@ public final class RDM6300ReaderDriver: CardReaderDriver {
             decoder.append(bytes)
             while let tag = decoder.nextTag() {
                 let card = CardID(technology: .em4100, bytes: tag.bytes)
+                // Debounced on the monotonic clock (a clock step must not split or merge
+                // presentations); reported with wall time, which is what events carry.
                 if debouncer.sighted(card, atMs: Int64(MonotonicClock.nowMs())) {
                     report(.presented(card, atMs: WallClock.nowMs()))
                 }
