@@ -7,7 +7,7 @@ VENV        := .venv
 PYTHON      := $(VENV)/bin/python
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libmodbus-dev libserialport-dev libyaml-dev libsqlite3-dev socat mbpoll pkg-config libmosquitto-dev mosquitto mosquitto-clients libssl-dev
-PY_PEERS    := pymodbus==3.16.1 pyserial==3.5 cryptography==50.0.2 paho-mqtt==2.1.0
+PY_PEERS    := pymodbus==3.16.1 pyserial==3.5 cryptography==50.0.2 paho-mqtt==2.1.0 rdm6300==0.1.1
 # The two DL/T 645 packages install a module of the same name (`dlt645`): one venv each.
 VENV_DLT645    := .venv-dlt645
 VENV_PYDLT645  := .venv-pydlt645
@@ -28,7 +28,7 @@ apt-deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# Python peers that no one here wrote (pymodbus, cryptography for Ed25519, paho-mqtt as the head-end
+# Python peers that no one here wrote (pymodbus, cryptography for Ed25519, rdm6300, paho-mqtt as the head-end
 # of the command benchmark) go into a venv inside the repo.
 py-deps: $(VENV)/.installed $(VENV_DLT645)/.installed $(VENV_PYDLT645)/.installed
 

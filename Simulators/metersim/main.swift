@@ -18,12 +18,15 @@ Serves simulated Modbus meters (RTU on ptys, TCP on 127.0.0.1) described by SCEN
 CJ/T 188 lines: `protocol: cjt188`, devices with `address: "14 digits"`, `model: water|gas`, optional
 `di_order: high_first|low_first` (the meter then ignores the other order); UNIT in control commands
 may be the meter address; `set LINE UNIT battery.low 1` / `valve.fault 1` raise the status flags.
+RDM6300 card readers: a line `protocol: rdm6300` (9600 by default) without devices; a card in the
+field is sent about every 100 ms, as the module does.
 Faults: no_reply on|off, delay_ms N, bad_crc on|off, garbage on|off, exception 1-11|off, wrong_unit on|off
 Output: `line <id> <pty path>` and `tcp <port> units <u,…>` lines, then `ready`.
 Control commands (on the control socket, or on stdin when it is not a terminal):
   fault LINE UNIT FAULT VALUE | fault LINE UNIT clear | set LINE UNIT POINT VALUE |
   release LINE UNIT POINT | raise LINE UNIT CONDITION | clear LINE UNIT CONDITION |
-  state LINE UNIT | list | quit
+  state LINE UNIT | list | quit |
+  card LINE UID [SECONDS] | card LINE remove | garbage LINE [COUNT] | corrupt LINE | unplug LINE | plug LINE
 Conditions: leak | tamper | valve_fault | battery_low | clock_battery_low, served where the meter
 keeps them (Modbus gas discrete inputs, CJ/T 188 status bits, DL/T 645 status word 1 and cover count)
 Exit status: 0 after a clean stop, 1 if the simulator could not start, 2 for a bad scenario or usage.

@@ -9,7 +9,7 @@ import MeterCore
 
 struct Probe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Read a meter without a site config, to check wiring and settings on site.",
+        abstract: "Read a meter or a card reader without a site config, to check wiring and settings on site.",
         discussion: """
         Examples:
           meteragent probe --port /dev/ttyUSB0 --baud 9600 --unit 1 --profile eastron-sdm120
@@ -17,6 +17,12 @@ struct Probe: AsyncParsableCommand {
           meteragent probe --port /dev/ttyUSB0 --profile dlt645-2007-generic            (finds the address)
           meteragent probe --port /dev/ttyUSB0 --address 202611250301 --profile dlt645-2007-generic
           meteragent probe --port /dev/ttyUSB1 --profile cjt188-water-cold                  (finds the address)
+          meteragent probe --port /dev/ttyS2 --reader rdm6300 --wait 20     (prints the first card)
+
+        With --reader, the reader is opened, identified (an RDM6300 cannot be asked anything: \
+        it is recognised by its first valid frame), and the first card presented within --wait \
+        seconds is printed as `card em4100:0F00271DA5`. Exit codes: 0 a card was read, 1 no card \
+        in time, 3 the port could not be opened or the reader went away.
         """
     )
 
@@ -38,8 +44,14 @@ struct Probe: AsyncParsableCommand {
     @Option(help: "DL/T 645 (12 digits) or CJ/T 188 (14 digits) meter address as on the nameplate; without it the only meter on the line is asked for its address.")
     var address: String?
 
-    @Option(help: "Profile name from the profiles directory, or a path to a profile file.")
-    var profile: String
+    @Option(help: "Profile name from the profiles directory, or a path to a profile file (meters).")
+    var profile: String?
+
+    @Option(help: "Card reader type instead of a meter profile: rdm6300 or pn532.")
+    var reader: String?
+
+    @Option(help: "With --reader: seconds to wait for a card.")
+    var wait: Double = 30
 
     @Option(help: "Reply timeout in milliseconds.")
     var timeoutMs: Int = 1000
@@ -52,7 +64,22 @@ struct Probe: AsyncParsableCommand {
     @Flag(help: "Print JSON lines instead of a table.")
     var json = false
 
+    func validate() throws {
+        guard (profile == nil) != (reader == nil) else {
+            throw ValidationError("give either --profile (a meter) or --reader (a card reader)")
+        }
+        if let reader, CardReaderType(rawValue: reader.lowercased()) == nil {
+            throw ValidationError("--reader must be one of \(CardReaderType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(reader)'")
+        }
+        guard wait > 0 else { throw ValidationError("--wait must be a positive number of seconds") }
+    }
+
     func run() async throws {
+        if let reader, let type = CardReaderType(rawValue: reader.lowercased()) {
+            let config = CardReaderConfig(id: ReaderID("probe"), type: type, port: port, baud: baud)
+            return try await probeReader(config, waitSeconds: wait, json: json)
+        }
+        guard let profile else { throw ValidationError("--profile is required") }
         let deviceProfile = try loadProfile(profile, directory: profileOptions.profiles)
         let transport: BusTransport
         if port.hasPrefix("tcp://") {

@@ -4,13 +4,17 @@ import MeterCore
 
 struct Read: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Read a device of a site once, now.",
-        discussion: "Prints a table of point, value, unit and quality, or JSON lines with --json."
+        abstract: "Read a device of a site once, now; or wait for a card on one of its readers.",
+        discussion: """
+        Prints a table of point, value, unit and quality, or JSON lines with --json. For a reader \
+        (an id under readers:), opens it as the agent would, waits up to --wait seconds for one \
+        card and prints `card em4100:0F00271DA5` (exit 1 without a card, 3 if the port fails).
+        """
     )
 
     @OptionGroup var site: SiteArguments
 
-    @Argument(help: "Device id from the site configuration.")
+    @Argument(help: "Device or reader id from the site configuration.")
     var device: String
 
     @Argument(help: "Points to read (default: all points of the device's profile).")
@@ -19,8 +23,21 @@ struct Read: AsyncParsableCommand {
     @Flag(help: "Print JSON lines instead of a table.")
     var json = false
 
+    @Option(help: "For a reader: seconds to wait for a card.")
+    var wait: Double = 30
+
     func run() async throws {
         let site = try self.site.load()
+        if site.device(DeviceID(device)) == nil, let reader = site.reader(ReaderID(device)) {
+            guard points.isEmpty else { throw fail("\(device) is a card reader: it has no points", Exit.invalidConfig) }
+            guard wait > 0 else { throw ValidationError("--wait must be a positive number of seconds") }
+            return try await probeReader(reader, waitSeconds: wait, json: json)
+        }
+        if site.device(DeviceID(device)) == nil, !site.readers.isEmpty {
+            let devices = site.devices.map(\.id.rawValue).joined(separator: ", ")
+            let readers = site.readers.map(\.id.rawValue).joined(separator: ", ")
+            throw fail("no device or reader '\(device)' in \(self.site.config) (devices: \(devices); readers: \(readers))", Exit.invalidConfig)
+        }
         let deviceConfig = try siteDevice(device, in: site, config: self.site.config)
         for point in points where !deviceConfig.profile.pointNames.contains(PointName(point)) {
             let known = deviceConfig.profile.pointNames.map(\.rawValue).joined(separator: ", ")

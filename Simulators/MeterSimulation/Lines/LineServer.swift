@@ -72,6 +72,9 @@ public struct LineProtocolName: RawRepresentable, Hashable, Sendable, Expressibl
     /// Card readers: a line of its own each, no devices (see `CardReaderServer`).
     public static let rdm6300: Self = "rdm6300"
     public static let pn532: Self = "pn532"
+
+    /// Reader lines serve no devices: the line is the reader.
+    public var isCardReader: Bool { self == .rdm6300 || self == .pn532 }
 }
 
 /// A kind of simulated line: its name in a scenario, how its devices are named there, and how its
@@ -90,6 +93,7 @@ struct LineFamily: Sendable {
         DLT645LineServer.family(.dlt645),
         DLT645LineServer.family(.dlt645_1997),
         CJT188LineServer.family,
+        RDM6300ReaderServer.family,
     ]
 
     static func named(_ name: LineProtocolName) -> LineFamily? { registered.first { $0.name == name } }

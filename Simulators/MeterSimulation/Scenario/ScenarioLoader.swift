@@ -32,7 +32,7 @@ public enum ScenarioLoader {
         if let node = top["seed"], let seed = d.integer(node, in: 0...Int.max) { scenario.seed = UInt64(seed) }
         var lineIDs: [String: SourceLocation] = [:]
         for node in d.list(top["lines"]) {
-            guard let m = d.mapping(node, what: "line", allowed: lineKeys, required: ["id", "devices"]) else { continue }
+            guard let m = d.mapping(node, what: "line", allowed: lineKeys, required: ["id"]) else { continue }
             guard let idNode = m["id"], let id = d.string(idNode) else { continue }
             if let first = lineIDs[id] {
                 d.report(idNode, "duplicate line id '\(id)' (first at line \(first.line))")
@@ -55,7 +55,16 @@ public enum ScenarioLoader {
                 }
             }
             line.protocolName = family.name
-            line.devices = devices(m["devices"], units: 1...247, family: family, checker: &d)
+            if family.name.isCardReader {
+                // A reader is the line itself: cards come through the control channel.
+                if let node = m["devices"] {
+                    d.report(node, "a card reader line (protocol: \(family.name)) takes no devices; present cards with the control channel's 'card' command")
+                }
+            } else if m["devices"] == nil {
+                d.report(node, "missing key 'devices' in line")
+            } else {
+                line.devices = devices(m["devices"], units: 1...247, family: family, checker: &d)
+            }
             scenario.lines.append(line)
         }
         for node in d.list(top["tcp"]) {
