@@ -93,6 +93,12 @@ public final class Simulator: Sendable {
         try Self.makeLink(link, to: target)
     }
 
+    /// Removes the scenario's link of line `id`, if it has one (its reader was unplugged).
+    func unlinkLine(_ id: String) {
+        guard let link = scenario.lines.first(where: { $0.id == id })?.link else { return }
+        unlink(link)
+    }
+
     /// Set by the `quit` control command.
     public var quitRequested: Bool { quit.withLock { $0 } }
     func requestQuit() { quit.withLock { $0 = true } }

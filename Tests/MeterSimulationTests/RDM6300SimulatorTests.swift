@@ -1,3 +1,4 @@
+import Foundation
 import MeterCore
 import MeterIO
 import MeterProtocols
@@ -65,5 +66,20 @@ struct RDM6300SimulatorTests {
         }
         let plugged = control.execute("plug door")
         #expect(plugged.count == 2 && plugged[0].hasPrefix("line door /dev/") && plugged[1] == "ok", "\(plugged)")
+    }
+
+    @Test func theLinkGoesWithAnUnpluggedReaderAndFollowsItsNewPty() throws {
+        let link = FileManager.default.temporaryDirectory.appendingPathComponent("rdm-link-\(getpid())").path
+        let simulator = try Simulator(scenario: ScenarioLoader.parse(text: "lines:\n  - {id: door, protocol: rdm6300, link: \(link)}\n", file: "s.yaml"))
+        defer { simulator.stop() }
+        try simulator.start()
+        let control = ControlInterpreter(simulator: simulator)
+        #expect(FileManager.default.fileExists(atPath: link))
+        #expect(control.execute("unplug door") == ["ok"])
+        // No link to a closed pty whose number the next process may get.
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == nil)
+        let plugged = control.execute("plug door")
+        #expect(plugged.last == "ok")
+        #expect(plugged.first == "line door " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) ?? "none"))
     }
 }

@@ -83,6 +83,9 @@ public struct ControlInterpreter: Sendable {
             return ["ok"]
         case "unplug":
             reader.unplug()
+            // The closed pty's number goes to the next process that opens one: the link must not
+            // lead a client to a stranger's terminal.
+            simulator.unlinkLine(reader.id)
             return ["ok"]
         default: // plug
             do {
