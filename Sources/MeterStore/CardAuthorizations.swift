@@ -73,6 +73,24 @@ extension OutboxEngine {
         let version = try metaValue(OutboxSchema.authListVersionKey) ?? 0
         let s = try statement(OutboxSchema.loadAuthCards, "read authorization list")
         defer { s.reset() }
+        return AuthorizationList(version: version, entries: try Self.authRows(s))
+    }
+
+    /// The list and the open sessions of a store being moved aside as corrupt, as far as they can
+    /// be read: without them every card would be unknown until the head-end resends the list, and
+    /// a supply point left switched on by a session would have no session to end it.
+    static func salvageCards(_ path: String) -> (list: AuthorizationList?, sessions: [CardSessionRow]) {
+        guard let db = try? SQLiteConnection(path: path, readOnly: true) else { return (nil, []) }
+        var list: AuthorizationList?
+        if let version = try? db.integer("SELECT value FROM meta WHERE key = '\(OutboxSchema.authListVersionKey)'", "salvage"),
+           let statement = try? db.prepare(OutboxSchema.loadAuthCards, "salvage"), let entries = try? authRows(statement) {
+            list = AuthorizationList(version: version, entries: entries)
+        }
+        let sessions = (try? db.prepare(OutboxSchema.loadCardSessions, "salvage")).flatMap { try? sessionRows($0) } ?? []
+        return (list, sessions)
+    }
+
+    private static func authRows(_ s: SQLiteStatement) throws(StoreError) -> [AuthorizedCard] {
         var entries: [AuthorizedCard] = []
         while try s.step() {
             guard case let .success(card) = CardID.parse(s.text(0) + ":" + s.text(1)), let role = CardRole(rawValue: s.text(2)) else { continue }
@@ -80,7 +98,7 @@ extension OutboxEngine {
             entries.append(AuthorizedCard(card: card, role: role,
                                           expiresAt: s.isNull(3) ? nil : s.int64(3), supplyPoints: points))
         }
-        return AuthorizationList(version: version, entries: entries)
+        return entries
     }
 
     /// Writes a change whose version was checked (inside the caller's transaction).

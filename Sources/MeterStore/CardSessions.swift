@@ -42,14 +42,7 @@ extension OutboxStore {
         try await submit("save card session") { engine throws(StoreError) in
             try engine.transaction("save card session") { () throws(StoreError) -> [UInt64] in
                 if let session {
-                    let s = try engine.statement(OutboxSchema.saveCardSession, "save card session")
-                    try s.bind(session.reader, at: 1)
-                    try s.bind(session.device, at: 2)
-                    try s.bind(session.card, at: 3)
-                    try s.bind(session.point, at: 4)
-                    if let start = session.startReading { try s.bind(start, at: 5) }
-                    try s.bind(session.startMs, at: 6)
-                    try s.run()
+                    try engine.saveCardSession(session)
                 } else {
                     let s = try engine.statement(OutboxSchema.deleteCardSession, "end card session")
                     try s.bind(reader, at: 1)
@@ -62,9 +55,24 @@ extension OutboxStore {
 }
 
 extension OutboxEngine {
+    func saveCardSession(_ session: CardSessionRow) throws(StoreError) {
+        let s = try statement(OutboxSchema.saveCardSession, "save card session")
+        try s.bind(session.reader, at: 1)
+        try s.bind(session.device, at: 2)
+        try s.bind(session.card, at: 3)
+        try s.bind(session.point, at: 4)
+        if let start = session.startReading { try s.bind(start, at: 5) }
+        try s.bind(session.startMs, at: 6)
+        try s.run()
+    }
+
     func cardSessions() throws(StoreError) -> [CardSessionRow] {
         let s = try statement(OutboxSchema.loadCardSessions, "read card sessions")
         defer { s.reset() }
+        return try Self.sessionRows(s)
+    }
+
+    static func sessionRows(_ s: SQLiteStatement) throws(StoreError) -> [CardSessionRow] {
         var rows: [CardSessionRow] = []
         while try s.step() {
             rows.append(CardSessionRow(reader: s.text(0), device: s.text(1), card: s.text(2), point: s.text(3),

@@ -215,8 +215,15 @@ final class OutboxEngine {
         }
         let accounts = Self.salvagePrepaid(aside)
         for account in accounts { try savePrepaid(account) }
+        let cards = Self.salvageCards(aside)
+        if let list = cards.list, list.version > 0 { try apply(.replace(version: list.version, cards: list.sortedEntries)) }
+        for session in cards.sessions { try saveCardSession(session) }
+        var salvaged: [String] = []
+        if !accounts.isEmpty { salvaged.append("\(accounts.count) prepaid accounts") }
+        if let list = cards.list, list.version > 0 { salvaged.append("card list version \(list.version)") }
+        if !cards.sessions.isEmpty { salvaged.append("\(cards.sessions.count) card sessions") }
         log.warning("store \(path): \(reason); moved it to \(aside) and started a new store (next seq \(nextSeq), from \(seqSource)"
-                    + (accounts.isEmpty ? ")" : "; \(accounts.count) prepaid accounts salvaged)"))
+                    + (salvaged.isEmpty ? ")" : "; \(salvaged.joined(separator: ", ")) salvaged)"))
         _ = try append([StoreEvents.recovered(reason: reason, movedTo: aside, nextSeq: nextSeq, seqSource: seqSource, ts: now)])
     }
 

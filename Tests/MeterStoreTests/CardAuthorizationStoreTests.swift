@@ -124,4 +124,27 @@ struct CardAuthorizationStoreTests {
         sqlite3_finalize(statement)
         sqlite3_close(db)
     }
+
+    @Test func aStoreMovedAsideKeepsItsListAndOpenSessions() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("outbox.db")
+        var store = try OutboxStore(path: path)
+        _ = try await update(store, "a-1", .replace(version: 7, cards: [Self.badge, Self.customer]))
+        let row = CardSessionRow(reader: "bay-1-nfc", device: "bay-1", card: Self.uid.description, point: "energy.import.total",
+                                 startReading: "100.5", startMs: 1_000)
+        try await store.saveCardSession(reader: "bay-1-nfc", row, events: [])
+        await store.shutdown()
+        var db: OpaquePointer?
+        #expect(sqlite3_open(path, &db) == SQLITE_OK)
+        #expect(sqlite3_exec(db, "PRAGMA user_version = 99", nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(db)
+
+        let log = LogLines()
+        store = try OutboxStore(path: path, log: log.logger)
+        #expect(dir.files.contains { $0.hasPrefix("outbox.db.corrupt-") })
+        #expect(try await store.authorizationList() == AuthorizationList(version: 7, entries: [Self.badge, Self.customer]))
+        #expect(try await store.cardSessions() == [row], "a supply point left on keeps the session that will end it")
+        #expect(log.all.contains { $0.contains("card list version 7, 1 card sessions salvaged") }, "\(log.all)")
+        await store.shutdown()
+    }
 }
