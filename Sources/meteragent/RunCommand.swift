@@ -70,11 +70,15 @@ struct Run: AsyncParsableCommand {
         let authorizations = await CardAuthorizations.load(from: outbox.store, log: log)
         // Signed commands need libcrypto: opened here, off Swift's pool, rather than by the first
         // command's signature check; without it the agent runs on and refuses every command.
-        if !site.commands.keys.isEmpty {
+        // Card ids hashed with the site's key need it too (without it they are masked, never clear).
+        let hashesCardIDs = !site.readers.isEmpty && site.cards.idPrivacy == .hash
+        if !site.commands.keys.isEmpty || hashesCardIDs {
             do throws(CryptoError) {
                 try await CryptoLibrary.loadOffPool()
             } catch {
-                log.error("signed commands will be refused: libcrypto cannot be loaded", ["error": error.description])
+                let lost = (site.commands.keys.isEmpty ? [] : ["signed commands will be refused"])
+                    + (hashesCardIDs ? ["card ids will be masked, not hashed"] : [])
+                log.error(lost.joined(separator: "; ") + ": libcrypto cannot be loaded", ["error": error.description])
             }
         }
         // The uplink starts next to the poller: a broker that is unreachable now is normal, the

@@ -165,8 +165,9 @@ public final class CardService: Sendable {
         let (windowCard, sessionCard) = state.withLock { s in
             (s.windows[readerID]?.card, reader.supplyPoint.flatMap { point in s.sessions.values.first { $0.row.device == point.rawValue }?.card })
         }
-        var (decision, entry) = CardPolicy.decide(card, at: reader, list: authorizations.current, nowSeconds: at / 1000,
+        let (policy, entry) = CardPolicy.decide(card, at: reader, list: authorizations.current, nowSeconds: at / 1000,
                                                   windowCard: windowCard, sessionCard: sessionCard)
+        var decision = policy
         // A device cut off for lack of credit stays off: a card is no credit.
         if case let .startSession(device) = decision, prepaid?.account(device)?.disconnected == true {
             decision = .denied(.noCredit)
