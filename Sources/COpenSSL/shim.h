@@ -4,6 +4,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 /* libcrypto is opened on first use instead of being linked: a daemon with its MQTT uplink has it
@@ -20,7 +21,8 @@
     X(EVP_DigestVerifyInit) X(EVP_DigestVerify) X(EVP_DigestSignInit) X(EVP_DigestSign) \
     X(BIO_new) X(BIO_s_mem) X(BIO_new_mem_buf) X(BIO_read) X(BIO_free) \
     X(PEM_read_bio_PrivateKey) X(PEM_read_bio_PUBKEY) X(PEM_write_bio_PKCS8PrivateKey) \
-    X(ERR_get_error) X(ERR_error_string_n) X(ERR_clear_error)
+    X(ERR_get_error) X(ERR_error_string_n) X(ERR_clear_error) \
+    X(HMAC) X(EVP_sha256)
 
 typedef struct {
 #define METERAGENT_CRYPTO_FIELD(name) __typeof__(name) *_Nonnull name;

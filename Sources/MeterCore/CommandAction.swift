@@ -13,6 +13,8 @@ public enum CommandAction: String, Sendable, Hashable, CaseIterable {
     case timeSync = "time.sync"
     case readNow = "read.now"
     case esamForward = "esam.forward"
+    /// The card authorization list, replaced or changed (a gateway-level action: `device` is the gateway id).
+    case authlistUpdate = "authlist.update"
 
     /// Actions that cut supply: never run remotely on a device marked `protected`.
     public var disconnects: Bool {

@@ -43,7 +43,7 @@ extension ProfileLoader {
     }
 
     /// Actions the agent answers itself (a read, the local cost control), whatever the meter.
-    static let agentActions: Set<CommandAction> = [.readNow, .creditAdd, .tariffSet]
+    static let agentActions: Set<CommandAction> = [.readNow, .creditAdd, .tariffSet, .authlistUpdate]
 
     private static func onlyKeys(_ m: CheckedMapping, _ keys: Set<String>, form: String, into d: inout ConfigDiagnostics) -> Bool {
         let extra = m.values.keys.filter { !keys.contains($0) }.sorted()

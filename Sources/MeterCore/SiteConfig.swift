@@ -87,6 +87,8 @@ public struct SiteConfig: Sendable, Hashable {
     public var commands = CommandSettings()
     /// Card readers (`readers:`), each on a port of its own.
     public var readers: [CardReaderConfig] = []
+    /// How card presentations are reported and decided (`cards:`); ids masked when the section is absent.
+    public var cards = CardSettings(idPrivacy: .mask)
 
     public init(gatewayID: String, buses: [BusConfig], devices: [DeviceConfig], source: String = "") {
         self.gatewayID = gatewayID

@@ -4,7 +4,7 @@ import MeterProtocols
 /// `Hardware/examples/example-site.yaml`) and checks it against the device profiles, reporting
 /// every problem at its file, line and column.
 public enum SiteConfigLoader {
-    static let topKeys = ["gateway", "profiles", "buses", "devices", "mqtt", "store", "commands", "readers"]
+    static let topKeys = ["gateway", "profiles", "buses", "devices", "mqtt", "store", "commands", "readers", "cards"]
     static let serialBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                                 "protocol", "timeout_ms", "retries", "queue_depth"]
     static let tcpBusKeys = ["id", "type", "host", "port", "protocol", "timeout_ms", "retries", "queue_depth"]
@@ -179,6 +179,8 @@ public enum SiteConfigLoader {
         let mqtt = top["mqtt"].flatMap { decodeMQTT($0, gateway: gateway, file: file, into: &d) }
         let store = top["store"].map { decodeStore($0, file: file, into: &d) } ?? StoreConfig()
         let commands = top["commands"].map { decodeCommands($0, file: file, into: &d) } ?? CommandSettings()
+        // Without a `cards:` section ids are masked: hashing needs a key the site must provide.
+        let cards = top["cards"].map { decodeCards($0, file: file, into: &d) } ?? CardSettings(idPrivacy: .mask)
 
         let errors = d.sorted + profileErrors
         guard errors.isEmpty, let gateway else { throw ConfigErrors(errors) }
@@ -187,6 +189,7 @@ public enum SiteConfigLoader {
         site.store = store
         site.commands = commands
         site.readers = readers
+        site.cards = cards
         return site
     }
 

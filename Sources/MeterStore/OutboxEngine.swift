@@ -177,10 +177,11 @@ final class OutboxEngine {
             throw StoreError(.corrupt, path: db.path, operation: "open",
                              message: "outbox schema version \(version) is newer than this agent's (\(OutboxSchema.version))")
         }
-        // A version 1 store (before the command log) or 2 (before the prepaid accounts) keeps its
-        // records: the writer adds the tables it lacks.
-        if version == 1 || version == 2 {
-            if allowCreate { try db.execute(version == 1 ? OutboxSchema.upgradeFrom1 : OutboxSchema.upgradeFrom2, "upgrade") }
+        // A version 1 store (before the command log), 2 (before the prepaid accounts) or 3 (before
+        // the card tables) keeps its records: the writer adds the tables it lacks.
+        let upgrades = [1: OutboxSchema.upgradeFrom1, 2: OutboxSchema.upgradeFrom2, 3: OutboxSchema.upgradeFrom3]
+        if let upgrade = upgrades[Int(version)] {
+            if allowCreate { try db.execute(upgrade, "upgrade") }
             return
         }
         guard version == OutboxSchema.version else {
@@ -214,8 +215,15 @@ final class OutboxEngine {
         }
         let accounts = Self.salvagePrepaid(aside)
         for account in accounts { try savePrepaid(account) }
+        let cards = Self.salvageCards(aside)
+        if let list = cards.list, list.version > 0 { try apply(.replace(version: list.version, cards: list.sortedEntries)) }
+        for session in cards.sessions { try saveCardSession(session) }
+        var salvaged: [String] = []
+        if !accounts.isEmpty { salvaged.append("\(accounts.count) prepaid accounts") }
+        if let list = cards.list, list.version > 0 { salvaged.append("card list version \(list.version)") }
+        if !cards.sessions.isEmpty { salvaged.append("\(cards.sessions.count) card sessions") }
         log.warning("store \(path): \(reason); moved it to \(aside) and started a new store (next seq \(nextSeq), from \(seqSource)"
-                    + (accounts.isEmpty ? ")" : "; \(accounts.count) prepaid accounts salvaged)"))
+                    + (salvaged.isEmpty ? ")" : "; \(salvaged.joined(separator: ", ")) salvaged)"))
         _ = try append([StoreEvents.recovered(reason: reason, movedTo: aside, nextSeq: nextSeq, seqSource: seqSource, ts: now)])
     }
 

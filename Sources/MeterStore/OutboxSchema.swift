@@ -9,9 +9,9 @@ enum OutboxSchema {
     /// Written in the header (`PRAGMA application_id`): ASCII "MTRO".
     static let applicationID: Int64 = 0x4D54_524F
     /// `PRAGMA user_version`; a file with a larger one comes from a newer agent. Version 2 added
-    /// the command log, version 3 the prepaid accounts; older files get what they lack on open
-    /// (`upgradeFrom1`, `upgradeFrom2`).
-    static let version: Int64 = 3
+    /// the command log, version 3 the prepaid accounts, version 4 the card authorization list and
+    /// open card sessions; older files get what they lack on open (`upgradeFrom1` … `upgradeFrom3`).
+    static let version: Int64 = 4
 
     static func table(_ priority: UInt8) -> String { "outbox_\(priority)" }
 
@@ -22,6 +22,7 @@ enum OutboxSchema {
         CREATE TABLE outbox_2(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, created_ms INTEGER NOT NULL, payload TEXT NOT NULL);
         \(commandLog)
         \(prepaidAccounts)
+        \(cardTables)
         CREATE VIEW outbox AS
             SELECT seq, kind, 0 AS class, created_ms, payload FROM outbox_0
             UNION ALL SELECT seq, kind, 1, created_ms, payload FROM outbox_1
@@ -39,7 +40,8 @@ enum OutboxSchema {
         """
 
     static let upgradeFrom1 = commandLog + "\n" + upgradeFrom2
-    static let upgradeFrom2 = prepaidAccounts + "\nPRAGMA user_version = \(version);"
+    static let upgradeFrom2 = prepaidAccounts + "\n" + upgradeFrom3
+    static let upgradeFrom3 = cardTables + "\nPRAGMA user_version = \(version);"
 
     static let claimCommand = "INSERT INTO command_log(id, expires_at, received_ms) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING"
     static let commandResult = "SELECT result FROM command_log WHERE id = ?1"

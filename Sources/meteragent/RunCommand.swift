@@ -66,13 +66,19 @@ struct Run: AsyncParsableCommand {
         // Local cost control reads its accounts before the first poll and the first command.
         let prepaid = PrepaidService(site: site, store: outbox.store, drivers: { scheduler.driver(for: $0) }, log: log)
         await prepaid.start()
+        // The card authorization list: read once, then changed only by `authlist.update`.
+        let authorizations = await CardAuthorizations.load(from: outbox.store, log: log)
         // Signed commands need libcrypto: opened here, off Swift's pool, rather than by the first
         // command's signature check; without it the agent runs on and refuses every command.
-        if !site.commands.keys.isEmpty {
+        // Card ids hashed with the site's key need it too (without it they are masked, never clear).
+        let hashesCardIDs = !site.readers.isEmpty && site.cards.idPrivacy == .hash
+        if !site.commands.keys.isEmpty || hashesCardIDs {
             do throws(CryptoError) {
                 try await CryptoLibrary.loadOffPool()
             } catch {
-                log.error("signed commands will be refused: libcrypto cannot be loaded", ["error": error.description])
+                let lost = (site.commands.keys.isEmpty ? [] : ["signed commands will be refused"])
+                    + (hashesCardIDs ? ["card ids will be masked, not hashed"] : [])
+                log.error(lost.joined(separator: "; ") + ": libcrypto cannot be loaded", ["error": error.description])
             }
         }
         // The uplink starts next to the poller: a broker that is unreachable now is normal, the
@@ -80,9 +86,15 @@ struct Run: AsyncParsableCommand {
         let uplink = site.mqtt.map { mqtt in
             Uplink.start(config: mqtt, gatewayID: site.gatewayID, version: MeterAgentVersion.current, outbox: outbox.store, log: log) { topics, wake in
                 CommandService(gate: CommandGate(site: site, signatures: Ed25519Signatures()), drivers: { scheduler.driver(for: $0) },
-                               store: outbox.store, topics: topics, log: log, prepaid: prepaid, resultStored: wake)
+                               store: outbox.store, topics: topics, log: log, prepaid: prepaid, authorizations: authorizations,
+                               resultStored: wake)
             }
         }
+        // Card readers decide from the local list whatever the uplink does.
+        let cards = site.readers.isEmpty ? nil : CardService(
+            site: site, drivers: cardReaderDrivers(site, log: log), meters: { scheduler.driver(for: $0) }, store: outbox.store,
+            authorizations: authorizations, prepaid: prepaid.isEmpty ? nil : prepaid, log: log)
+        let cardTask = cards.map { service in Task { await service.run() } }
         let polling = Task {
             if prepaid.isEmpty {
                 await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs)
@@ -103,7 +115,9 @@ struct Run: AsyncParsableCommand {
         }
         await polling.value
         signals.forEach { $0.cancel() }
-        // Reverse order of start: poller (above), forwarder and session (offline status), store last.
+        // Reverse order of start: poller (above), card readers, forwarder and session (offline status), store last.
+        cardTask?.cancel()
+        await cardTask?.value
         await uplink?.stop()
         await prepaid.flush()
         await outbox.finish()

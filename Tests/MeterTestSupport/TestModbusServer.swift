@@ -18,6 +18,9 @@ public final class TestModbusServer: @unchecked Sendable {
     private let silentUnits: Set<UInt8>
     private let state = Mutex(State())
     private let thread = Mutex<DedicatedThread?>(nil)
+    /// Held while the server thread answers and while a test changes the registers, so that a
+    /// reply never shows half a change.
+    private let registers = Mutex(())
 
     private struct State {
         var clientSocket: Int32 = -1
@@ -90,6 +93,18 @@ public final class TestModbusServer: @unchecked Sendable {
         if client >= 0 { shutdown(client, Int32(SHUT_RDWR)) }
     }
 
+    /// Changes input registers while the server runs (a meter's energy register moving on).
+    public func setInput(_ values: [UInt16: UInt16]) {
+        registers.withLock { _ in
+            for (address, value) in values { mapping.pointee.tab_input_registers[Int(address)] = value }
+        }
+    }
+
+    /// A coil as the server holds it now (what a relay write left).
+    public func coil(_ address: UInt16) -> Bool {
+        registers.withLock { _ in mapping.pointee.tab_bits[Int(address)] != 0 }
+    }
+
     /// Connections accepted so far.
     public var acceptedConnections: Int { state.withLock { $0.accepted } }
 
@@ -114,7 +129,9 @@ public final class TestModbusServer: @unchecked Sendable {
                 if received == 0 { continue }
                 // The unit id is the last byte of the MBAP header.
                 if silentUnits.contains(query[headerLength - 1]) { continue }
-                _ = query.withUnsafeBufferPointer { modbus_reply(context, $0.baseAddress, received, mapping) }
+                registers.withLock { _ in
+                    _ = query.withUnsafeBufferPointer { modbus_reply(context, $0.baseAddress, received, mapping) }
+                }
             }
             Foundation.close(client)
             state.withLock { $0.clientSocket = -1 }

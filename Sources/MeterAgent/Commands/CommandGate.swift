@@ -19,6 +19,9 @@ public enum CommandPlan: Sendable, Hashable {
     case credit(ExactDecimal)
     /// … or charge its consumption at this tariff from now on.
     case tariff(Tariff)
+    /// A change of the card authorization list (`CommandGate+Cards`), checked against the stored
+    /// version when it is carried out.
+    case authorizations(AuthorizationChange)
 }
 
 /// The checks of DESIGN.md "Two-way service: commands", in their order. The ones that need no
@@ -94,6 +97,7 @@ public struct CommandGate: Sendable {
         func reject(_ reason: CommandReason, _ message: String) -> Result<CommandPlan, Rejection> {
             .failure(Rejection(reason: reason, message: message, id: command.id, command: command))
         }
+        if command.action == CommandAction.authlistUpdate.rawValue { return planAuthorizations(command) }
         guard let device = site.device(DeviceID(command.device)) else {
             return reject(.unknownDevice, "no device '\(command.device)' on this gateway")
         }

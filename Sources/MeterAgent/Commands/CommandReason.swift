@@ -29,6 +29,10 @@ public enum CommandReason: String, Sendable, Hashable, CaseIterable {
     case notConfirmed = "not_confirmed"
     /// The agent stopped while running the command: it is never run again; the state is unknown.
     case interrupted
+    /// `authlist.update` with a version not newer than the gateway's list.
+    case staleVersion = "stale_version"
+    /// An `authlist.update` delta made against another version than the gateway's list.
+    case wrongBase = "wrong_base"
 
     /// Rejections decided before the signature is known good: anyone can cause them, so they are
     /// rate-limited instead of each becoming a stored result.

@@ -29,11 +29,14 @@ public final class CommandService: Sendable {
     /// Local cost control, which carries out `credit.add` and `tariff.set` (for no device when
     /// none runs it: then the gate plans neither).
     private let prepaid: PrepaidService
+    /// The card authorization list `authlist.update` changes (the card service reads the same one).
+    private let authorizations: CardAuthorizations
 
     public init(gate: CommandGate, drivers: @escaping @Sendable (DeviceID) -> (any MeterDriver)?, store: OutboxStore,
                 topics: UplinkTopics, log: Log, queuePerDevice: Int = 8, prepaid: PrepaidService,
-                resultStored: @escaping @Sendable () -> Void = {}) {
+                authorizations: CardAuthorizations = CardAuthorizations(), resultStored: @escaping @Sendable () -> Void = {}) {
         self.gate = gate
+        self.authorizations = authorizations
         self.prepaid = prepaid
         self.drivers = drivers
         self.store = store
@@ -137,6 +140,12 @@ public final class CommandService: Sendable {
     func carryOut(_ admitted: Admitted) async {
         let command = admitted.command, plan = admitted.plan, receivedMs = admitted.receivedMs
         let started = WallClock.nowMs()
+        if case let .authorizations(change) = plan {
+            await carryOut(command, change, result: CommandResult(id: command.id, device: command.device, action: command.action, status: .done,
+                                                                  reason: nil, message: "", receivedMs: receivedMs, startedMs: started,
+                                                                  finishedMs: started))
+            return
+        }
         guard let driver = drivers(DeviceID(command.device)) else {
             await answer(.rejected(.unknownDevice, "device '\(command.device)' has no driver", id: command.id, command: command,
                                    receivedMs: receivedMs, now: WallClock.nowMs()), claimed: true)
@@ -169,6 +178,8 @@ public final class CommandService: Sendable {
         case let .tariff(tariff):
             await carryOut(command, .tariff(tariff), result: result)
             return
+        case .authorizations:
+            return
         }
         result.finishedMs = WallClock.nowMs()
         await answer(result, claimed: true)
@@ -180,6 +191,46 @@ public final class CommandService: Sendable {
         let (final, stored) = await prepaid.carryOut(command, operation, result: result)
         audit(final)
         if stored { resultStored() }
+    }
+
+    /// `authlist.update`: the version check, the list and the result commit in one transaction;
+    /// the card service sees the new list as soon as it is stored. Not stored: the command stays
+    /// unfinished in the command log (answered `interrupted` at the next start) and the list is unchanged.
+    private func carryOut(_ command: SignedCommand, _ change: AuthorizationChange, result: CommandResult) async {
+        // Written by the store thread inside the transaction, read here once it committed.
+        let stored = Mutex<(AuthorizationUpdateOutcome, CommandResult)?>(nil)
+        let failure = await withStoreRetries { () throws(StoreError) in
+            _ = try await store.completeAuthorizationUpdate(id: command.id, change: change) { outcome in
+                let final = Self.authorizationResult(result, outcome, change)
+                stored.withLock { $0 = (outcome, final) }
+                return final.record
+            }
+        }
+        if let failure {
+            log.error("authorization list not changed: its result cannot be stored", ["command.id": command.id, "error": failure.description])
+            return
+        }
+        guard let (outcome, final) = stored.withLock({ $0 }) else { return }
+        if case let .applied(list) = outcome { authorizations.install(list) }
+        audit(final)
+        resultStored()
+    }
+
+    private static func authorizationResult(_ result: CommandResult, _ outcome: AuthorizationUpdateOutcome,
+                                            _ change: AuthorizationChange) -> CommandResult {
+        var final = result
+        final.finishedMs = WallClock.nowMs()
+        switch outcome {
+        case let .applied(list):
+            final.message = "authorization list version \(list.version): \(list.cards.count) cards"
+        case let .stale(stored):
+            (final.status, final.reason) = (.rejected, .staleVersion)
+            final.message = "version \(change.version) is not newer than the gateway's list (version \(stored))"
+        case let .wrongBase(stored):
+            (final.status, final.reason) = (.rejected, .wrongBase)
+            final.message = "a delta from version \(change.base ?? 0), but the gateway's list is version \(stored): send the full list, or a delta from \(stored)"
+        }
+        return final
     }
 
     private func apply(_ outcome: CommandOutcome, to result: inout CommandResult) {

@@ -40,6 +40,8 @@ public final class PrepaidService: Sendable {
     private let now: @Sendable () -> Int64
     /// Whether the last save failed (logged once per failing stretch).
     private let failing = Mutex(false)
+    /// Told when the supply of a device was cut for lack of credit (the card service ends its session).
+    private let cutObservers = Mutex<[@Sendable (DeviceID) -> Void]>([])
 
     /// `localMs` turns UTC into the gateway's local time (time-of-use periods); `now` is the clock
     /// of events and results. Both injectable for tests.
@@ -56,6 +58,11 @@ public final class PrepaidService: Sendable {
         self.log = log
         self.localMs = localMs
         self.now = now
+    }
+
+    /// Calls `observer` whenever the supply of a device was cut for lack of credit.
+    public func onSupplyCut(_ observer: @escaping @Sendable (DeviceID) -> Void) {
+        cutObservers.withLock { $0.append(observer) }
     }
 
     /// No device runs local cost control.
@@ -132,6 +139,9 @@ public final class PrepaidService: Sendable {
         if step.persist { await save(&ledger, step.events, at: at) }
         guard let change = step.supply else { return }
         let outcome = await changeSupply(change, device: device)
+        if change == .disconnect, outcome.outcome.succeeded {
+            for observer in cutObservers.withLock({ $0 }) { observer(device.config.id) }
+        }
         let at = now()
         let after = ledger.supplyChanged(change, action: outcome.action, outcome: outcome.outcome, atMs: at)
         await save(&ledger, after.events, at: at)
