@@ -47,8 +47,9 @@ struct CommandTests {
         private var counter = 0
 
         /// `deviceExtra`: more keys for a device's flow mapping by id (`", cost_control: remote"`).
-        init(busExtra: String = "", deviceExtra: [String: String] = [:]) throws {
-            sim = try Simulator(scenario: CommandTests.scenario)
+        /// `scenarioLines`: more scenario lines (card readers); `siteExtra`: more top-level site keys.
+        init(busExtra: String = "", deviceExtra: [String: String] = [:], scenarioLines: String = "", siteExtra: String = "") throws {
+            sim = try Simulator(scenario: CommandTests.scenario.replacingOccurrences(of: "\ntcp:\n", with: "\n" + scenarioLines + "tcp:\n"))
             broker = try Broker()
             dir = try Paths.temporaryDirectory()
             let generated = try runCommand(Paths.meteragent, ["keys", "generate", "--out", dir.appendingPathComponent("ops-1").path])
@@ -88,6 +89,7 @@ struct CommandTests {
               port: \(broker.port)
               reconnect: {min_ms: 200, max_ms: 1000}
               publish_timeout_ms: 3000
+            \(siteExtra)
             """, in: dir)
             results = try Subscriber(broker: broker, topic: CommandTests.prefix + "/#")
         }
