@@ -311,10 +311,50 @@ def command_latency(count=200):
         stop(sim)
 
 
+def card_latency(count=100):
+    """Card presentation to relay closed and read back: an RDM6300 reader and a DL/T 645 meter, each
+    on a 9600 baud line, the meter also polled."""
+    control = os.path.join(WORK, "cards.sock")
+    sim, lines = start_simulator("control: %s\nlines:\n" % control
+                                 + "  - {id: meter, protocol: dlt645, baud: 9600, devices: [{address: \"202612040001\", "
+                                   "profile: dlt645-2007-generic, model: electricity, password: \"000000\"}]}\n"
+                                 + "  - {id: reader, protocol: rdm6300, baud: 9600}\n")
+    broker, port = start_broker()
+    key_file = os.path.join(WORK, "cards-head-end.pem")
+    public = subprocess.run([PYTHON, os.path.join(ROOT, "Tests", "Interop", "ed25519_peer.py"), "keygen", key_file],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    ptys = {l.split()[1]: l.split()[2] for l in lines if l.startswith("line ")}
+    site = write_site("site-cards.yaml", "commands: {keys: [{id: bench, ed25519: %s}]}\n" % public
+                      + "mqtt: {host: 127.0.0.1, port: %d}\n" % port
+                      + "buses:\n  - {id: meter, type: serial, port: %s, baud: 9600, parity: none, protocol: dlt645, timeout_ms: 500}\n" % ptys["meter"]
+                      + "devices:\n  - {id: bay-1, bus: meter, address: \"202612040001\", profile: dlt645-2007-generic, password: \"000000\", poll_interval: 2s}\n"
+                      + "readers:\n  - {id: bay-1-reader, type: rdm6300, port: %s, supply_point: bay-1, debounce_ms: 200}\n" % ptys["reader"]
+                      + "cards: {id_privacy: mask}\n")
+    proc = subprocess.Popen([AGENT, "run", site, "--store", os.path.join(WORK, "cards.db")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        out = subprocess.run([PYTHON, os.path.join(ROOT, "Tests", "Benchmarks", "card_latency.py"), str(port), "meteragent/gw-bench",
+                              "gw-bench", key_file, "bench", control, "reader", str(count)], capture_output=True, text=True, timeout=900)
+        if out.returncode != 0:
+            sys.exit("card_latency.py failed: %s" % (out.stderr or out.stdout))
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        if len(r["latencies_ms"]) < count or r["denied"] or r["failed"]:
+            MISSED.append("cards: %d of %d sessions, %d denied, %d failed" % (len(r["latencies_ms"]), count, r["denied"], r["failed"]))
+        med, p99 = percentile(r["latencies_ms"], 50), percentile(r["latencies_ms"], 99)
+        log("card.to_relay_ms median %.1f p99 %.1f over %d presentations (RDM6300 and DL/T 645 meter at 9600 baud; "
+            "goal: median <= 300 ms: %s)" % (med, p99, len(r["latencies_ms"]), budget(med <= 300, "card.to_relay median")))
+    finally:
+        stop(proc)
+        stop(broker)
+        stop(sim)
+
+
 if __name__ == "__main__":
     footprint()
     rtu_cycle()
     rss_and_throughput()
     command_latency()
+    card_latency()
     if MISSED:
         sys.exit("budgets missed: " + "; ".join(MISSED))

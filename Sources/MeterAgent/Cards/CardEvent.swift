@@ -9,7 +9,8 @@ import MeterStore
 ///   or `"decision":"denied","reason":"unknown"` (`expired`, `not_here`, `no_supply_point`, `busy`).
 /// - `{"type":"card.window.opened","ts":…,"reader":"door","card":"…","until_ms":…}` and
 ///   `card.window.closed` with `"reason"`: `badge` (presented again), `timeout`, `replaced` (another badge).
-/// - `{"type":"card.session.started","ts":…,"reader":…,"device":"bay-1","card":…,"point":"energy.import.total","start":1234.56}`
+/// - `{"type":"card.session.started","ts":…,"reader":…,"device":"bay-1","card":…,"point":"energy.import.total","start":1234.56}`:
+///   `ts` is when the relay was read back closed; `start` was read just before, with the supply still cut.
 /// - `{"type":"card.session","ts":…,"reader":…,"device":…,"card":…,"point":…,"start":1234.56,"end":1236.01,"energy":1.45,
 ///   "unit":"kWh","started_ms":…,"ended_ms":…,"reason":"card","relay":"done"}`: the whole session, once it ended;
 ///   `reason` is `card`, `timeout` (`session_max_s`) or `credit` (local cost control cut the supply);

@@ -21,14 +21,16 @@ extension CardService {
             await failed("device '\(device)' has no driver")
             return
         }
+        // The start is read while the supply is still cut, when the register stands still: the
+        // session then holds every unit from the moment the relay closes.
+        let point = Self.meteredPoint(config)
+        let (start, unit) = await readRegister(driver, point)
         let clock = now
         let outcome = await BusPriority.command { await driver.execute(close, now: clock) }
         guard outcome.status == .confirmed else {
             await failed("relay.close not confirmed: \(outcome.message)")
             return
         }
-        let point = Self.meteredPoint(config)
-        let (start, unit) = await readRegister(driver, point)
         let row = CardSessionRow(reader: reader.rawValue, device: device.rawValue, card: card.description, point: point.rawValue,
                                  startReading: start?.description, startMs: now())
         var fields: [(String, String)] = [("reader", CardEvent.quoted(reader.rawValue)), ("device", CardEvent.quoted(device.rawValue)),
