@@ -106,7 +106,7 @@ struct CommandLineTests {
         let site = Paths.repoRoot.appendingPathComponent("Hardware/examples/demo-site.yaml").path
         let device = try runCommand(Paths.meteragent, ["read", site, "flat-999"])
         #expect(device.status == 2)
-        #expect(device.stderr.contains("no device 'flat-999'"))
+        #expect(device.stderr.contains("no device or reader 'flat-999'") && device.stderr.contains("readers: ev-bay-1-reader"), "\(device.stderr)")
         let point = try runCommand(Paths.meteragent, ["read", site, "flat-101-elec", "voltage.l9"])
         #expect(point.status == 2)
         #expect(point.stderr.contains("no point 'voltage.l9'"))

@@ -129,9 +129,11 @@ public struct ControlInterpreter: Sendable {
         default: // state
             let values = device.pointValues()
             let conditions = device.raisedConditions.map(\.rawValue)
-            // The physical relay and valve too where the profile reads them only as status bits.
-            let switches = ["relay.state", "valve.state"].filter { name in
-                !device.profile.pointNames.contains(PointName(name)) && device.value(of: name) != nil
+            // The physical relay and valve too where the profile switches them but reads them
+            // only as status bits.
+            let switches = [("relay.state", CommandAction.relayOpen), ("valve.state", .valveClose)].compactMap { name, action in
+                device.profile.actions[action] != nil && !device.profile.pointNames.contains(PointName(name))
+                    && device.value(of: name) != nil ? name : nil
             }
             return device.profile.pointNames.map { "\($0)=\(values[$0] ?? 0)" } + switches.map { "\($0)=\(device.value(of: $0)!)" }
                 + ["faults=\(device.faults)", "conditions=\(conditions.isEmpty ? "none" : conditions.joined(separator: " "))", "ok"]
