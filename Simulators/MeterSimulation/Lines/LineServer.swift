@@ -90,6 +90,7 @@ struct LineFamily: Sendable {
         DLT645LineServer.family(.dlt645),
         DLT645LineServer.family(.dlt645_1997),
         CJT188LineServer.family,
+        PN532ReaderServer.family,
     ]
 
     static func named(_ name: LineProtocolName) -> LineFamily? { registered.first { $0.name == name } }
