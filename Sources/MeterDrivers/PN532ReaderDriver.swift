@@ -1,0 +1,185 @@
+import CNFC
+import MeterCore
+import Synchronization
+
+/// A PN532 NFC reader on a serial port (HSU), driven through libnfc's `pn532_uart` driver: a poll
+/// loop on a thread of its own looks for ISO 14443-A cards every `pollIntervalMs`, reports each
+/// presentation once, and reopens the reader with back-off when it stops answering or its port
+/// goes away.
+public struct PN532ReaderDriver: CardReaderDriver {
+    public let reader: CardReaderConfig
+    let pollIntervalMs: Int
+    /// Consecutive failed polls after which the reader counts as lost: one garbled reply (line
+    /// noise) is retried, a port that went away fails every poll.
+    let failuresBeforeLost: Int
+    let backoff: (firstMs: Int, maxMs: Int)
+
+    public init(reader: CardReaderConfig) {
+        self.init(reader: reader, pollIntervalMs: 150)
+    }
+
+    init(reader: CardReaderConfig, pollIntervalMs: Int, failuresBeforeLost: Int = 3,
+         backoff: (firstMs: Int, maxMs: Int) = (500, 10_000)) {
+        self.reader = reader
+        self.pollIntervalMs = pollIntervalMs
+        self.failuresBeforeLost = failuresBeforeLost
+        self.backoff = backoff
+    }
+
+    /// libnfc's device string: its uart layer opens any tty path, a pty or a symlink to one included
+    /// (the path may not contain ':', the connstring's separator).
+    var connstring: String { "pn532_uart:\(reader.port):\(reader.baud)" }
+
+    public func run(_ report: @escaping @Sendable (CardReaderEvent) -> Void) async {
+        let what = "reader \(reader.id) on \(reader.port)"
+        let stop = WaitableState(false)
+        let done = Completion()
+        do {
+            let library = try await NFCLibrary.loadOffPool()
+            let loop = PollLoop(driver: self, api: library, what: what, stop: stop, report: report)
+            try DedicatedThread(stackBytes: 256 * 1024) {
+                loop.run()
+                done.finish()
+            }
+        } catch {
+            // Nothing to poll with: say so once and wait for the end, as the protocol asks.
+            if !Task.isCancelled { report(.lost(reason: "\(what): \(error)")) }
+            done.finish()
+            await Self.untilCancelled()
+            return
+        }
+        // Returns after the loop has closed the device, so a restarted driver finds the port free.
+        await withTaskCancellationHandler {
+            await done.wait()
+        } onCancel: {
+            stop.withLock { $0 = true }
+            stop.broadcast()
+        }
+    }
+
+    private static func untilCancelled() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
+}
+
+/// Signals the end of the poll thread to an awaiting task; waiting ignores cancellation on purpose.
+private final class Completion: Sendable {
+    private let state = Mutex<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func finish() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.done = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.done { return true }
+                state.waiter = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+}
+
+/// The loop on the driver's own thread; it alone touches the libnfc pointers.
+private final class PollLoop: @unchecked Sendable {
+    // @unchecked: created on the caller's task and then used only by the one thread it is handed to.
+    let driver: PN532ReaderDriver
+    let api: meteragent_nfc_api
+    let what: String
+    let stop: WaitableState<Bool>
+    let report: @Sendable (CardReaderEvent) -> Void
+
+    init(driver: PN532ReaderDriver, api: NFCLibrary.Functions, what: String, stop: WaitableState<Bool>,
+         report: @escaping @Sendable (CardReaderEvent) -> Void) {
+        self.driver = driver
+        self.api = api.api
+        self.what = what
+        self.stop = stop
+        self.report = report
+    }
+
+    /// Sleeps up to `ms`; true if the driver is stopping.
+    func pause(_ ms: Int) -> Bool {
+        stop.wait(until: { $0 }, timeoutMs: ms, then: { $0 })
+    }
+
+    var stopping: Bool { stop.withLock { $0 } }
+
+    func run() {
+        var debounce = PresentationDebounce(windowMs: Int64(driver.reader.debounceMs))
+        var backoffMs = driver.backoff.firstMs
+        var lost = false
+        while !stopping {
+            let session: NFCReaderSession
+            do {
+                session = try NFCReaderSession(api: api, connstring: driver.connstring, what: what)
+            } catch {
+                // One report per outage; the retries stay quiet until the reader is back.
+                if !lost { report(.lost(reason: error.message)) }
+                lost = true
+                if pause(backoffMs) { return }
+                backoffMs = min(backoffMs * 2, driver.backoff.maxMs)
+                continue
+            }
+            lost = false
+            backoffMs = driver.backoff.firstMs
+            report(.ready(detail: session.detail))
+            if let reason = poll(session, &debounce) {
+                report(.lost(reason: "\(what): \(reason)"))
+                lost = true
+                if pause(backoffMs) { return }
+                backoffMs = min(backoffMs * 2, driver.backoff.maxMs)
+            }
+        }
+    }
+
+    /// Polls until the driver stops (nil) or the reader fails `failuresBeforeLost` times in a row
+    /// (the last failure's text). The session closes when this returns.
+    private func poll(_ session: NFCReaderSession, _ debounce: inout PresentationDebounce) -> String? {
+        var failures = 0
+        while !stopping {
+            switch session.poll() {
+            case let .card(uid):
+                failures = 0
+                let now = Int64(MonotonicClock.nowMs())
+                if debounce.seen(uid, atMs: now) {
+                    report(.presented(CardID(technology: .iso14443a, bytes: uid), atMs: WallClock.nowMs()))
+                }
+            case .empty:
+                failures = 0
+            case let .failed(text):
+                failures += 1
+                if failures >= driver.failuresBeforeLost { return "stopped answering (\(text))" }
+            }
+            if pause(driver.pollIntervalMs) { return nil }
+        }
+        return nil
+    }
+}
+
+/// A card left on the reader is seen at every poll; it is one presentation as long as the sightings
+/// are less than `windowMs` apart. Another card, or the same one after a longer absence, is a new one.
+struct PresentationDebounce {
+    let windowMs: Int64
+    private var last: (uid: [UInt8], atMs: Int64)?
+
+    init(windowMs: Int64) {
+        self.windowMs = windowMs
+    }
+
+    /// Records a sighting; true if it starts a presentation.
+    mutating func seen(_ uid: [UInt8], atMs: Int64) -> Bool {
+        defer { last = (uid, atMs) }
+        guard let last, last.uid == uid else { return true }
+        return atMs - last.atMs >= windowMs
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import MeterCore
+@testable import MeterDrivers
+import MeterSimulation
+import Synchronization
+import Testing
+
+/// The PN532 driver (libnfc's pn532_uart) against the simulated chip over a real pty. The driver
+/// opens a symlink to the pty, as a site config names metersim's `link:`, so that an unplugged
+/// and re-plugged reader (a new pty) is found again under the same name.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct PN532ReaderDriverTests {
+    final class Events: Sendable {
+        private let events = Mutex<[CardReaderEvent]>([])
+        func append(_ event: CardReaderEvent) { events.withLock { $0.append(event) } }
+        var all: [CardReaderEvent] { events.withLock { $0 } }
+        var presented: [CardID] {
+            all.compactMap { if case let .presented(card, _) = $0 { card } else { nil } }
+        }
+        func count(_ match: (CardReaderEvent) -> Bool) -> Int { all.filter(match).count }
+
+        /// Waits up to `seconds` for `done`; true if it came.
+        func wait(_ seconds: Double = 10, until done: ([CardReaderEvent]) -> Bool) async -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if done(all) { return true }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return done(all)
+        }
+    }
+
+    static func isReady(_ e: CardReaderEvent) -> Bool { if case .ready = e { true } else { false } }
+    static func isLost(_ e: CardReaderEvent) -> Bool { if case .lost = e { true } else { false } }
+
+    /// A started simulated reader, a symlink to its pty, and the driver running on the link.
+    final class Rig {
+        let server: PN532ReaderServer
+        let directory: URL
+        let link: String
+        let events = Events()
+        private var task: Task<Void, Never>?
+
+        init(debounceMs: Int = 800) throws {
+            server = try PN532ReaderServer(id: "nfc")
+            try server.start()
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("pn532-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            link = directory.appendingPathComponent("reader").path
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: server.slavePath!)
+            let reader = CardReaderConfig(id: ReaderID("door"), type: .pn532, port: link, debounceMs: debounceMs)
+            let driver = PN532ReaderDriver(reader: reader, pollIntervalMs: 100, backoff: (100, 1000))
+            let events = events
+            task = Task { await driver.run { events.append($0) } }
+        }
+
+        func plugInAgain() throws {
+            let path = try server.plugIn()
+            try FileManager.default.removeItem(atPath: link)
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        }
+
+        /// Cancels the driver and returns how long it took to return.
+        func stop() async -> Double {
+            let started = Date()
+            task?.cancel()
+            await task?.value
+            task = nil
+            let took = Date().timeIntervalSince(started)
+            server.stop()
+            try? FileManager.default.removeItem(at: directory)
+            return took
+        }
+    }
+
+    @Test func reportsTheFirmwareAndFourSevenAndTenByteUIDs() async throws {
+        let rig = try Rig()
+        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
+        if case let .ready(detail)? = rig.events.all.first(where: Self.isReady) {
+            #expect(detail.contains("PN532 v1.6"), "\(detail)")
+            #expect(detail.contains(rig.link), "\(detail)")
+        }
+        let uids: [[UInt8]] = [
+            [0xDE, 0xAD, 0xBE, 0xEF],
+            [0x04, 0x52, 0x8A, 0x1A, 0x3C, 0x5D, 0x80],
+            [0x08, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99],
+        ]
+        for (i, uid) in uids.enumerated() {
+            #expect(rig.server.present(uid, seconds: 0.6) == nil)
+            #expect(await rig.events.wait { _ in rig.events.presented.count == i + 1 }, "card \(i + 1) not reported")
+            try await Task.sleep(for: .milliseconds(1000))
+        }
+        #expect(rig.events.presented == uids.map { CardID(technology: .iso14443a, bytes: $0) })
+        #expect(rig.events.count(Self.isLost) == 0)
+        let took = await rig.stop()
+        #expect(took < 1.5, "the driver took \(took) s to stop")
+    }
+
+    @Test func aCardHeldThreeSecondsIsOnePresentation() async throws {
+        let rig = try Rig()
+        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
+        _ = rig.server.present([0x01, 0x02, 0x03, 0x04], seconds: 3)
+        try await Task.sleep(for: .milliseconds(4000))
+        #expect(rig.events.presented.count == 1)
+        // Taken away for longer than the debounce time and presented again: a second presentation.
+        _ = rig.server.present([0x01, 0x02, 0x03, 0x04], seconds: 0.5)
+        #expect(await rig.events.wait { _ in rig.events.presented.count == 2 })
+        _ = await rig.stop()
+    }
+
+    @Test func recoversAfterUnplugAndPlug() async throws {
+        let rig = try Rig()
+        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
+        rig.server.unplug()
+        #expect(await rig.events.wait { $0.contains(where: Self.isLost) }, "unplug not reported")
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(rig.events.count(Self.isLost) == 1, "one outage, one report: \(rig.events.all)")
+        try rig.plugInAgain()
+        #expect(await rig.events.wait { $0.filter(Self.isReady).count == 2 }, "not reopened: \(rig.events.all)")
+        _ = rig.server.present([0xA1, 0xB2, 0xC3, 0xD4], seconds: 0.5)
+        #expect(await rig.events.wait { _ in rig.events.presented.count == 1 })
+        #expect(rig.events.presented == [CardID(technology: .iso14443a, bytes: [0xA1, 0xB2, 0xC3, 0xD4])])
+        _ = await rig.stop()
+    }
+
+    @Test func garbageAndACorruptedReplyMakeNoCardAndDoNotStickTheDriver() async throws {
+        let rig = try Rig()
+        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
+        for round in 0..<6 {
+            if round % 2 == 0 { rig.server.sendGarbage(48) } else { rig.server.corruptNextFrame() }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(rig.events.presented.isEmpty)
+        // A corrupted reply while a card is in the field: no wrong UID, and the card is still read.
+        rig.server.corruptNextFrame()
+        _ = rig.server.present([0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66], seconds: 1)
+        #expect(await rig.events.wait { _ in !rig.events.presented.isEmpty })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(rig.events.presented == [CardID(technology: .iso14443a, bytes: [0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66])])
+        #expect(rig.server.statistics.commands > 10)
+        _ = await rig.stop()
+    }
+
+    @Test func debounceKeepsAHeldCardOnePresentation() {
+        var debounce = PresentationDebounce(windowMs: 1000)
+        let sightings: [([UInt8], Int64)] = [
+            ([1, 2, 3, 4], 0), ([1, 2, 3, 4], 900),
+            ([1, 2, 3, 4], 1800),   // sightings 900 ms apart: still held
+            ([5, 6, 7, 8], 1900),   // another card counts at once
+            ([1, 2, 3, 4], 2000),
+            ([1, 2, 3, 4], 3100),   // away for longer than the window
+        ]
+        let starts = sightings.map { debounce.seen($0.0, atMs: $0.1) }
+        #expect(starts == [true, false, false, true, true, true])
+    }
+}
