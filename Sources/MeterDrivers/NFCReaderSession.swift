@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import CNFC
 import MeterCore
 
@@ -20,14 +25,14 @@ final class NFCReaderSession {
 
     /// Opens `connstring` (`pn532_uart:PORT:BAUD`) and sets the device up as an initiator that
     /// tries each selection once, so a poll returns at once when the field is empty.
-    init(api: meteragent_nfc_api, connstring: String, what: String) throws(NFCError) {
+    init(api: meteragent_nfc_api, connstring: String, port: String, what: String) throws(NFCError) {
         self.api = api
         var context: OpaquePointer?
         api.`init`(&context)
         guard let context else { throw NFCError("\(what): libnfc could not start (nfc_init failed: out of memory?)") }
         guard let device = api.open(context, connstring) else {
             api.exit(context)
-            throw NFCError("\(what): no PN532 answered on \(connstring) (nfc_open failed: port missing, busy or silent)")
+            throw NFCError("\(what): " + Self.whyNotOpened(port: port, connstring: connstring))
         }
         self.context = context
         self.device = device
@@ -73,6 +78,17 @@ final class NFCReaderSession {
         return .card(Array(uid.prefix(length)))
     }
 
+    /// nfc_open says only NULL; the port itself tells a missing device from a silent one.
+    private static func whyNotOpened(port: String, connstring: String) -> String {
+        if access(port, F_OK) != 0 {
+            return "no such port (\(String(cString: strerror(errno))))"
+        }
+        if access(port, R_OK | W_OK) != 0 {
+            return "cannot open the port (\(String(cString: strerror(errno))))"
+        }
+        return "no PN532 answered on \(connstring) (nothing connected, another baud rate, or the port is in use)"
+    }
+
     private static func errorText(_ api: meteragent_nfc_api, _ device: OpaquePointer) -> String {
         guard let text = api.strerror(device) else { return "libnfc error \(api.device_get_last_error(device))" }
         return String(cString: text)
@@ -88,11 +104,5 @@ final class NFCReaderSession {
         let chip = info.split(separator: "\n").first { $0.hasPrefix("chip:") }
             .map { $0.dropFirst(5).trimmingPrefix(while: { $0 == " " }) }
         return chip.map { "\($0) (\(name))" } ?? name
-    }
-}
-
-private extension Substring {
-    func trimmingPrefix(while predicate: (Character) -> Bool) -> Substring {
-        self[(firstIndex { !predicate($0) } ?? endIndex)...]
     }
 }

@@ -121,7 +121,7 @@ private final class PollLoop: @unchecked Sendable {
         while !stopping {
             let session: NFCReaderSession
             do {
-                session = try NFCReaderSession(api: api, connstring: driver.connstring, what: what)
+                session = try NFCReaderSession(api: api, connstring: driver.connstring, port: driver.reader.port, what: what)
             } catch {
                 // One report per outage; the retries stay quiet until the reader is back.
                 if !lost { report(.lost(reason: error.message)) }

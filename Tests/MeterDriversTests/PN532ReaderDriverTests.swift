@@ -1,5 +1,6 @@
 import Foundation
 import MeterCore
+import MeterIO
 @testable import MeterDrivers
 import MeterSimulation
 import Synchronization
@@ -139,6 +140,28 @@ struct PN532ReaderDriverTests {
         #expect(rig.events.presented == [CardID(technology: .iso14443a, bytes: [0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66])])
         #expect(rig.server.statistics.commands > 10)
         _ = await rig.stop()
+    }
+
+    @Test func aSilentOrMissingPortIsReportedOnceAndCancellationStillReturns() async throws {
+        // A pty that nobody serves: a port with no PN532 behind it.
+        let silent = try PseudoTerminal()
+        for (port, why) in [(silent.slavePath, "no PN532 answered"), ("/dev/pn532-missing-\(UUID().uuidString.prefix(6))", "no such port")] {
+            let events = Events()
+            let reader = CardReaderConfig(id: ReaderID("gate"), type: .pn532, port: port)
+            let driver = PN532ReaderDriver(reader: reader, pollIntervalMs: 100, backoff: (100, 400))
+            let task = Task { await driver.run { events.append($0) } }
+            #expect(await events.wait { $0.contains(where: Self.isLost) })
+            try await Task.sleep(for: .milliseconds(1500))
+            let lost = events.all.compactMap { if case let .lost(reason) = $0 { reason } else { nil } }
+            #expect(lost.count == 1, "retries stay quiet: \(lost)")
+            #expect(lost.first?.contains("reader gate on \(port)") == true, "\(lost)")
+            #expect(lost.first?.contains(why) == true, "\(lost)")
+            #expect(!events.all.contains(where: Self.isReady))
+            let started = Date()
+            task.cancel()
+            await task.value
+            #expect(Date().timeIntervalSince(started) < 2.5)
+        }
     }
 
     @Test func debounceKeepsAHeldCardOnePresentation() {
