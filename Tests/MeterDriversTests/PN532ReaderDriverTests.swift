@@ -2,6 +2,7 @@ import Foundation
 import MeterCore
 import MeterIO
 @testable import MeterDrivers
+import MeterProtocols
 import MeterSimulation
 import Synchronization
 import Testing
@@ -122,6 +123,23 @@ struct PN532ReaderDriverTests {
         #expect(await rig.events.wait { _ in rig.events.presented.count == 1 })
         #expect(rig.events.presented == [CardID(technology: .iso14443a, bytes: [0xA1, 0xB2, 0xC3, 0xD4])])
         _ = await rig.stop()
+    }
+
+    @Test func recoversWhenTheChipStopsAnsweringOnAnOpenPort() async throws {
+        let rig = try Rig()
+        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
+        // Silent from the command after a selection: the poll's bounded step meets the silence.
+        rig.server.stopAnswering(afterReplyTo: PN532Command.inListPassiveTarget)
+        #expect(await rig.events.wait { $0.contains(where: Self.isLost) }, "silence not reported: \(rig.events.all)")
+        if case let .lost(reason)? = rig.events.all.first(where: Self.isLost) {
+            #expect(reason.contains("reader door on \(rig.link): stopped answering"), "\(reason)")
+        }
+        #expect(rig.server.statistics.ignored > 0)
+        rig.server.answerAgain()
+        #expect(await rig.events.wait { $0.filter(Self.isReady).count == 2 }, "not reopened: \(rig.events.all)")
+        _ = rig.server.present([0x10, 0x20, 0x30, 0x40], seconds: 0.5)
+        #expect(await rig.events.wait { _ in rig.events.presented.count == 1 })
+        #expect(await rig.stop() < 1.5)
     }
 
     @Test func garbageAndACorruptedReplyMakeNoCardAndDoNotStickTheDriver() async throws {

@@ -12,6 +12,8 @@ public struct PN532ReaderStatistics: Sendable, Hashable {
     public var checksumErrors = 0
     public var nacks = 0
     public var errorFrames = 0
+    /// Frames left unanswered while the chip was silent (`stopAnswering`).
+    public var ignored = 0
     /// Command codes in the order received (the last 64), for tests that check what a host sent.
     public var recentCommands: [UInt8] = []
 }
@@ -41,6 +43,7 @@ public final class PN532ReaderServer: CardReaderServer {
         var cardLeavesAt: Double?
         var pendingGarbage = 0
         var corruptNext = false
+        var silence = Silence.off
         var statistics = PN532ReaderStatistics()
     }
 
@@ -143,6 +146,26 @@ public final class PN532ReaderServer: CardReaderServer {
         }
     }
 
+    /// A chip that stops answering while its port stays open (a hung firmware, a cut wire behind a
+    /// USB adapter), unlike `unplug`, whose port goes away.
+    private enum Silence {
+        case off
+        /// Silent from the first frame after the reply to this command code.
+        case afterReplyTo(UInt8)
+        case on
+    }
+
+    /// The chip ignores every frame from now on (nil), or from the first frame after its next reply
+    /// to command `code`: a test can then pick the point in a host's command sequence where the
+    /// chip falls silent.
+    public func stopAnswering(afterReplyTo code: UInt8? = nil) {
+        shared.withLock { $0.silence = code.map { .afterReplyTo($0) } ?? .on }
+    }
+
+    public func answerAgain() {
+        shared.withLock { $0.silence = .off }
+    }
+
     /// One power-up of the chip per pty: a reader plugged in again starts from reset.
     private struct Session {
         var chip = PN532Chip()
@@ -216,6 +239,12 @@ public final class PN532ReaderServer: CardReaderServer {
             if let last = session.lastFrame { try? pty.write(last) }
         case let .frame(command):
             guard command.tfi == PN532Frame.hostToChip else { return }
+            let silent = shared.withLock { state -> Bool in
+                guard case .on = state.silence else { return false }
+                state.statistics.ignored += 1
+                return true
+            }
+            if silent { return }
             shared.withLock {
                 $0.statistics.commands += 1
                 $0.statistics.recentCommands.append(command.code ?? 0)
@@ -226,6 +255,9 @@ public final class PN532ReaderServer: CardReaderServer {
             switch session.chip.execute(command, card: currentCard()) {
             case let .reply(frame):
                 send(frame.encoded(), on: pty, &session)
+                shared.withLock { state in
+                    if case let .afterReplyTo(code) = state.silence, code == command.code { state.silence = .on }
+                }
             case .errorFrame:
                 shared.withLock { $0.statistics.errorFrames += 1 }
                 send(PN532Frame.errorFrame, on: pty, &session)
