@@ -104,6 +104,17 @@ struct PN532ReaderServerTests {
         #expect(try host.command(PN532Command.getFirmwareVersion) == [.ack, .frame(Self.firmware)])
     }
 
+    @Test func inAutoPollReportsTheCardOrNoTargetAfterItsPolls() throws {
+        let host = try Host()
+        // PollNr 2 × Period 1 (150 ms) × one type: no card, "no target" after about 0.3 s.
+        let started = Date()
+        #expect(try host.command(PN532Command.inAutoPoll, [0x02, 0x01, 0x10]) == [.ack, .frame(.reply(to: 0x60, [0x00]))])
+        #expect(Date().timeIntervalSince(started) >= 0.25)
+        _ = host.server.present([0x04, 0x52, 0x8A, 0x1A, 0x3C, 0x5D, 0x80], seconds: nil)
+        let target: [UInt8] = [0x01, 0x00, 0x44, 0x00, 0x07, 0x04, 0x52, 0x8A, 0x1A, 0x3C, 0x5D, 0x80]
+        #expect(try host.command(PN532Command.inAutoPoll, [0xFF, 0x01, 0x10]) == [.ack, .frame(.reply(to: 0x60, [0x01, 0x10, UInt8(target.count)] + target))])
+    }
+
     @Test func unplugClosesThePtyAndPlugInOpensANewOne() throws {
         let host = try Host()
         #expect(host.server.slavePath != nil)
