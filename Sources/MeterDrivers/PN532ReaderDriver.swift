@@ -6,6 +6,11 @@ import Synchronization
 /// loop on a thread of its own looks for ISO 14443-A cards every `pollIntervalMs`, reports each
 /// presentation once, and reopens the reader with back-off when it stops answering or its port
 /// goes away.
+///
+/// Cancellation is seen between polls: each poll is a single-try selection that the chip answers at
+/// once, so the loop never sits in a long libnfc call. nfc_abort_command would not help here: it
+/// only ends the wait for a reply, not the wait for the ACK, and a single-try poll has no long
+/// reply wait (it matters for endless selection or InAutoPoll, which this driver does not use).
 public struct PN532ReaderDriver: CardReaderDriver {
     public let reader: CardReaderConfig
     let pollIntervalMs: Int
