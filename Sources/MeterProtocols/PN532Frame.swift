@@ -1,4 +1,4 @@
-/// A PN532 host-protocol information frame (UM0701-02 §6.2.1): `00 00 FF LEN LCS TFI PD0…PDn DCS 00`
+/// A PN532 host-protocol information frame (UM0701-02, host controller communication): `00 00 FF LEN LCS TFI PD0…PDn DCS 00`
 /// with LEN + LCS ≡ 0 and TFI + ΣPD + DCS ≡ 0 (mod 256), or the extended form
 /// `00 00 FF FF FF LENM LENL LCS TFI … DCS 00` for more than 254 data bytes.
 /// TFI is D4 from the host and D5 from the chip; the chip's application error frame is a normal
@@ -10,7 +10,8 @@ public struct PN532Frame: Sendable, Hashable {
 
     /// The largest LEN (TFI included) of the normal form; longer frames use the extended form.
     public static let maxNormalLength = 255
-    /// The PN532's own limit on TFI + data (UM0701-02 §6.2.1.2: 264 data bytes plus TFI and code).
+    /// The largest LEN accepted for an extended frame: hosts send at most 265 (nfcpy's Diagnose
+    /// line test, TFI included) and libnfc buffers 264 data bytes; anything longer is noise.
     public static let maxExtendedLength = 266
 
     public static let ack: [UInt8] = [0x00, 0x00, 0xFF, 0x00, 0xFF, 0x00]
@@ -179,7 +180,7 @@ public struct PN532StreamDecoder: Sendable {
     }
 }
 
-/// PN532 command codes (UM0701-02 §7); a reply's code is the command's plus one.
+/// PN532 command codes (UM0701-02, the command set); a reply's code is the command's plus one.
 public enum PN532Command {
     public static let diagnose: UInt8 = 0x00
     public static let getFirmwareVersion: UInt8 = 0x02

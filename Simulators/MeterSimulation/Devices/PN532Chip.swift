@@ -35,7 +35,7 @@ public struct SimulatedNFCCard: Sendable, Hashable {
     }
 }
 
-/// The PN532's command interpreter as UM0701-02 §7 describes it, without the wire: a command
+/// The PN532's command interpreter as UM0701-02 describes it, without the wire: a command
 /// frame in, what the chip answers out. What libnfc's pn532_uart and nfcpy's pn532 drivers send
 /// while they initialise and poll is answered as the chip does; what the simulation does not model
 /// (target mode, RF tests) gets the chip's error frame, as an unknown command does.
@@ -54,7 +54,7 @@ struct PN532Chip {
     }
 
     static let firmware: [UInt8] = [0x32, 0x01, 0x06, 0x07]
-    /// CIU registers whose reset value is not 00 (PN512 datasheet §9.3, which the PN532's CIU is).
+    /// CIU registers whose reset value is not 00 (the PN512's reset values: the PN532's CIU is a PN512).
     static let resetRegisters: [UInt16: UInt8] = [
         0x6301: 0x3F, 0x6304: 0x80, 0x6306: 0x84, 0x6307: 0x84, 0x6308: 0x4D, 0x6327: 0x80,
     ]
@@ -128,7 +128,7 @@ struct PN532Chip {
             if let answer = polledTarget(data, card: card) { return answer }
             waiting = command
             if data[0] == 0xFF { return .waitForCard(deadline: nil) }
-            // PollNr × Period × 150 ms per type (UM0701-02 §7.3.13), shortened: a simulation
+            // PollNr × Period × 150 ms per type (UM0701-02, InAutoPoll), shortened: a simulation
             // need not keep its host waiting minutes.
             return .waitForCard(deadline: min(2.0, Double(data[0]) * Double(data[1]) * 0.15 * Double(data.count - 2)))
         case PN532Command.inRelease, PN532Command.inDeselect:
