@@ -6,10 +6,10 @@ BUILD_DIR   ?= .build
 VENV        := .venv
 PYTHON      := $(VENV)/bin/python
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libmodbus-dev libserialport-dev libyaml-dev libsqlite3-dev socat mbpoll pkg-config libmosquitto-dev mosquitto mosquitto-clients libssl-dev
+APT_PACKAGES := libmodbus-dev libserialport-dev libyaml-dev libsqlite3-dev socat mbpoll pkg-config libmosquitto-dev mosquitto mosquitto-clients libssl-dev libnfc-dev libnfc-bin
 # Python's own hmac module: the HMAC-SHA256 cross-check of card-id hashing (MeterCryptoTests).
 APT_PACKAGES += python3
-PY_PEERS    := pymodbus==3.16.1 pyserial==3.5 cryptography==50.0.2 paho-mqtt==2.1.0 rdm6300==0.1.1
+PY_PEERS    := pymodbus==3.16.1 pyserial==3.5 cryptography==50.0.2 paho-mqtt==2.1.0 rdm6300==0.1.1 nfcpy==1.0.4
 # The two DL/T 645 packages install a module of the same name (`dlt645`): one venv each.
 VENV_DLT645    := .venv-dlt645
 VENV_PYDLT645  := .venv-pydlt645

@@ -22,11 +22,14 @@ let package = Package(
         .systemLibrary(name: "CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // libcrypto (OpenSSL 3) for Ed25519, opened with dlopen on first use (see its shim.h), so it is not linked.
         .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
+        // libnfc (PN532 and the USB NFC readers it supports), opened with dlopen on first use (see its
+        // shim.h), so it is not linked: only sites with such readers load it.
+        .systemLibrary(name: "CNFC", providers: [.apt(["libnfc-dev"])]),
         // mallopt for a single malloc arena (glibc); header only.
         .systemLibrary(name: "CMalloc"),
         .target(name: "MeterCore", dependencies: ["MeterProtocols", "CYAML"]),
         .target(name: "MeterIO", dependencies: ["MeterCore", "CModbus", "CSerialPort"]),
-        .target(name: "MeterDrivers", dependencies: ["MeterCore", "MeterProtocols", "MeterIO"]),
+        .target(name: "MeterDrivers", dependencies: ["MeterCore", "MeterProtocols", "MeterIO", "CNFC"]),
         // The durable outbox; runs its sqlite3 calls on a thread of its own (MeterCore's DedicatedThread).
         .target(name: "MeterStore", dependencies: ["MeterCore", "CSQLite"]),
         // The MQTT uplink on libmosquitto (its own network thread, callbacks into continuations).

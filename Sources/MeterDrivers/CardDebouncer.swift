@@ -29,20 +29,24 @@ public struct CardDebouncer: Sendable {
     }
 }
 
-/// The wait before reopening a reader that failed: 500 ms, doubling to 10 s, back to 500 ms once
-/// the reader opened again.
+/// The wait before reopening a reader that failed: 500 ms, doubling to 10 s, back to the first
+/// wait once the reader opened again.
 public struct ReopenBackoff: Sendable {
-    public static let firstMs = 500
-    public static let maxMs = 10_000
-    public private(set) var nextMs = firstMs
+    public let firstMs: Int
+    public let maxMs: Int
+    public private(set) var nextMs: Int
 
-    public init() {}
+    public init(firstMs: Int = 500, maxMs: Int = 10_000) {
+        self.firstMs = firstMs
+        self.maxMs = max(firstMs, maxMs)
+        nextMs = firstMs
+    }
 
     /// The delay to wait now; the next one is twice as long (up to the cap).
     public mutating func next() -> Int {
-        defer { nextMs = min(Self.maxMs, nextMs * 2) }
+        defer { nextMs = min(maxMs, nextMs * 2) }
         return nextMs
     }
 
-    public mutating func reset() { nextMs = Self.firstMs }
+    public mutating func reset() { nextMs = firstMs }
 }

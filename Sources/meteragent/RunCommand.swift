@@ -8,6 +8,7 @@ import Dispatch
 import MeterAgent
 import MeterCore
 import MeterCrypto
+import MeterDrivers
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -92,7 +93,7 @@ struct Run: AsyncParsableCommand {
         }
         // Card readers decide from the local list whatever the uplink does.
         let cards = site.readers.isEmpty ? nil : CardService(
-            site: site, drivers: cardReaderDrivers(site, log: log), meters: { scheduler.driver(for: $0) }, store: outbox.store,
+            site: site, drivers: site.readers.map(makeCardReaderDriver), meters: { scheduler.driver(for: $0) }, store: outbox.store,
             authorizations: authorizations, prepaid: prepaid.isEmpty ? nil : prepaid, log: log)
         let cardTask = cards.map { service in Task { await service.run() } }
         let polling = Task {

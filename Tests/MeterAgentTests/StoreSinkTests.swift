@@ -56,7 +56,8 @@ struct StoreSinkTests {
 
     @Test func aFullDiskKeepsTheBatchQueuedAndOverflowIsReported() async throws {
         let dir = try TemporaryDirectory()
-        let store = try OutboxStore(path: dir.path("outbox.db"), options: StoreOptions(pageLimit: 12))
+        // 16 pages: the empty schema (v4) and a few batches.
+        let store = try OutboxStore(path: dir.path("outbox.db"), options: StoreOptions(pageLimit: 16))
         let sink = StoreSink(store: store, flushIntervalMs: 60_000, capacity: 50)
         // Fill the "disk".
         var delivered = 0

@@ -52,7 +52,8 @@ import Testing
     @Test func explicitProfilesDirectoryWins() throws {
         let site = try SiteConfigLoader.load(path: Repo.path("Hardware/examples/demo-site.yaml"),
                                              profilesDirectory: Repo.profilesDirectory)
-        #expect(site.devices.count == 9)
+        #expect(site.devices.count == 10)
+        #expect(site.readers.map(\.id.rawValue) == ["ev-bay-1-reader"])
         #expect(throws: ConfigErrors.self) {
             try SiteConfigLoader.load(path: Repo.path("Hardware/examples/demo-site.yaml"), profilesDirectory: "/nonexistent")
         }

@@ -94,6 +94,7 @@ struct LineFamily: Sendable {
         DLT645LineServer.family(.dlt645_1997),
         CJT188LineServer.family,
         RDM6300ReaderServer.family,
+        PN532ReaderServer.family,
     ]
 
     static func named(_ name: LineProtocolName) -> LineFamily? { registered.first { $0.name == name } }
