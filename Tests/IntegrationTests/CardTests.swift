@@ -21,21 +21,26 @@ struct CardTests {
             let linkDirectory = try Paths.temporaryDirectory()
             link = linkDirectory.appendingPathComponent("bay-reader").path
             rig = try CommandTests.Rig(
-                scenarioLines: "  - {id: bay, protocol: rdm6300, baud: 9600, link: \(link)}\n",
-                siteExtra: """
-                readers:
-                  - {id: bay-reader, type: rdm6300, port: \(link), supply_point: flat-3, debounce_ms: 300}
+                scenarioLines: "  - {id: bay, protocol: rdm6300, baud: 9600, link: \(link)}\n  - {id: door, protocol: pn532, baud: 115200}\n",
+                siteExtra: "readers:\n  - {id: bay-reader, type: rdm6300, port: \(link), supply_point: flat-3, debounce_ms: 300}\n")
+            // The plant room's NFC reader (no supply point: technicians' badges only), on the pty
+            // metersim printed.
+            let door = try #require(rig.sim.lines["door"])
+            try rig.appendToSite("""
+                  - {id: door-nfc, type: pn532, port: \(door), debounce_ms: 300}
                 cards: {id_privacy: clear, maintenance_window_s: 60}
                 """)
         }
 
         var events: [[String: Any]] { rig.results.records(on: CommandTests.prefix + "/events", key: "events") }
 
-        func events(_ type: String) -> [[String: Any]] { events.filter { $0["type"] as? String == type } }
+        func events(_ type: String, reader: String? = nil) -> [[String: Any]] {
+            events.filter { $0["type"] as? String == type && (reader == nil || $0["reader"] as? String == reader) }
+        }
 
-        func waitForEvents(_ type: String, count: Int, timeout: Double = 15) throws -> [[String: Any]] {
-            try rig.results.wait(timeout: timeout, "\(count) \(type) events") { _ in events(type).count >= count }
-            return events(type)
+        func waitForEvents(_ type: String, reader: String? = nil, count: Int, timeout: Double = 15) throws -> [[String: Any]] {
+            try rig.results.wait(timeout: timeout, "\(count) \(type) events") { _ in events(type, reader: reader).count >= count }
+            return events(type, reader: reader)
         }
 
         /// A card held in the field for 0.3 s, then gone for longer than the debounce time.
@@ -138,17 +143,43 @@ struct CardTests {
         defer { card.stop() }
         let rig = card.rig
         try rig.startAgent()
-        _ = try card.waitForEvents("reader.ready", count: 1)
+        _ = try card.waitForEvents("reader.ready", reader: "bay-reader", count: 1)
         #expect(try rig.sim.control("unplug bay").hasSuffix("ok\n"))
         let lost = try card.waitForEvents("reader.lost", count: 1)[0]
         #expect(lost["reader"] as? String == "bay-reader")
         #expect((lost["reason"] as? String)?.isEmpty == false)
         #expect(try rig.sim.control("plug bay").hasSuffix("ok\n"))
-        _ = try card.waitForEvents("reader.ready", count: 2, timeout: 20)
+        _ = try card.waitForEvents("reader.ready", reader: "bay-reader", count: 2, timeout: 20)
         try card.present(Self.stranger)
         let presented = try card.waitForEvents("card.presented", count: 1)[0]
         #expect(presented["reader"] as? String == "bay-reader")
         #expect(presented["reason"] as? String == "unknown")
         #expect(card.events("reader.lost").count == 1)
+    }
+
+    @Test func aTechniciansNFCBadgeOpensAndClosesAMaintenanceWindow() throws {
+        let card = try Rig()
+        defer { card.stop() }
+        let rig = card.rig
+        try rig.startAgent()
+        let ready = try card.waitForEvents("reader.ready", reader: "door-nfc", count: 1)[0]
+        #expect((ready["detail"] as? String)?.contains("PN532 v1.6") == true, "\(ready)")
+        let badge = "04A1B2C3D4E5F6"
+        try card.updateList("list-1", "{\"version\": 1, \"cards\": [{\"card\": \"iso14443a:\(badge)\", \"role\": \"technician\"}]}")
+        for _ in 0..<2 {
+            #expect(try rig.sim.control("card door \(badge) 0.4").hasSuffix("ok\n"))
+            Thread.sleep(forTimeInterval: 1)
+        }
+        let opened = try card.waitForEvents("card.window.opened", count: 1)[0]
+        #expect(opened["reader"] as? String == "door-nfc")
+        #expect(opened["card"] as? String == "iso14443a:\(badge)")
+        let closed = try card.waitForEvents("card.window.closed", count: 1)[0]
+        #expect(closed["reason"] as? String == "badge", "\(closed)")
+        let presented = card.events("card.presented", reader: "door-nfc")
+        #expect(presented.map { $0["role"] as? String } == ["technician", "technician"], "\(presented)")
+        // A customer card at a door without a supply point is no use.
+        #expect(try rig.sim.control("card door 04112233 0.4").hasSuffix("ok\n"))
+        try rig.results.wait("the denial") { _ in card.events("card.presented", reader: "door-nfc").count == 3 }
+        #expect(card.events("card.presented", reader: "door-nfc")[2]["reason"] as? String == "unknown")
     }
 }

@@ -94,6 +94,12 @@ struct CommandTests {
             results = try Subscriber(broker: broker, topic: CommandTests.prefix + "/#")
         }
 
+        /// Appends YAML to the site file (what needs the simulator's ptys, known only after its start).
+        func appendToSite(_ yaml: String) throws {
+            let text = try String(contentsOfFile: site, encoding: .utf8)
+            try (text + yaml + "\n").write(toFile: site, atomically: true, encoding: .utf8)
+        }
+
         func startAgent() throws {
             // The status is retained and an earlier run announced online too: wait for this run's.
             func onlineCount() -> Int {

@@ -66,4 +66,18 @@ struct PN532PeerTests {
         #expect(result.stdout.contains("device PN532v1.6 at \(pty)"), "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("uid 04528A1A3C5D80"), "\(result.stdout)\n\(result.stderr)")
     }
+
+    /// Ours beside theirs: `meteragent probe --reader pn532` names the chip, then the card.
+    @Test func probeReaderNamesTheChipAndReadsTheCard() throws {
+        let simulator = try Simulator(scenario: Self.scenario)
+        defer { simulator.stop() }
+        let pty = try #require(simulator.lines["nfc"])
+        let probe = try ChildProcess(Paths.meteragent, ["probe", "--port", pty, "--reader", "pn532", "--wait", "15"])
+        try probe.waitForLine(timeout: 20) { $0.hasPrefix("reader ") }
+        #expect(try simulator.control("card nfc 04528A1A3C5D80 1").hasSuffix("ok\n"))
+        #expect(probe.wait(timeout: 20) == 0, "\(probe.stdout) \(probe.stderr)")
+        let lines = probe.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("reader PN532 v1.6") == true, "\(lines)")
+        #expect(lines.last == "card iso14443a:04528A1A3C5D80", "\(lines)")
+    }
 }
