@@ -15,12 +15,13 @@ import Testing
         #expect(scenario.control == ".run/metersim.sock")
         #expect(Set(scenario.profiles.keys) == ["eastron-sdm120", "tuf2000m-water", "generic-modbus-gas", "eastron-sdm630",
                                                  "dlt645-2007-generic", "dlt645-2007-csg", "cjt188-water-cold", "cjt188-gas"])
-        #expect(scenario.lines.map(\.link) == [".run/ttyDEMO0", ".run/ttyDEMO1", ".run/ttyDEMO2"])
+        #expect(scenario.lines.map(\.link) == [".run/ttyDEMO0", ".run/ttyDEMO1", ".run/ttyDEMO2", ".run/ttyDEMO3"])
+        #expect(scenario.lines.last?.protocolName == .rdm6300)
         // The site config the agent reads names the same port and units.
         let site = try #require(readTextFile(TestPaths.root + "/Hardware/examples/demo-site.yaml"))
         #expect(site.contains("port: .run/ttyDEMO0"))
         #expect(site.contains("port: 15020"))
-        #expect(site.contains("port: .run/ttyDEMO1") && site.contains("port: .run/ttyDEMO2"))
+        #expect(site.contains("port: .run/ttyDEMO1") && site.contains("port: .run/ttyDEMO2") && site.contains("port: .run/ttyDEMO3"))
     }
 
     @Test func errorsCarryFileLineAndColumn() {
