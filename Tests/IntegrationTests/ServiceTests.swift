@@ -213,6 +213,37 @@ struct ServiceTests {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     }
 
+    /// No udevadm here (Debian's udev package is not installed; `udevadm verify` needs systemd 254):
+    /// the rules are checked for what they promise — the three adapter families, every name under
+    /// /dev/meteragent/rs485-, continued lines that end in a rule, and only keys udev knows.
+    @Test func udevRulesNameTheThreeAdapterFamilies() throws {
+        let text = try String(contentsOf: Paths.repoRoot.appendingPathComponent("Hardware/udev/61-meteragent-rs485.rules"), encoding: .utf8)
+        var rules: [String] = []
+        var current = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if current.isEmpty && (trimmed.isEmpty || trimmed.hasPrefix("#")) { continue }
+            if trimmed.hasSuffix("\\") { current += String(trimmed.dropLast()) + " "; continue }
+            rules.append(current + trimmed)
+            current = ""
+        }
+        #expect(current.isEmpty, "a continued line at the end")
+        let known = ["ACTION", "SUBSYSTEM", "SUBSYSTEMS", "ATTRS", "ENV", "IMPORT", "SYMLINK", "GROUP", "MODE", "TAG", "GOTO", "LABEL"]
+        for rule in rules {
+            for pair in rule.split(separator: ",") {
+                let key = pair.trimmingCharacters(in: .whitespaces).prefix { $0.isLetter }
+                #expect(known.contains(String(key)), "unknown key in: \(rule)")
+            }
+        }
+        let naming = rules.filter { $0.contains("SYMLINK") }
+        #expect(naming.allSatisfy { $0.contains("SYMLINK+=\"meteragent/rs485-$env{") && $0.contains("GROUP=\"dialout\"") })
+        for vendor in ["0403", "10c4", "1a86"] {
+            #expect(naming.contains { $0.contains("ATTRS{idVendor}==\"\(vendor)\"") }, "no rule for vendor \(vendor)")
+        }
+        #expect(rules.first?.hasPrefix("ACTION==\"remove\", GOTO=") == true)
+        #expect(rules.last == "LABEL=\"meteragent_rs485_end\"")
+    }
+
     @Test func everyBoardExampleIsTested() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Paths.repoRoot.appendingPathComponent("Hardware/boards").path)
         #expect(Set(files.filter { $0.hasSuffix("-site.yaml") }) == ["raspberry-pi-rs485-hat-site.yaml", "moxa-uc8100-site.yaml"])
