@@ -28,6 +28,22 @@ struct ServiceTests {
 
     static let watchdogUsec = 1_000_000
 
+    /// Another process (Python's sqlite3) holds the store's write lock for `seconds`, then prints
+    /// `released`; returns once it holds the lock.
+    static func lockStore(_ path: String, seconds: Double) throws -> ChildProcess {
+        let locker = try ChildProcess("/usr/bin/python3", ["-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute('BEGIN EXCLUSIVE')
+            print('locked', flush=True)
+            time.sleep(float(sys.argv[2]))
+            c.execute('COMMIT')
+            print('released', flush=True)
+            """, path, String(seconds)])
+        try locker.waitForLine { $0 == "locked" }
+        return locker
+    }
+
     func startAgent(_ plant: StoreTests.Plant, socket: NotifySocket) throws -> ChildProcess {
         let port = try #require(plant.sim.tcpPorts.first)
         let site = try writeSite(Self.site(tcpPort: port, store: plant.store), in: plant.dir, name: "site-service.yaml")
@@ -75,17 +91,8 @@ struct ServiceTests {
         try socket.wait(timeout: 15) { $0.filter { $0.text == "WATCHDOG=1" }.count >= 2 }
 
         let lockSeconds = 6.0
-        let locker = try ChildProcess("/usr/bin/python3", ["-c", """
-            import sqlite3, sys, time
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute('BEGIN EXCLUSIVE')
-            print('locked', flush=True)
-            time.sleep(float(sys.argv[2]))
-            c.execute('COMMIT')
-            print('released', flush=True)
-            """, plant.store, String(lockSeconds)])
+        let locker = try Self.lockStore(plant.store, seconds: lockSeconds)
         defer { locker.stop(signal: SIGKILL) }
-        try locker.waitForLine { $0 == "locked" }
         let lockedAt = Date()
         try locker.waitForLine(timeout: lockSeconds + 10) { $0 == "released" }
         let releasedAt = Date()
@@ -119,15 +126,8 @@ struct ServiceTests {
         let agent = try ChildProcess(Paths.meteragent, ["run", site, "--stop-timeout", "1"])
         defer { agent.stop(signal: SIGKILL) }
         try agent.waitForLine { $0.contains("\"device\":\"gas\"") }
-        let locker = try ChildProcess("/usr/bin/python3", ["-c", """
-            import sqlite3, sys, time
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute('BEGIN EXCLUSIVE')
-            print('locked', flush=True)
-            time.sleep(15)
-            """, plant.store])
+        let locker = try Self.lockStore(plant.store, seconds: 15)
         defer { locker.stop(signal: SIGKILL) }
-        try locker.waitForLine { $0 == "locked" }
         Thread.sleep(forTimeInterval: 0.3)  // readings queue behind the lock
         let stopped = Date()
         kill(agent.pid, SIGTERM)
