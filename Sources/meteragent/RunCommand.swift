@@ -123,8 +123,8 @@ struct Run: AsyncParsableCommand {
         notifier.ready(status: "polling \(site.devices.count) devices on \(busCount) buses")
         let watchdog = ServiceWatchdog(notifier: notifier, liveness: liveness, site: site, intervalOverrideMs: pollIntervalMs, log: log)
         if let watchdog {
-            log.info("systemd watchdog on", ["interval_ms": String(watchdog.interval / .milliseconds(1)),
-                                             "stall_limit_ms": String(watchdog.stallLimit / .milliseconds(1))])
+            log.info("systemd watchdog on", ["interval_ms": String(Int(watchdog.interval / .milliseconds(1))),
+                                             "stall_limit_ms": String(Int(watchdog.stallLimit / .milliseconds(1)))])
         }
         let watchdogTask = watchdog.map { w in Task { await w.run() } }
         let stopTimeout = self.stopTimeout
