@@ -16,7 +16,7 @@ VENV_PYDLT645  := .venv-pydlt645
 DLT645_PEERS   := dlt645==3.2.0 loguru==0.7.3 pyserial==3.5
 PYDLT645_PEERS := python-dlt645==0.1.4 pyserial==3.5
 
-.PHONY: all deps apt-deps py-deps build test run bench release link-order clean arm64 arm64-check
+.PHONY: all deps apt-deps py-deps build test run bench release link-order clean arm64 arm64-check install uninstall
 
 all: build
 
@@ -121,6 +121,50 @@ arm64:
 arm64-check: arm64
 	$(SWIFT) build --scratch-path $(BUILD_DIR) --product metersim
 	$(SUDO) ./Hardware/arm64/check.sh $(ARM64_BUILD_DIR) $(BUILD_DIR)/debug
+
+# Installs the agent as a service (Hardware/systemd/README.md): the binary, the profiles where the
+# site config loader looks for them ($(PREFIX)/share/meteragent/profiles, /usr/share/… with the
+# default PREFIX), the board descriptions, the systemd unit and sysusers file, the udev rules, and
+# an example site config next to where the unit expects the real one (never overwriting it).
+# Installs BIN, by default the stripped release binary: `make release && sudo make install`.
+# DESTDIR stages the files for a package; uninstall removes exactly what install put there
+# (not /etc/meteragent/site.yaml, not /var/lib/meteragent: the technician's config and the outbox).
+PREFIX      ?= /usr
+SYSCONFDIR  ?= /etc
+BIN         ?= $(BUILD_DIR)/meteragent
+BINDIR      := $(PREFIX)/bin
+DATADIR     := $(PREFIX)/share/meteragent
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+UDEVDIR     ?= $(PREFIX)/lib/udev/rules.d
+INSTALLED_FILES := $(BINDIR)/meteragent $(UNITDIR)/meteragent.service $(SYSUSERSDIR)/meteragent.conf \
+	$(UDEVDIR)/61-meteragent-rs485.rules $(SYSCONFDIR)/meteragent/site.yaml.example
+
+install:
+	@test -x "$(BIN)" || { echo "$(BIN) not found: run 'make release' first, or pass BIN=path/to/meteragent"; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/profiles $(DESTDIR)$(DATADIR)/boards $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVDIR) $(DESTDIR)$(SYSCONFDIR)/meteragent
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/meteragent
+	install -m 0644 Hardware/profiles/*.yaml $(DESTDIR)$(DATADIR)/profiles/
+	install -m 0644 Hardware/boards/*.md Hardware/boards/*.yaml $(DESTDIR)$(DATADIR)/boards/
+	sed -e 's|/usr/bin/meteragent|$(BINDIR)/meteragent|g' -e 's|/etc/meteragent|$(SYSCONFDIR)/meteragent|g' \
+		Hardware/systemd/meteragent.service > $(DESTDIR)$(UNITDIR)/meteragent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/meteragent.service
+	install -m 0644 Hardware/systemd/meteragent.sysusers $(DESTDIR)$(SYSUSERSDIR)/meteragent.conf
+	install -m 0644 Hardware/udev/61-meteragent-rs485.rules $(DESTDIR)$(UDEVDIR)/
+	install -m 0644 Hardware/boards/raspberry-pi-rs485-hat-site.yaml $(DESTDIR)$(SYSCONFDIR)/meteragent/site.yaml.example
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		command -v systemd-sysusers >/dev/null && systemd-sysusers $(SYSUSERSDIR)/meteragent.conf || true; \
+		command -v udevadm >/dev/null && udevadm control --reload || true; \
+		command -v systemctl >/dev/null && systemctl daemon-reload || true; \
+		echo "installed: edit $(SYSCONFDIR)/meteragent/site.yaml (from site.yaml.example), then systemctl enable --now meteragent"; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+	rm -rf $(DESTDIR)$(DATADIR)
+	rmdir $(DESTDIR)$(SYSCONFDIR)/meteragent 2>/dev/null || true
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then command -v systemctl >/dev/null && systemctl daemon-reload || true; fi
 
 clean:
 	rm -rf $(BUILD_DIR) $(ARM64_BUILD_DIR) $(VENV) $(VENV_DLT645) $(VENV_PYDLT645) .run

@@ -55,7 +55,8 @@ public final class PollScheduler: Sendable {
 
     /// Polls every device until the task is cancelled or `durationMs` has passed.
     /// `intervalOverrideMs` replaces every device's interval; 0 polls back to back (benchmarks).
-    public func run(sink: some ReadingSink, durationMs: Int64? = nil, intervalOverrideMs: Int? = nil) async {
+    /// `liveness` hears of every completed poll (the service watchdog's sign of progress).
+    public func run(sink: some ReadingSink, durationMs: Int64? = nil, intervalOverrideMs: Int? = nil, liveness: Liveness? = nil) async {
         let clock = ContinuousClock()
         let stop = durationMs.map { clock.now + .milliseconds($0) }
         log.info("polling", ["devices": String(drivers.count), "buses": String(buses.count), "gateway": site.gatewayID])
@@ -64,7 +65,7 @@ public final class PollScheduler: Sendable {
                 guard let driver = drivers[device.id], let bus = buses[device.bus] else { continue }
                 group.addTask { [log] in
                     await Self.poll(device: device, driver: driver, bus: bus, sink: sink, clock: clock, stop: stop, log: log,
-                                    intervalMs: intervalOverrideMs ?? device.pollIntervalMs)
+                                    intervalMs: intervalOverrideMs ?? device.pollIntervalMs, liveness: liveness)
                 }
             }
         }
@@ -72,7 +73,8 @@ public final class PollScheduler: Sendable {
     }
 
     private static func poll(device: DeviceConfig, driver: any MeterDriver, bus: any MeterBus, sink: some ReadingSink,
-                             clock: ContinuousClock, stop: ContinuousClock.Instant?, log: Log, intervalMs: Int) async {
+                             clock: ContinuousClock, stop: ContinuousClock.Instant?, log: Log, intervalMs: Int,
+                             liveness: Liveness?) async {
         let interval = Duration.milliseconds(intervalMs)
         var next = clock.now
         var lastQuality = Quality.good
@@ -86,6 +88,7 @@ public final class PollScheduler: Sendable {
                 for event in events { log.info(Self.logMessage(event), event.logMetadata) }
                 await sink.deliver(events: events)
             }
+            liveness?.pollCompleted()
             let quality = readings.first { $0.quality != .good }?.quality ?? .good
             if quality != lastQuality {
                 if quality == .good {

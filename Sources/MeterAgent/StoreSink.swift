@@ -49,12 +49,15 @@ public actor StoreSink: ReadingSink {
     private var failing = false
     private var overflowing = false
     private var stats = Statistics()
+    /// Told of every queued record and every commit (the service watchdog's sign of progress).
+    private let liveness: Liveness?
 
     /// `batchLimit`: a hundred three-phase meters polled every second give ~2,300 readings per
     /// second; 1,024 queued readings take ~170 kB and cost two or three commits a second.
     public init(store: OutboxStore, flushIntervalMs: Int = 1000, capacity: Int = 20_000, batchLimit: Int = 1024,
-                log: Log = .console(), echo: Bool = false) {
+                log: Log = .console(), echo: Bool = false, liveness: Liveness? = nil) {
         self.store = store
+        self.liveness = liveness
         self.echo = echo
         self.flushIntervalMs = max(10, flushIntervalMs)
         self.capacity = max(1, capacity)
@@ -86,6 +89,7 @@ public actor StoreSink: ReadingSink {
                 pending.append(OutboxRecord(reading: reading))
             }
         }
+        if !readings.isEmpty { liveness?.recordsQueued() }
         if echo { await ConsoleOutput.stdout.write(lines: lines) }
     }
 
@@ -96,6 +100,7 @@ public actor StoreSink: ReadingSink {
             pending.append(.event(json: event.json, ts: event.timestampMs))
         }
         stats.events += UInt64(events.count)
+        liveness?.recordsQueued()
         // While the store refuses writes the periodic flush retries; the events wait in the queue.
         if !failing { await flush() }
     }
@@ -136,6 +141,7 @@ public actor StoreSink: ReadingSink {
             stats.stored += UInt64(seqs.count)
             stats.batches += 1
             stats.lastStoredSeq = seqs.last
+            liveness?.committed(stillQueued: !pending.isEmpty)
             if let first = seqs.first, let last = seqs.last {
                 log.debug("stored seq=\(first)..\(last)", ["records": String(seqs.count)])
             }

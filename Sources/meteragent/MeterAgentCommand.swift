@@ -16,7 +16,7 @@ struct MeterAgentCommand: AsyncParsableCommand {
         discussion: """
         Exit codes: 0 success; 1 a device did not answer or a reading is not good; 2 invalid \
         configuration or profile; 3 a bus or port could not be opened; 4 the store could not be \
-        opened; 5 a key file cannot be read, written or used; 64 bad command-line usage.
+        opened; 5 a key file cannot be read, written or used; 6 `run` did not stop within --stop-timeout; 64 bad command-line usage.
         """,
         version: MeterAgentVersion.current,
         subcommands: [Run.self, Read.self, Probe.self, Ports.self, Plan.self, Config.self, Relay.self, Valve.self, TimeSync.self, Buffer.self,
@@ -53,6 +53,8 @@ enum Exit {
     static let storeUnavailable = ExitCode(4)
     /// A key file cannot be read, written or used (or libcrypto.so.3 is missing): `keys`, `sign`.
     static let keyUnusable = ExitCode(5)
+    /// `run` was told to stop and did not finish within --stop-timeout.
+    static let stopTimedOut = ExitCode(6)
 }
 
 /// Prints one error line on stderr and returns the exit code to throw.

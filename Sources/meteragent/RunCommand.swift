@@ -17,7 +17,12 @@ struct Run: AsyncParsableCommand {
         Readings are committed to the outbox (the site's store, or --store) one batch per flush interval, \
         and written as JSON lines on stdout with --stdout or when the site has no mqtt section. Log lines \
         go to stderr; --verbose logs the sequence numbers of every stored batch (stored seq=FIRST..LAST). \
-        Stops on SIGINT or SIGTERM after committing what is queued.
+        Stops on SIGINT or SIGTERM: the transactions in flight finish, what is queued is committed, the \
+        offline status is published, the store closes; a stop that takes longer than --stop-timeout \
+        ends the process with exit code 6 (records reported stored are in the store regardless). \
+        Under systemd (Type=notify, $NOTIFY_SOCKET) it reports READY=1 once it polls, STATUS lines and \
+        STOPPING=1, and with WatchdogSec ($WATCHDOG_USEC) pets the watchdog every half of it as long as \
+        device polls complete and the store commits: a stuck agent is restarted.
         """
     )
 
@@ -38,12 +43,16 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Outbox database to use instead of the site's store.path.", valueName: "path"))
     var store: String?
 
+    @Option(help: ArgumentHelp("Longest a stop on SIGTERM/SIGINT may take before the process exits anyway.", valueName: "seconds"))
+    var stopTimeout: Double = 20
+
     @Flag(name: .customLong("stdout"), help: "Also print readings as JSON lines on stdout (the default when the site has no mqtt section).")
     var alsoStdout = false
 
     func validate() throws {
         if let pollIntervalMs, pollIntervalMs < 0 { throw ValidationError("--poll-interval-ms must be 0 or more") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be more than 0 seconds") }
+        if stopTimeout <= 0 { throw ValidationError("--stop-timeout must be more than 0 seconds") }
     }
 
     func run() async throws {
@@ -63,7 +72,12 @@ struct Run: AsyncParsableCommand {
             return
         }
         let durationMs = duration.map { Int64($0 * 1000) }
-        let outbox = try await RunStore.open(site: site, path: store, alsoStdout: alsoStdout || site.mqtt == nil, log: log)
+        // systemd's notify socket and watchdog (nothing happens without $NOTIFY_SOCKET); the
+        // watchdog is petted only while polls complete and the store commits.
+        let notifier = ServiceNotifier(log: log)
+        let liveness = Liveness(expectsPolls: !site.devices.isEmpty)
+        let outbox = try await RunStore.open(site: site, path: store, alsoStdout: alsoStdout || site.mqtt == nil, log: log,
+                                             liveness: liveness)
         // Local cost control reads its accounts before the first poll and the first command.
         let prepaid = PrepaidService(site: site, store: outbox.store, drivers: { scheduler.driver(for: $0) }, log: log)
         await prepaid.start()
@@ -98,24 +112,43 @@ struct Run: AsyncParsableCommand {
         let cardTask = cards.map { service in Task { await service.run() } }
         let polling = Task {
             if prepaid.isEmpty {
-                await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs)
+                await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs, liveness: liveness)
             } else {
                 await scheduler.run(sink: PrepaidSink(inner: outbox.storeSink, prepaid: prepaid), durationMs: durationMs,
-                                    intervalOverrideMs: pollIntervalMs)
+                                    intervalOverrideMs: pollIntervalMs, liveness: liveness)
             }
         }
+        // Ready: the store is open, the buses and the uplink started, the poller runs.
+        let busCount = Set(site.devices.map(\.bus)).count
+        notifier.ready(status: "polling \(site.devices.count) devices on \(busCount) buses")
+        let watchdog = ServiceWatchdog(notifier: notifier, liveness: liveness, site: site, intervalOverrideMs: pollIntervalMs, log: log)
+        if let watchdog {
+            log.info("systemd watchdog on", ["interval_ms": String(Int(watchdog.interval / .milliseconds(1))),
+                                             "stall_limit_ms": String(Int(watchdog.stallLimit / .milliseconds(1)))])
+        }
+        let watchdogTask = watchdog.map { w in Task { await w.run() } }
+        let stopTimeout = self.stopTimeout
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo)
             source.setEventHandler {
                 log.info("stopping", ["signal": String(signo)])
+                notifier.stopping(status: "stopping (signal \(signo))")
                 polling.cancel()
+                // A bounded stop: whatever hangs (a dead broker, a stuck disk), the process ends.
+                DispatchQueue.global().asyncAfter(deadline: .now() + stopTimeout) {
+                    log.error("stop did not finish in time; exiting", ["stop_timeout_s": TextFormat.fixed(stopTimeout, 1)])
+                    usleep(200_000)  // the log line leaves through the console's writer thread
+                    _exit(Exit.stopTimedOut.rawValue)
+                }
             }
             source.resume()
             return source
         }
         await polling.value
         signals.forEach { $0.cancel() }
+        watchdogTask?.cancel()
+        if !polling.isCancelled { notifier.stopping(status: "stopping (--duration reached)") }
         // Reverse order of start: poller (above), card readers, forwarder and session (offline status), store last.
         cardTask?.cancel()
         await cardTask?.value

@@ -12,7 +12,8 @@ struct RunStore {
 
     /// Opens `path` (default: the site's `store.path`); a store that cannot be opened ends the run
     /// with exit code 4, since readings could not be kept.
-    static func open(site: SiteConfig, path: String?, alsoStdout: Bool, log: Log) async throws -> RunStore {
+    static func open(site: SiteConfig, path: String?, alsoStdout: Bool, log: Log,
+                     liveness: Liveness? = nil) async throws -> RunStore {
         var config = site.store
         if let path { config.path = path }
         let store: OutboxStore
@@ -25,7 +26,8 @@ struct RunStore {
         let stats = try? await store.stats()
         log.info("store open", ["path": config.path, "records": String(stats?.records ?? 0),
                                 "next_seq": String(stats?.nextSeq ?? 0), "sync": config.sync.rawValue])
-        let storeSink = StoreSink(store: store, flushIntervalMs: config.flushIntervalMs, log: log, echo: alsoStdout)
+        let storeSink = StoreSink(store: store, flushIntervalMs: config.flushIntervalMs, log: log, echo: alsoStdout,
+                                  liveness: liveness)
         return RunStore(store: store, storeSink: storeSink, flushing: Task { await storeSink.run() })
     }
 

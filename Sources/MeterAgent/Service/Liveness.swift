@@ -1,0 +1,66 @@
+import MeterCore
+import Synchronization
+
+/// Whether the agent's main loop really makes progress, for the service watchdog: the poll
+/// scheduler reports every completed poll of a device, the store sink every commit and every
+/// reading it queues. The loop is stalled when no device poll completed for `limit`, or when
+/// records have waited for a commit for longer than `limit` (the store thread is stuck, or its
+/// database refuses writes — another process holds its lock, the disk fails). A restart is then
+/// the remedy systemd applies; records the agent reported stored are in the store whatever happens.
+/// A site without devices (card readers only) is never stalled for want of polls.
+/// A device in back-off or a dead meter still completes its polls (skipped or timed out): only a
+/// loop that does not come round counts as stuck.
+public final class Liveness: Sendable {
+    private struct State {
+        var lastPoll: ContinuousClock.Instant
+        /// Since when records have been waiting for a commit (nil: none waiting).
+        var waitingSince: ContinuousClock.Instant?
+        var polls: UInt64 = 0
+        var commits: UInt64 = 0
+    }
+
+    private let clock = ContinuousClock()
+    private let state: Mutex<State>
+    private let expectsPolls: Bool
+
+    public init(expectsPolls: Bool = true) {
+        self.expectsPolls = expectsPolls
+        state = Mutex(State(lastPoll: ContinuousClock().now))
+    }
+
+    /// A device's poll finished (read and handed to the sink).
+    public func pollCompleted() {
+        let now = clock.now
+        state.withLock { $0.lastPoll = now; $0.polls += 1 }
+    }
+
+    /// Records were queued for the store.
+    public func recordsQueued() {
+        let now = clock.now
+        state.withLock { if $0.waitingSince == nil { $0.waitingSince = now } }
+    }
+
+    /// A commit succeeded; `stillQueued` records arrived meanwhile and wait for the next one.
+    public func committed(stillQueued: Bool) {
+        let now = clock.now
+        state.withLock { $0.waitingSince = stillQueued ? now : nil; $0.commits += 1 }
+    }
+
+    /// Why the loop counts as stalled after `limit` without progress, or nil while it is alive.
+    public func stall(limit: Duration) -> String? {
+        let now = clock.now
+        return state.withLock { s in
+            if let since = s.waitingSince, now - since > limit {
+                return "no store commit for \(Self.seconds(now - since)) s while records wait"
+            }
+            if expectsPolls, now - s.lastPoll > limit {
+                return "no device poll completed for \(Self.seconds(now - s.lastPoll)) s"
+            }
+            return nil
+        }
+    }
+
+    private static func seconds(_ d: Duration) -> String {
+        TextFormat.fixed(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, 1)
+    }
+}
