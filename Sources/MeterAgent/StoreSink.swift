@@ -141,7 +141,7 @@ public actor StoreSink: ReadingSink {
             stats.stored += UInt64(seqs.count)
             stats.batches += 1
             stats.lastStoredSeq = seqs.last
-            liveness?.committed(stillQueued: !pending.isEmpty)
+            liveness?.storeAnswered(stillQueued: !pending.isEmpty)
             if let first = seqs.first, let last = seqs.last {
                 log.debug("stored seq=\(first)..\(last)", ["records": String(seqs.count)])
             }
@@ -157,6 +157,7 @@ public actor StoreSink: ReadingSink {
             for (priority, count) in overflowReported { unreportedOverflow[priority, default: 0] += count }
             while pending.count > capacity { dropOne() }
             stats.failedFlushes += 1
+            liveness?.storeAnswered(stillQueued: true)
             if !failing {
                 failing = true
                 log.error("cannot store readings; keeping them queued and retrying", ["error": error.description])

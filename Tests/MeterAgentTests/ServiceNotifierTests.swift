@@ -75,8 +75,8 @@ struct ServiceNotifierTests {
         liveness.recordsQueued()  // still waiting since the first
         try await Task.sleep(for: .milliseconds(80))
         liveness.pollCompleted()
-        #expect(liveness.stall(limit: limit)?.hasPrefix("no store commit") == true)
-        liveness.committed(stillQueued: false)
+        #expect(liveness.stall(limit: limit)?.hasPrefix("no answer from the store") == true)
+        liveness.storeAnswered(stillQueued: false)
         #expect(liveness.stall(limit: limit) == nil)
 
         let readersOnly = Liveness(expectsPolls: false)

@@ -2,11 +2,13 @@ import MeterCore
 import Synchronization
 
 /// Whether the agent's main loop really makes progress, for the service watchdog: the poll
-/// scheduler reports every completed poll of a device, the store sink every commit and every
-/// reading it queues. The loop is stalled when no device poll completed for `limit`, or when
-/// records have waited for a commit for longer than `limit` (the store thread is stuck, or its
-/// database refuses writes — another process holds its lock, the disk fails). A restart is then
-/// the remedy systemd applies; records the agent reported stored are in the store whatever happens.
+/// scheduler reports every completed poll of a device, the store sink every answer of the store
+/// and every reading it queues. The loop is stalled when no device poll completed for `limit`, or
+/// when records have waited longer than `limit` for the store to answer at all (its thread is
+/// stuck in a call). A store that answers with an error (a full disk, a lock another process
+/// holds) is alive: a restart would not help it and would lose what waits in the queue, so that
+/// is reported by the sink, not by the watchdog. Records the agent reported stored are in the
+/// store whatever happens.
 /// A site without devices (card readers only) is never stalled for want of polls.
 /// A device in back-off or a dead meter still completes its polls (skipped or timed out): only a
 /// loop that does not come round counts as stuck.
@@ -40,8 +42,8 @@ public final class Liveness: Sendable {
         state.withLock { if $0.waitingSince == nil { $0.waitingSince = now } }
     }
 
-    /// A commit succeeded; `stillQueued` records arrived meanwhile and wait for the next one.
-    public func committed(stillQueued: Bool) {
+    /// The store answered a write, committed or refused; `stillQueued` records wait for the next one.
+    public func storeAnswered(stillQueued: Bool) {
         let now = clock.now
         state.withLock { $0.waitingSince = stillQueued ? now : nil; $0.commits += 1 }
     }
@@ -51,7 +53,7 @@ public final class Liveness: Sendable {
         let now = clock.now
         return state.withLock { s in
             if let since = s.waitingSince, now - since > limit {
-                return "no store commit for \(Self.seconds(now - since)) s while records wait"
+                return "no answer from the store for \(Self.seconds(now - since)) s while records wait"
             }
             if expectsPolls, now - s.lastPoll > limit {
                 return "no device poll completed for \(Self.seconds(now - s.lastPoll)) s"
