@@ -22,7 +22,7 @@ struct Run: AsyncParsableCommand {
         ends the process with exit code 6 (records reported stored are in the store regardless). \
         Under systemd (Type=notify, $NOTIFY_SOCKET) it reports READY=1 once it polls, STATUS lines and \
         STOPPING=1, and with WatchdogSec ($WATCHDOG_USEC) pets the watchdog every half of it as long as \
-        device polls complete and the store commits: a stuck agent is restarted.
+        device polls complete and the store answers: a stuck agent is restarted.
         """
     )
 
@@ -73,7 +73,7 @@ struct Run: AsyncParsableCommand {
         }
         let durationMs = duration.map { Int64($0 * 1000) }
         // systemd's notify socket and watchdog (nothing happens without $NOTIFY_SOCKET); the
-        // watchdog is petted only while polls complete and the store commits.
+        // watchdog is petted only while polls complete and the store answers.
         let notifier = ServiceNotifier(log: log)
         let liveness = Liveness(expectsPolls: !site.devices.isEmpty)
         let outbox = try await RunStore.open(site: site, path: store, alsoStdout: alsoStdout || site.mqtt == nil, log: log,
