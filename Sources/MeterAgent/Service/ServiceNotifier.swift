@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import MeterCore
+import Synchronization
 
 /// systemd's readiness protocol (sd_notify(3)) without libsystemd: one datagram per message to
 /// the unix socket named by `$NOTIFY_SOCKET` (a path, or an abstract socket written `@name`).
@@ -19,6 +20,9 @@ public final class ServiceNotifier: Sendable {
     /// The watchdog's timeout itself (`$WATCHDOG_USEC`).
     public let watchdogTimeout: Duration?
     private let log: Log
+    /// Set by `stopping`: nothing may pet the watchdog after STOPPING=1, so pets and status lines
+    /// are sent under this lock, and not at all once it is set.
+    private let stopped = Mutex(false)
 
     public init(environment: [String: String] = ServiceNotifier.processEnvironment(), log: Log) {
         self.log = log
@@ -54,9 +58,14 @@ public final class ServiceNotifier: Sendable {
     }
 
     public func ready(status: String) { send("READY=1\nSTATUS=\(status)") }
-    public func status(_ text: String) { send("STATUS=\(text)") }
-    public func watchdog() { send("WATCHDOG=1") }
-    public func stopping(status: String) { send("STOPPING=1\nSTATUS=\(status)") }
+    public func status(_ text: String) { stopped.withLock { if !$0 { send("STATUS=\(text)") } } }
+    public func watchdog() { stopped.withLock { if !$0 { send("WATCHDOG=1") } } }
+    public func stopping(status: String) {
+        stopped.withLock {
+            $0 = true
+            send("STOPPING=1\nSTATUS=\(status)")
+        }
+    }
 
     /// Sends one message (newline-separated `KEY=value` lines) as one datagram.
     public func send(_ message: String) {
