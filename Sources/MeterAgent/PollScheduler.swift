@@ -47,6 +47,9 @@ public final class PollScheduler: Sendable {
         return buses[config.bus]?.statistics.lastError
     }
 
+    /// Each open bus's counters (the config health check asks whether every bus opened).
+    public var busStatistics: [BusID: BusStatistics] { buses.mapValues(\.statistics) }
+
     /// One live read of a device, as `meteragent read` does it.
     public func readOnce(_ device: DeviceID, points: [PointName]? = nil) async -> [Reading]? {
         guard let driver = drivers[device] else { return nil }

@@ -9,6 +9,7 @@ import MeterAgent
 import MeterCore
 import MeterCrypto
 import MeterDrivers
+import Synchronization
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,65 +59,41 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let site = try self.site.load()
         let log = Log.console(minimum: verbose ? .debug : .info)
-        let scheduler: PollScheduler
-        do {
-            scheduler = try PollScheduler(site: site, log: log)
-        } catch {
-            throw fail(error.description, Exit.invalidConfig)
-        }
         if once {
+            let scheduler: PollScheduler
+            do {
+                scheduler = try PollScheduler(site: site, log: log)
+            } catch {
+                throw fail(error.description, Exit.invalidConfig)
+            }
             let elapsed = await scheduler.runOnce(sink: JSONLinesSink())
             scheduler.close()
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             log.info("cycle complete", ["devices": String(site.devices.count), "elapsed_ms": TextFormat.fixed(ms, 1)])
             return
         }
-        let durationMs = duration.map { Int64($0 * 1000) }
         // systemd's notify socket and watchdog (nothing happens without $NOTIFY_SOCKET); the
         // watchdog is petted only while polls complete and the store answers.
         let notifier = ServiceNotifier(log: log)
         let liveness = Liveness(expectsPolls: !site.devices.isEmpty)
         let outbox = try await RunStore.open(site: site, path: store, alsoStdout: alsoStdout || site.mqtt == nil, log: log,
                                              liveness: liveness)
-        // Local cost control reads its accounts before the first poll and the first command.
-        let prepaid = PrepaidService(site: site, store: outbox.store, drivers: { scheduler.driver(for: $0) }, log: log)
-        await prepaid.start()
-        // The card authorization list: read once, then changed only by `authlist.update`.
-        let authorizations = await CardAuthorizations.load(from: outbox.store, log: log)
-        // Signed commands need libcrypto: opened here, off Swift's pool, rather than by the first
-        // command's signature check; without it the agent runs on and refuses every command.
-        // Card ids hashed with the site's key need it too (without it they are masked, never clear).
-        let hashesCardIDs = !site.readers.isEmpty && site.cards.idPrivacy == .hash
-        if !site.commands.keys.isEmpty || hashesCardIDs {
-            do throws(CryptoError) {
-                try await CryptoLibrary.loadOffPool()
-            } catch {
-                let lost = (site.commands.keys.isEmpty ? [] : ["signed commands will be refused"])
-                    + (hashesCardIDs ? ["card ids will be masked, not hashed"] : [])
-                log.error(lost.joined(separator: "; ") + ": libcrypto cannot be loaded", ["error": error.description])
-            }
+        let options = AgentGeneration.Options(pollIntervalMs: pollIntervalMs)
+        let started = Mutex(false)
+        let reloader = ConfigReloader(
+            configPath: self.site.config, profilesDirectory: self.site.profileOptions.profiles, text: readTextFile(self.site.config) ?? "",
+            site: site, store: outbox.store, log: log, status: { notifier.status($0) }
+        ) { site, reloader throws(AgentError) in
+            var options = options
+            options.isFirst = started.withLock { first in defer { first = true }; return !first }
+            options.remoteConfig = { command, receivedMs in Task { await reloader.applyRemote(command, receivedMs: receivedMs) } }
+            return try await AgentGeneration.start(site: site, outbox: outbox, options: options, liveness: liveness, log: log)
         }
-        // The uplink starts next to the poller: a broker that is unreachable now is normal, the
-        // readings wait in the store.
-        let uplink = site.mqtt.map { mqtt in
-            Uplink.start(config: mqtt, gatewayID: site.gatewayID, version: MeterAgentVersion.current, outbox: outbox.store, log: log) { topics, wake in
-                CommandService(gate: CommandGate(site: site, signatures: Ed25519Signatures()), drivers: { scheduler.driver(for: $0) },
-                               store: outbox.store, topics: topics, log: log, prepaid: prepaid, authorizations: authorizations,
-                               resultStored: wake)
-            }
-        }
-        // Card readers decide from the local list whatever the uplink does.
-        let cards = site.readers.isEmpty ? nil : CardService(
-            site: site, drivers: site.readers.map(makeCardReaderDriver), meters: { scheduler.driver(for: $0) }, store: outbox.store,
-            authorizations: authorizations, prepaid: prepaid.isEmpty ? nil : prepaid, log: log)
-        let cardTask = cards.map { service in Task { await service.run() } }
-        let polling = Task {
-            if prepaid.isEmpty {
-                await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs, liveness: liveness)
-            } else {
-                await scheduler.run(sink: PrepaidSink(inner: outbox.storeSink, prepaid: prepaid), durationMs: durationMs,
-                                    intervalOverrideMs: pollIntervalMs, liveness: liveness)
-            }
+        do {
+            try await reloader.begin()
+        } catch {
+            await outbox.finish()
+            throw fail(error.description, Exit.invalidConfig)
         }
         // Ready: the store is open, the buses and the uplink started, the poller runs.
         let busCount = Set(site.devices.map(\.bus)).count
@@ -128,13 +105,15 @@ struct Run: AsyncParsableCommand {
         }
         let watchdogTask = watchdog.map { w in Task { await w.run() } }
         let stopTimeout = self.stopTimeout
+        // The run ends at the first of: SIGINT/SIGTERM, --duration.
+        let (stopRequests, requestStop) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo)
             source.setEventHandler {
                 log.info("stopping", ["signal": String(signo)])
                 notifier.stopping(status: "stopping (signal \(signo))")
-                polling.cancel()
+                requestStop.yield("signal")
                 // A bounded stop: whatever hangs (a dead broker, a stuck disk), the process ends.
                 DispatchQueue.global().asyncAfter(deadline: .now() + stopTimeout) {
                     log.error("stop did not finish in time; exiting", ["stop_timeout_s": TextFormat.fixed(stopTimeout, 1)])
@@ -145,15 +124,31 @@ struct Run: AsyncParsableCommand {
             source.resume()
             return source
         }
-        await polling.value
+        // SIGHUP: the config file again, through the same health check and rollback.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
+        hangup.setEventHandler {
+            log.info("reloading the config file", ["path": reloader.site.source])
+            Task { _ = await reloader.reloadFromFile() }
+        }
+        hangup.resume()
+        let timer = duration.map { seconds in
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                if !Task.isCancelled { requestStop.yield("duration") }
+            }
+        }
+        var reason = "signal"
+        for await request in stopRequests {
+            reason = request
+            break
+        }
+        timer?.cancel()
+        hangup.cancel()
         signals.forEach { $0.cancel() }
         watchdogTask?.cancel()
-        if !polling.isCancelled { notifier.stopping(status: "stopping (--duration reached)") }
-        // Reverse order of start: poller (above), card readers, forwarder and session (offline status), store last.
-        cardTask?.cancel()
-        await cardTask?.value
-        await uplink?.stop()
-        await prepaid.flush()
+        if reason == "duration" { notifier.stopping(status: "stopping (--duration reached)") }
+        await reloader.shutdown()
         await outbox.finish()
         log.info("stopped")
     }

@@ -266,7 +266,7 @@ struct CommandTests {
         try send("protected", try rig.sign(rig.command("protected", device: "flat-2", action: "relay.open")), "protected_device")
         try send("too-much", try rig.sign(rig.command("too-much", device: "flat-1", action: "load.limit", params: "{\"kw\":500}")), "bad_params")
         try rig.publish(try rig.sign(rig.command("cfg-1", device: "flat-1", action: "relay.open")), topic: CommandTests.prefix + "/config")
-        expected["cfg-1"] = "not_supported"
+        expected["cfg-1"] = "unsupported_action"  // the config topic takes only config.apply
 
         for (id, reason) in expected where id != "bad-json" {
             let result = try rig.result(id)
