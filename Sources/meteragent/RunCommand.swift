@@ -23,7 +23,9 @@ struct Run: AsyncParsableCommand {
         ends the process with exit code 6 (records reported stored are in the store regardless). \
         Under systemd (Type=notify, $NOTIFY_SOCKET) it reports READY=1 once it polls, STATUS lines and \
         STOPPING=1, and with WatchdogSec ($WATCHDOG_USEC) pets the watchdog every half of it as long as \
-        device polls complete and the store answers: a stuck agent is restarted.
+        device polls complete and the store answers: a stuck agent is restarted. SIGHUP reloads the config file, and \
+        a signed config.apply on <prefix>/config applies a new one: either runs only if it passes its health check \
+        (the site's apply section), else the previous config runs again.
         """
     )
 

@@ -160,7 +160,7 @@ struct ServiceTests {
         #expect(install.status == 0, "\(install.stdout)\(install.stderr)")
 
         let expected = ["usr/bin/meteragent", "usr/lib/systemd/system/meteragent.service", "usr/lib/sysusers.d/meteragent.conf",
-                        "usr/lib/udev/rules.d/61-meteragent-rs485.rules", "etc/meteragent/site.yaml.example",
+                        "usr/lib/tmpfiles.d/meteragent.conf", "usr/lib/udev/rules.d/61-meteragent-rs485.rules", "etc/meteragent/site.yaml.example",
                         "usr/share/meteragent/profiles/eastron-sdm120.yaml", "usr/share/meteragent/boards/moxa-uc8100-site.yaml"]
         for file in expected {
             #expect(FileManager.default.fileExists(atPath: dest.appendingPathComponent(file).path), "\(file) not installed")
@@ -178,6 +178,9 @@ struct ServiceTests {
         let unitText = try String(contentsOf: dest.appendingPathComponent("usr/lib/systemd/system/meteragent.service"), encoding: .utf8)
         #expect(unitText.contains("ExecStart=/usr/bin/meteragent run /etc/meteragent/site.yaml"))
         #expect(unitText.contains("Type=notify") && unitText.contains("WatchdogSec="))
+        #expect(unitText.contains("ExecReload=/bin/kill -HUP $MAINPID") && unitText.contains("ReadWritePaths=/etc/meteragent"))
+        let tmpfiles = try String(contentsOf: dest.appendingPathComponent("usr/lib/tmpfiles.d/meteragent.conf"), encoding: .utf8)
+        #expect(tmpfiles.contains("d /etc/meteragent 0750 meteragent meteragent"))
         // systemd-analyze verify, with the binary and config where this DESTDIR has them.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") {
             let site = dest.appendingPathComponent("etc/meteragent/site.yaml")
