@@ -61,7 +61,11 @@ public final class Bus<Worker: BusWorker>: Sendable {
                 var lastWasUrgent = false
                 while let job = queue.next(afterUrgent: lastWasUrgent, graceMs: graceMs) {
                     lastWasUrgent = job.urgent
-                    job.continuation.resume(returning: worker.execute(job))
+                    let start = MonotonicClock.nowUs()
+                    let result = worker.execute(job)
+                    let end = MonotonicClock.nowUs()
+                    status.addBusy(end &- start, endMs: end / 1000)
+                    job.continuation.resume(returning: result)
                 }
                 worker.close()
             }
@@ -91,6 +95,9 @@ public final class Bus<Worker: BusWorker>: Sendable {
         snapshot.queued = queue.count
         return snapshot
     }
+
+    /// Per-device counters and back-off of every device that has been on the line.
+    public var deviceStatistics: [LineDevice: DeviceLineStatistics] { status.devices }
 
     func submit(_ makeJob: (CheckedContinuation<Result<Worker.Job.Output, Worker.Job.Failure>, Never>, _ urgent: Bool) -> Worker.Job)
         async -> Result<Worker.Job.Output, Worker.Job.Failure> {

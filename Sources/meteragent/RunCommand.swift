@@ -49,6 +49,8 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("stdout"), help: "Also print readings as JSON lines on stdout (the default when the site has no mqtt section).")
     var alsoStdout = false
 
+    @OptionGroup var control: ControlSocketOption
+
     func validate() throws {
         if let pollIntervalMs, pollIntervalMs < 0 { throw ValidationError("--poll-interval-ms must be 0 or more") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be more than 0 seconds") }
@@ -72,6 +74,8 @@ struct Run: AsyncParsableCommand {
             return
         }
         let durationMs = duration.map { Int64($0 * 1000) }
+        // The control socket first: a second agent for the site stops here, before it touches the store, buses or broker.
+        let controlServer = try await claimControlSocket(log: log)
         // systemd's notify socket and watchdog (nothing happens without $NOTIFY_SOCKET); the
         // watchdog is petted only while polls complete and the store answers.
         let notifier = ServiceNotifier(log: log)
@@ -110,6 +114,12 @@ struct Run: AsyncParsableCommand {
             site: site, drivers: site.readers.map(makeCardReaderDriver), meters: { scheduler.driver(for: $0) }, store: outbox.store,
             authorizations: authorizations, prepaid: prepaid.isEmpty ? nil : prepaid, log: log)
         let cardTask = cards.map { service in Task { await service.run() } }
+        // `meteragent status` (and the other control requests) from here until the stop.
+        if let controlServer {
+            controlServer.handleStatus(StatusSources(site: site, version: MeterAgentVersion.current, scheduler: scheduler, store: outbox.store,
+                                                     storeSink: outbox.storeSink, uplink: uplink, cards: cards))
+            do throws(ControlSocketError) { try controlServer.start() } catch { log.error(error.description) }
+        }
         let polling = Task {
             if prepaid.isEmpty {
                 await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs, liveness: liveness)
@@ -146,6 +156,7 @@ struct Run: AsyncParsableCommand {
             return source
         }
         await polling.value
+        await controlServer?.stop()
         signals.forEach { $0.cancel() }
         watchdogTask?.cancel()
         if !polling.isCancelled { notifier.stopping(status: "stopping (--duration reached)") }
@@ -156,5 +167,18 @@ struct Run: AsyncParsableCommand {
         await prepaid.flush()
         await outbox.finish()
         log.info("stopped")
+    }
+
+    /// The control socket, claimed; nil (and logged) when it cannot be made, since polling matters
+    /// more than being asked about it. Another agent answering on it ends this one.
+    private func claimControlSocket(log: Log) async throws -> ControlServer? {
+        do throws(ControlSocketError) {
+            return try await ControlServer.claim(path: control.path, log: log)
+        } catch let error where error.inUse {
+            throw fail(error.description + "; not starting a second agent", Exit.controlSocketInUse)
+        } catch {
+            log.error("no control socket: `meteragent status` will not reach this agent", ["error": error.description])
+            return nil
+        }
     }
 }
