@@ -34,6 +34,8 @@ struct StatusTests {
     static func int(_ value: Any?) -> Int { (value as? NSNumber)?.intValue ?? -1 }
 
     @Test func statusShowsTheDeadMeterAsDeadWithItsCountersAndTheOthersOK() throws {
+        let help = try runCommand(Paths.meteragent, ["--help"])
+        #expect(help.stdout.contains("  status "), "\(help.stdout)")
         let rig = try Self.rig()
         defer { rig.stop() }
         let socket = rig.dir.appendingPathComponent("control.sock").path
@@ -77,6 +79,7 @@ struct StatusTests {
         #expect(Self.int(rs485["successes"]) == Self.int(snapshot.devices["flat-1"]?["successes"]), "\(rs485)")
         #expect(((rs485["utilisation"] as? NSNumber)?.doubleValue ?? 0) > 0.05, "\(rs485)")
         #expect(rs485["state"] as? String == "open")
+        #expect(rs485["last_good_read"] is String, "flat-1 on the same line answers: \(rs485)")
         #expect(rs485["queue_depth"] is NSNumber)
         let store = try #require(snapshot.root["store"] as? [String: Any])
         #expect(store["path"] as? String == rig.dir.path + "/outbox.db")

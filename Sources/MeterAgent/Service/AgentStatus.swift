@@ -49,6 +49,8 @@ public struct AgentStatus: Sendable {
         /// `idle` (not opened yet), `open`, or `down` (never opened: the port or host refuses).
         public var state: String
         public var statistics: BusStatistics
+        /// The latest good read of any device on the bus.
+        public var lastGoodMs: Int64?
     }
 
     public struct Device: Sendable {
@@ -125,6 +127,9 @@ public struct AgentStatus: Sendable {
             return Device(id: config.id, bus: config.bus, address: config.address ?? "unit \(config.unit)",
                           state: state(poll: poll, line: line), pollIntervalMs: config.pollIntervalMs, poll: poll, line: line)
         }
+        for i in buses.indices {
+            buses[i].lastGoodMs = devices.filter { $0.bus == buses[i].id }.compactMap(\.poll.lastGoodMs).max()
+        }
         let readerPorts = Dictionary(site.readers.map { ($0.id, $0.port) }, uniquingKeysWith: { first, _ in first })
         let readers = (sources.cards?.readerStatuses ?? []).map { id, status in
             Reader(id: id, port: readerPorts[id] ?? "", status: status)
@@ -192,6 +197,7 @@ extension AgentStatus {
             b.string("endpoint", bus.endpoint)
             b.string("protocol", bus.protocolName)
             b.string("state", bus.state)
+            b.time("last_good_read", bus.lastGoodMs, now: nowMs)
             b.raw("utilisation", TextFormat.fixed(s.utilisation, 4))
             b.raw("utilisation_window_s", TextFormat.fixed(Double(s.utilisationWindowMs) / 1000, 1))
             b.raw("queue_depth", String(s.queued))
@@ -296,10 +302,11 @@ extension AgentStatus {
     /// The technician's view: a header, then tables of buses, devices and readers, then store and uplink.
     public var text: String {
         var out = "meteragent \(version)  gateway \(gateway)  pid \(pid)  up \(Self.duration(nowMs - startedMs))  at \(UTCTime.rfc3339(nowMs))\n\n"
-        var busRows = [["BUS", "ENDPOINT", "PROTOCOL", "STATE", "BUSY", "QUEUE", "OK", "TIMEOUT", "CRC", "EXC", "CONN", "LAST ERROR"]]
+        var busRows = [["BUS", "ENDPOINT", "PROTOCOL", "STATE", "LAST GOOD", "BUSY", "QUEUE", "OK", "TIMEOUT", "CRC", "EXC", "CONN", "LAST ERROR"]]
         for bus in buses {
             let s = bus.statistics
             busRows.append([bus.id.rawValue, bus.endpoint, bus.protocolName, bus.state,
+                            bus.lastGoodMs.map { Self.duration(nowMs - $0) + " ago" } ?? "never",
                             TextFormat.fixed(s.utilisation * 100, 1) + "%", String(s.queued), String(s.successes), String(s.timeouts),
                             String(s.crcErrors), String(s.exceptions), String(s.connectionErrors), s.lastError ?? "-"])
         }

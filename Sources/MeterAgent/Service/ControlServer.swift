@@ -101,8 +101,10 @@ public final class ControlServer: Sendable {
         self.log = log
     }
 
-    /// Answers requests named `name` with `handler`'s JSON line; a handler that takes longer than
-    /// `timeoutMs` gets the client an error reply (the handler itself runs on).
+    /// Answers requests named `name` with `handler`'s reply: one JSON object on one line that
+    /// starts with `{"ok":true` (what `ControlReply.ok` looks for), or `ControlRequest.failure(…)`.
+    /// A handler that takes longer than `timeoutMs` gets the client an error reply (the handler
+    /// itself runs on); meanwhile the next clients wait, one at a time.
     public func handle(_ name: String, timeoutMs: Int = 10_000, _ handler: @escaping Handler) {
         handlers.withLock { $0[name] = (timeoutMs, handler) }
     }
