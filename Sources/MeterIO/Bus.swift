@@ -96,8 +96,12 @@ public final class Bus<Worker: BusWorker>: Sendable {
         return snapshot
     }
 
-    /// Per-device counters and back-off of every device that has been on the line.
-    public var deviceStatistics: [LineDevice: DeviceLineStatistics] { status.devices }
+    /// `statistics` with the counters and back-off of every device that has been on the line.
+    public var statisticsWithDevices: (bus: BusStatistics, devices: [LineDevice: DeviceLineStatistics]) {
+        var snapshot = status.snapshotWithDevices
+        snapshot.bus.queued = queue.count
+        return snapshot
+    }
 
     func submit(_ makeJob: (CheckedContinuation<Result<Worker.Job.Output, Worker.Job.Failure>, Never>, _ urgent: Bool) -> Worker.Job)
         async -> Result<Worker.Job.Output, Worker.Job.Failure> {

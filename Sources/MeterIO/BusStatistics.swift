@@ -54,7 +54,8 @@ public struct DeviceLineStatistics: Sendable, Hashable {
     /// Exception replies (Modbus) or error replies (DL/T 645, CJ/T 188): the device is alive.
     public var exceptions: UInt64 = 0
     public var backoffSkips: UInt64 = 0
-    /// Failed transactions since the last answer.
+    /// Transactions in a row that got no reply after their retries (what the back-off counts);
+    /// 0 again after any answer.
     public var consecutiveFailures = 0
     /// The current back-off interval; 0 while the device is asked normally.
     public var backoffMs: UInt64 = 0
@@ -84,23 +85,27 @@ public final class BusStatus: Sendable {
 
     public var snapshot: BusStatistics {
         let now = MonotonicClock.nowMs()
-        return state.withLock { s in
-            var bus = s.bus
-            (bus.utilisation, bus.utilisationWindowMs) = s.busy.utilisation(nowMs: now)
-            return bus
-        }
+        return state.withLock { s in Self.bus(s, now: now) }
     }
 
-    /// Every device seen on the line, with the time to its next probe as of now.
-    public var devices: [LineDevice: DeviceLineStatistics] {
+    /// The bus's counters and those of every device seen on the line, taken together (the
+    /// devices' add up to the bus's), with the time to each device's next probe as of now.
+    public var snapshotWithDevices: (bus: BusStatistics, devices: [LineDevice: DeviceLineStatistics]) {
         let now = MonotonicClock.nowMs()
         return state.withLock { s in
-            s.devices.mapValues { d in
+            let devices = s.devices.mapValues { d in
                 var d = d
                 d.nextProbeInMs = d.skipUntilMs > now ? d.skipUntilMs - now : 0
                 return d
             }
+            return (Self.bus(s, now: now), devices)
         }
+    }
+
+    private static func bus(_ s: State, now: UInt64) -> BusStatistics {
+        var bus = s.bus
+        (bus.utilisation, bus.utilisationWindowMs) = s.busy.utilisation(nowMs: now)
+        return bus
     }
 
     public func update(_ body: (inout BusStatistics) -> Void) {

@@ -114,8 +114,8 @@ public struct AgentStatus: Sendable {
         var lines: [BusID: [LineDevice: DeviceLineStatistics]] = [:]
         for config in site.buses {
             guard let bus = sources.scheduler.bus(config.id) else { continue }
-            let statistics = bus.statistics
-            lines[config.id] = bus.deviceStatistics
+            let (statistics, devices) = bus.statisticsWithDevices
+            lines[config.id] = devices
             let state = statistics.connects > 0 ? "open" : (statistics.connectionErrors > 0 ? "down" : "idle")
             buses.append(Bus(id: config.id, endpoint: endpoint(config.transport), protocolName: config.protocolName.rawValue,
                              state: state, statistics: statistics))
