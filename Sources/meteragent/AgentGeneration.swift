@@ -100,6 +100,12 @@ final class AgentGeneration: RunningSite {
 
     func wakeUplink() { uplink?.forwarder.wake() }
 
+    /// What `meteragent status` reads of this site, the store and the process.
+    func statusSources(outbox: RunStore, startedMs: Int64) -> StatusSources {
+        StatusSources(site: site, version: MeterAgentVersion.current, scheduler: scheduler, store: outbox.store,
+                      storeSink: outbox.storeSink, uplink: uplink, cards: cards, startedMs: startedMs)
+    }
+
     /// Reverse order of start: poller, card readers, forwarder and session (offline status), then
     /// what cost control still holds. The store stays open.
     func stop() async {

@@ -52,6 +52,8 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("stdout"), help: "Also print readings as JSON lines on stdout (the default when the site has no mqtt section).")
     var alsoStdout = false
 
+    @OptionGroup var control: ControlSocketOption
+
     func validate() throws {
         if let pollIntervalMs, pollIntervalMs < 0 { throw ValidationError("--poll-interval-ms must be 0 or more") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be more than 0 seconds") }
@@ -74,6 +76,9 @@ struct Run: AsyncParsableCommand {
             log.info("cycle complete", ["devices": String(site.devices.count), "elapsed_ms": TextFormat.fixed(ms, 1)])
             return
         }
+        let startedMs = WallClock.nowMs()
+        // The control socket first: a second agent for the site stops here, before it touches the store, buses or broker.
+        let controlServer = try await claimControlSocket(log: log)
         // systemd's notify socket and watchdog (nothing happens without $NOTIFY_SOCKET); the
         // watchdog is petted only while polls complete and the store answers.
         let notifier = ServiceNotifier(log: log)
@@ -94,8 +99,16 @@ struct Run: AsyncParsableCommand {
         do {
             try await reloader.begin()
         } catch {
+            await controlServer?.stop()
             await outbox.finish()
             throw fail(error.description, Exit.invalidConfig)
+        }
+        // `meteragent status` (and the other control requests) from here until the stop.
+        if let controlServer {
+            controlServer.handleStatus {
+                (reloader.current as? AgentGeneration)?.statusSources(outbox: outbox, startedMs: startedMs)
+            }
+            do throws(ControlSocketError) { try controlServer.start() } catch { log.error(error.description) }
         }
         // Ready: the store is open, the buses and the uplink started, the poller runs.
         let busCount = Set(site.devices.map(\.bus)).count
@@ -147,11 +160,25 @@ struct Run: AsyncParsableCommand {
         }
         timer?.cancel()
         hangup.cancel()
+        await controlServer?.stop()
         signals.forEach { $0.cancel() }
         watchdogTask?.cancel()
         if reason == "duration" { notifier.stopping(status: "stopping (--duration reached)") }
         await reloader.shutdown()
         await outbox.finish()
         log.info("stopped")
+    }
+
+    /// The control socket, claimed; nil (and logged) when it cannot be made, since polling matters
+    /// more than being asked about it. Another agent answering on it ends this one.
+    private func claimControlSocket(log: Log) async throws -> ControlServer? {
+        do throws(ControlSocketError) {
+            return try await ControlServer.claim(path: control.path, log: log)
+        } catch let error where error.inUse {
+            throw fail(error.description + "; not starting a second agent", Exit.controlSocketInUse)
+        } catch {
+            log.error("no control socket: `meteragent status` will not reach this agent", ["error": error.description])
+            return nil
+        }
     }
 }

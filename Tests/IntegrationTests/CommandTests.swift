@@ -100,13 +100,14 @@ struct CommandTests {
             try (text + yaml + "\n").write(toFile: site, atomically: true, encoding: .utf8)
         }
 
-        func startAgent() throws {
+        /// `arguments`: more options for `meteragent run`.
+        func startAgent(_ arguments: [String] = []) throws {
             // The status is retained and an earlier run announced online too: wait for this run's.
             func onlineCount() -> Int {
                 results.messages.filter { $0.topic == CommandTests.prefix + "/status" && $0.payload.contains("online") }.count
             }
             let before = onlineCount()
-            let agent = try ChildProcess(Paths.meteragent, ["run", site])
+            let agent = try ChildProcess(Paths.meteragent, ["run", site] + arguments)
             self.agent = agent
             try UplinkTests.waitFor("the agent online") { onlineCount() > before && agent.stderr.contains("polling") }
         }
