@@ -108,6 +108,8 @@ struct Run: AsyncParsableCommand {
             controlServer.handleStatus {
                 (reloader.current as? AgentGeneration)?.statusSources(outbox: outbox, startedMs: startedMs)
             }
+            // An apply may take the longest health deadline a config can set, and stopping and starting.
+            controlServer.handle("apply", timeoutMs: 3_700_000) { await reloader.handleApply($0) }
             do throws(ControlSocketError) { try controlServer.start() } catch { log.error(error.description) }
         }
         // Ready: the store is open, the buses and the uplink started, the poller runs.

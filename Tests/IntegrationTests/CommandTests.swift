@@ -43,6 +43,8 @@ struct CommandTests {
         let pythonKeyFile: String
         var site = ""
         var agent: ChildProcess?
+        /// The agent's control socket (`status`, `config apply`).
+        let controlSocket: String
         let results: Subscriber
         private var counter = 0
 
@@ -52,6 +54,7 @@ struct CommandTests {
             sim = try Simulator(scenario: CommandTests.scenario.replacingOccurrences(of: "\ntcp:\n", with: "\n" + scenarioLines + "tcp:\n"))
             broker = try Broker()
             dir = try Paths.temporaryDirectory()
+            controlSocket = try Paths.controlSocket()
             let generated = try runCommand(Paths.meteragent, ["keys", "generate", "--out", dir.appendingPathComponent("ops-1").path])
             guard generated.status == 0 else { throw HarnessError("keys generate: \(generated.stderr)") }
             keyFile = dir.appendingPathComponent("ops-1.key").path
@@ -107,7 +110,7 @@ struct CommandTests {
                 results.messages.filter { $0.topic == CommandTests.prefix + "/status" && $0.payload.contains("online") }.count
             }
             let before = onlineCount()
-            let agent = try ChildProcess(Paths.meteragent, ["run", site] + arguments)
+            let agent = try ChildProcess(Paths.meteragent, ["run", site, "--control-socket", controlSocket] + arguments)
             self.agent = agent
             try UplinkTests.waitFor("the agent online") { onlineCount() > before && agent.stderr.contains("polling") }
         }

@@ -145,4 +145,61 @@ struct ConfigApplyTests {
         rig.stopAgent()
         Self.expectNoGap(rig)
     }
+
+    @Test func configApplyOnTheGatewayTakesAGoodConfigRollsBackABadOneAndRollbackGoesBack() throws {
+        let rig = try CommandTests.Rig(siteExtra: Self.applySection)
+        defer { rig.stop() }
+        try rig.startAgent()
+        let original = try String(contentsOfFile: rig.site, encoding: .utf8)
+        func candidate(_ name: String, _ text: String) throws -> String {
+            let path = rig.dir.appendingPathComponent(name).path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        func meteragent(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            try runCommand(Paths.meteragent, arguments, timeout: 60)
+        }
+        let good = try candidate("good.yaml", Self.withoutGasMeter(original))
+        let diff = try meteragent(["config", "diff", rig.site, good])
+        #expect(diff.status == 0 && diff.stdout.contains("  - gas-3") && diff.stdout.contains("poll_interval_ms 1000 → 2000"), "\(diff)")
+
+        // Invalid: refused here, before the agent hears of it.
+        let invalid = try candidate("invalid.yaml", original.replacingOccurrences(of: "timeout_ms: 1000, retries: 1", with: "timeout_ms: fast, retries: 1"))
+        let refused = try meteragent(["config", "apply", invalid, "--control-socket", rig.controlSocket])
+        #expect(refused.status == 2 && refused.stderr.contains("invalid.yaml:"), "\(refused)")
+
+        // Devices that do not answer: rolled back, exit 9, the old config reads on.
+        let silent = try candidate("silent.yaml", Self.withSilentMeter(original))
+        let rolledBack = try meteragent(["config", "apply", silent, "--control-socket", rig.controlSocket])
+        #expect(rolledBack.status == 9 && rolledBack.stdout.contains("rolled_back (health_check_failed)"), "\(rolledBack)")
+        #expect(try String(contentsOfFile: rig.site, encoding: .utf8) == original)
+        let before = Self.readings(rig, device: "gas-3")
+        try rig.results.wait(timeout: 20, "gas-3 read again") { _ in Self.readings(rig, device: "gas-3") > before }
+
+        // A good one: applied without a restart, in the file and the history; status shows it.
+        let applied = try meteragent(["config", "apply", good, "--control-socket", rig.controlSocket])
+        #expect(applied.status == 0 && applied.stdout.contains("\(rig.site): applied"), "\(applied)")
+        #expect(try String(contentsOfFile: rig.site, encoding: .utf8) == Self.withoutGasMeter(original))
+        let status = try meteragent(["status", "--json", "--control-socket", rig.controlSocket])
+        #expect(status.status == 0 && !status.stdout.contains("gas-3") && status.stdout.contains("flat-1"), "\(status)")
+
+        // Rollback: back to the config the agent started with.
+        let history = try meteragent(["config", "history", rig.site])
+        #expect(history.stdout.contains("start") && history.stdout.contains("<- in the file now"), "\(history.stdout)")
+        let back = try meteragent(["config", "rollback", rig.site, "--control-socket", rig.controlSocket])
+        #expect(back.status == 0 && back.stdout.contains("rolling back to entry 1") && back.stdout.contains("applied"), "\(back)")
+        #expect(try String(contentsOfFile: rig.site, encoding: .utf8) == original)
+        try rig.results.wait(timeout: 20, "the rollback's event") { _ in
+            Self.events(rig, "config.applied").contains { $0["origin"] as? String == "rollback" }
+        }
+        #expect(Self.events(rig, "config.applied").filter { $0["origin"] as? String == "rollback" }.count == 1)
+        #expect(rig.agent?.process.isRunning == true)
+
+        // With the agent stopped, apply writes the file for the next start.
+        rig.stopAgent()
+        let offline = try meteragent(["config", "apply", good, "--config", rig.site, "--control-socket", rig.controlSocket])
+        #expect(offline.status == 0 && offline.stdout.contains("no agent answers"), "\(offline)")
+        #expect(try String(contentsOfFile: rig.site, encoding: .utf8) == Self.withoutGasMeter(original))
+        Self.expectNoGap(rig)
+    }
 }

@@ -38,8 +38,8 @@ struct StatusTests {
         #expect(help.stdout.contains("  status "), "\(help.stdout)")
         let rig = try Self.rig()
         defer { rig.stop() }
-        let socket = rig.dir.appendingPathComponent("control.sock").path
-        try rig.startAgent(["--control-socket", socket])
+        let socket = rig.controlSocket
+        try rig.startAgent()
 
         // Owner-only: a socket file with mode 0600, and another user cannot talk to it.
         let attributes = try FileManager.default.attributesOfItem(atPath: socket)
@@ -127,7 +127,7 @@ struct StatusTests {
         let none = try Self.status(socket)
         #expect(none.status == 7)
         #expect(none.stderr.contains("no agent is listening on \(socket) — is meteragent running?"), "\(none.stderr)")
-        try rig.startAgent(["--control-socket", socket])
+        try rig.startAgent()
         #expect(try Self.status(socket, ["--json"]).status == 0)
         // A clean stop removes it (the poll of the dead meter in flight ends with its timeouts first).
         let agent = try #require(rig.agent)

@@ -2,16 +2,27 @@ import MeterCore
 
 /// Where a new config came from; also its name in the history.
 public enum ConfigOrigin: Sendable, Hashable {
-    /// `meteragent config apply` (or `rollback`) over the control socket, by the user `uid`.
+    /// `meteragent config apply` over the control socket, by the user `uid`.
     case local(uid: UInt32)
+    /// `meteragent config rollback`: a config of the history again, by the user `uid`.
+    case rollback(uid: UInt32)
     /// SIGHUP: the config file as it is on disk now.
     case signal
     /// A signed `config.apply` on `<prefix>/config`.
     case remote(commandID: String)
 
+    /// The user who asked, for a config from the gateway itself.
+    var localUser: UInt32? {
+        switch self {
+        case let .local(uid), let .rollback(uid): uid
+        case .signal, .remote: nil
+        }
+    }
+
     public var name: String {
         switch self {
         case .local: "local"
+        case .rollback: "rollback"
         case .signal: "signal"
         case .remote: "remote"
         }
@@ -59,6 +70,14 @@ public struct ConfigApplyOutcome: Sendable, Hashable {
         self.message = message
         self.changes = changes
         self.historyNumber = historyNumber
+    }
+
+    /// What `config apply` prints: the outcome, the changes, and where it was kept.
+    public var text: String {
+        var lines = ["\(status.rawValue)" + (reason.map { " (\($0.rawValue))" } ?? "") + ": " + message]
+        lines += changes
+        if let historyNumber { lines.append("history entry \(historyNumber)") }
+        return lines.joined(separator: "\n")
     }
 
     /// `{"status":"rolled_back","reason":"health_check_failed","message":"…","changes":[…],"config":12}`

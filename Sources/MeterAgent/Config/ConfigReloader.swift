@@ -121,7 +121,7 @@ public final class ConfigReloader: Sendable {
             return ConfigApplyOutcome(status: .rejected, reason: .stopping, message: "the agent is stopping")
         }
         let (oldText, oldSite, oldGeneration) = running.withLock { ($0.text, $0.site, $0.generation) }
-        if case let .local(uid) = origin, oldSite.apply.local == .windowOrRoot, uid != 0, oldGeneration?.maintenanceWindowOpen != true {
+        if let uid = origin.localUser, oldSite.apply.local == .windowOrRoot, uid != 0, oldGeneration?.maintenanceWindowOpen != true {
             return ConfigApplyOutcome(status: .rejected, reason: .notPermitted,
                                       message: "this site takes a local config only from root or while a technician's maintenance window is open (present a badge)")
         }
@@ -203,7 +203,7 @@ public final class ConfigReloader: Sendable {
         } catch {
             let shownAs: String
             switch origin {
-            case .local, .signal: shownAs = configPath
+            case .local, .rollback, .signal: shownAs = configPath
             case let .remote(id): shownAs = "remote config \(id)"
             }
             // Errors in the candidate are the config's; those in profiles name the profile.
@@ -248,6 +248,17 @@ public final class ConfigReloader: Sendable {
         let failure = await withStoreRetries { () throws(StoreError) in _ = try await store.completeCommand(id: command.id, result: record) }
         if let failure { log.error("config result not stored", ["command.id": command.id, "error": failure.description]) }
         current?.wakeUplink()
+    }
+
+    /// Answers the control socket's `apply` request (`config apply`, `config rollback`):
+    /// `{"request":"apply","yaml":"…"[,"rollback":"true"]}` → `{"ok":true,"status":…,"text":…}`.
+    public func handleApply(_ request: ControlRequest) async -> String {
+        guard let yaml = request.string("yaml") else { return ControlRequest.failure("apply: 'yaml' (the site config) is missing") }
+        // Without the kernel's word on the sender, treat it as an unprivileged user.
+        let uid = request.peerUID ?? UInt32.max
+        let outcome = await apply(yaml, origin: request.string("rollback") == "true" ? .rollback(uid: uid) : .local(uid: uid))
+        return "{\"ok\":true,\"path\":" + JSONWriter.quoted(configPath) + ",\"text\":" + JSONWriter.quoted(outcome.text) + ","
+            + String(outcome.json.dropFirst())
     }
 
     private func writeConfig(_ text: String) {

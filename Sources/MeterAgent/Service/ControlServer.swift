@@ -10,6 +10,8 @@ import Synchronization
 public struct ControlRequest: Sendable {
     public let name: String
     private let fields: [String: YAMLNode]
+    /// The user id of the process that sent it (`SO_PEERCRED`); nil when the kernel did not say.
+    public internal(set) var peerUID: UInt32?
 
     init(line: [UInt8]) throws(ControlSocketError) {
         let object: JSONObject
@@ -72,7 +74,8 @@ public final class ControlServer: Sendable {
     private let stopped = Mutex(false)
     private let log: Log
 
-    static let maxRequestBytes = 64 * 1024
+    /// Room for an `apply` request: a whole site config, JSON-escaped.
+    static let maxRequestBytes = 512 * 1024
     static let readTimeoutMs = 2_000
 
     /// Claims `path`: creates its directory (0700) if missing, replaces a stale socket file, binds
@@ -171,18 +174,28 @@ public final class ControlServer: Sendable {
         case let .failure(error):
             reply = ControlRequest.failure(error.description)
         case let .success(line):
-            reply = dispatch(line)
+            reply = dispatch(line, peerUID: Self.peerUID(client))
         }
         _ = UnixSocket.writeAll(client, Array((reply + "\n").utf8))
     }
 
-    private func dispatch(_ line: [UInt8]) -> String {
-        let request: ControlRequest
+    /// Who is at the other end of `client`, as the kernel saw it connect.
+    private static func peerUID(_ client: Int32) -> UInt32? {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc's module hides the type's name).
+        var credentials: (Int32, UInt32, UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout.size(ofValue: credentials))
+        guard getsockopt(client, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0, length == 12 else { return nil }
+        return credentials.1
+    }
+
+    private func dispatch(_ line: [UInt8], peerUID: UInt32?) -> String {
+        var request: ControlRequest
         do {
             request = try ControlRequest(line: line)
         } catch {
             return ControlRequest.failure(error.description)
         }
+        request.peerUID = peerUID
         guard let entry = handlers.withLock({ $0[request.name] }) else {
             let known = handlers.withLock { $0.keys.sorted() }.joined(separator: ", ")
             return ControlRequest.failure("unknown request '\(request.name)' (this agent answers: \(known))")
