@@ -188,7 +188,7 @@ extension AgentStatus {
         o.string("version", version)
         o.raw("pid", String(pid))
         o.time("started", startedMs, now: nowMs)
-        o.time("now", nowMs, now: nowMs)
+        o.string("now", UTCTime.rfc3339(nowMs))
         o.raw("device_dead_after_polls", String(Self.deadAfterPolls))
         o.raw("buses", "[" + buses.map { bus in
             var b = JSONObjectText()
