@@ -131,7 +131,7 @@ public final class ConfigReloader: Sendable {
         case let .valid(site): newSite = site
         }
         let changes = SiteDiff(from: oldSite, to: newSite).lines
-        if text == oldText || (origin == .signal && changes.isEmpty && newSite == oldSite) {
+        if text == oldText {
             return ConfigApplyOutcome(status: .unchanged, message: "this config already runs")
         }
         guard newSite.store == oldSite.store else {
@@ -143,45 +143,51 @@ public final class ConfigReloader: Sendable {
         await oldGeneration?.stop()
         running.withLock { $0.generation = nil }
 
-        var failure: (ConfigApplyOutcome.Reason, String)?
-        var generation: (any RunningSite)?
+        let generation: any RunningSite
         do {
             generation = try await start(newSite, self)
-            failure = await healthCheck(generation!, deadlineSeconds: newSite.apply.healthDeadlineSeconds)
         } catch {
-            failure = (.startFailed, error.description)
+            return await rollBack(text, to: oldText, oldSite, origin: origin, changes: changes, failed: nil, reason: .startFailed,
+                                  message: error.description)
         }
-
-        let nowMs = WallClock.nowMs()
+        if let (reason, message) = await healthCheck(generation, deadlineSeconds: newSite.apply.healthDeadlineSeconds) {
+            return await rollBack(text, to: oldText, oldSite, origin: origin, changes: changes, failed: generation, reason: reason,
+                                  message: message)
+        }
         let history = ConfigHistory(configPath: configPath, keep: newSite.apply.keep)
-        if let (reason, message) = failure {
-            await generation?.stop()
-            var restored: (any RunningSite)?
-            do { restored = try await start(oldSite, self) } catch {
-                log.error("the previous config does not start again", ["error": error.description])
-            }
-            running.withLock { $0.generation = restored }
-            // The file must not keep a config that failed: the next start would run it.
-            if readTextFile(configPath) != oldText { writeConfig(oldText) }
-            let entry = try? history.record(text, outcome: .rolledBack, origin: origin.name, nowMs: nowMs)
-            let outcome = ConfigApplyOutcome(status: .rolledBack, reason: reason, message: "rolled back to the previous config: \(message)",
-                                             changes: changes, historyNumber: entry?.number)
-            await record(outcome, origin: origin, generation: restored)
-            status("polling (config rolled back)")
-            return outcome
-        }
-        generation!.healthChecked()
+        generation.healthChecked()
         running.withLock { $0 = Running(text: text, site: newSite, generation: generation) }
         if readTextFile(configPath) != text { writeConfig(text) }
         let entry: ConfigHistory.Entry?
-        do { entry = try history.record(text, outcome: .applied, origin: origin.name, nowMs: nowMs) } catch {
+        do { entry = try history.record(text, outcome: .applied, origin: origin.name, nowMs: WallClock.nowMs()) } catch {
             log.warning("config history not written", ["error": error.description])
             entry = nil
         }
-        let outcome = ConfigApplyOutcome(status: .applied, message: generation!.health().summary, changes: changes,
+        let outcome = ConfigApplyOutcome(status: .applied, message: generation.health().summary, changes: changes,
                                          historyNumber: entry?.number)
         await record(outcome, origin: origin, generation: generation)
         status("polling \(newSite.devices.count) devices (config applied)")
+        return outcome
+    }
+
+    /// Stops the config that failed (if it started), starts the previous one again and puts its
+    /// text back in the file; kept in the history as rolled back.
+    private func rollBack(_ text: String, to oldText: String, _ oldSite: SiteConfig, origin: ConfigOrigin, changes: [String],
+                          failed: (any RunningSite)?, reason: ConfigApplyOutcome.Reason, message: String) async -> ConfigApplyOutcome {
+        await failed?.stop()
+        var restored: (any RunningSite)?
+        do { restored = try await start(oldSite, self) } catch {
+            log.error("the previous config does not start again", ["error": error.description])
+        }
+        running.withLock { $0.generation = restored }
+        // The file must not keep a config that failed: the next start would run it.
+        if readTextFile(configPath) != oldText { writeConfig(oldText) }
+        let history = ConfigHistory(configPath: configPath, keep: oldSite.apply.keep)
+        let entry = try? history.record(text, outcome: .rolledBack, origin: origin.name, nowMs: WallClock.nowMs())
+        let outcome = ConfigApplyOutcome(status: .rolledBack, reason: reason, message: "rolled back to the previous config: \(message)",
+                                         changes: changes, historyNumber: entry?.number)
+        await record(outcome, origin: origin, generation: restored)
+        status("polling (config rolled back)")
         return outcome
     }
 
@@ -199,7 +205,9 @@ public final class ConfigReloader: Sendable {
         }
         defer { unlink(candidate) }
         do throws(ConfigErrors) {
-            return .valid(try SiteConfigLoader.load(path: candidate, profilesDirectory: profilesDirectory))
+            var site = try SiteConfigLoader.load(path: candidate, profilesDirectory: profilesDirectory)
+            site.source = configPath
+            return .valid(site)
         } catch {
             let shownAs: String
             switch origin {
