@@ -19,7 +19,7 @@ struct MeterAgentCommand: AsyncParsableCommand {
         opened; 5 a key file cannot be read, written or used; 6 `run` did not stop within --stop-timeout; 64 bad command-line usage.
         """,
         version: MeterAgentVersion.current,
-        subcommands: [Run.self, Read.self, Probe.self, Ports.self, Plan.self, Config.self, Relay.self, Valve.self, TimeSync.self, Buffer.self,
+        subcommands: [Run.self, Read.self, Probe.self, Commission.self, Ports.self, Plan.self, Config.self, Relay.self, Valve.self, TimeSync.self, Buffer.self,
                       Keys.self, Sign.self]
     )
 

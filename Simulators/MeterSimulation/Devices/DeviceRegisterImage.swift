@@ -12,7 +12,8 @@ final class DeviceRegisterImage {
     init(device: SimulatedDevice) throws(ModbusServerError) {
         self.device = device
         var ranges: [RegisterTable: Range<Int>] = [:]
-        for point in device.profile.points {
+        // The settings registers too, so that `commission` can write and read them back.
+        for point in device.profile.points + Self.settingPoints(of: device.profile) {
             let lower = Int(point.address), upper = Int(point.address) + point.type.registerCount
             if let r = ranges[point.table] {
                 ranges[point.table] = min(r.lowerBound, lower)..<max(r.upperBound, upper)
@@ -32,6 +33,17 @@ final class DeviceRegisterImage {
             guard let words = try? point.encode(values[point.name] ?? 0) else { continue }
             map.store(point.table, at: Int(point.address), words)
         }
+        for (setting, register) in device.profile.settings?.registers ?? [:] {
+            guard let value = device.storedSetting(setting), let words = try? register.point(setting.rawValue).encode(value) else { continue }
+            map.store(.holding, at: Int(register.address), words)
+        }
+    }
+
+    /// The settings, unlock and apply registers of a profile, as points.
+    static func settingPoints(of profile: DeviceProfile) -> [PointDefinition] {
+        guard let settings = profile.settings else { return [] }
+        let steps = [("unlock", settings.unlock), ("apply", settings.apply)].compactMap { name, write in write.map { $0.register.point(name) } }
+        return settings.registers.map { $0.value.point($0.key.rawValue) } + steps
     }
 
     /// After a write request was answered: hands every point the write touched back to the model.
@@ -43,6 +55,15 @@ final class DeviceRegisterImage {
                   let words = map.load(table, at: start, count: point.type.registerCount) else { continue }
             let (value, _) = point.decode(words)
             if let value { device.write(point.name, value: value.doubleValue) }
+        }
+        guard table == .holding else { return }
+        for (setting, register) in device.profile.settings?.registers ?? [:] {
+            let point = register.point(setting.rawValue)
+            let start = Int(register.address), end = start + register.type.registerCount
+            guard start < address + count, end > address,
+                  let words = map.load(.holding, at: start, count: register.type.registerCount),
+                  let value = point.decode(words).0 else { continue }
+            device.commission(setting, stored: value.doubleValue)
         }
     }
 
@@ -76,20 +97,31 @@ struct PlannedReply: Equatable {
 final class ModbusResponder {
     let framing: ModbusFraming
     private let builder: ModbusReplyBuilder
-    private var images: [UInt8: DeviceRegisterImage] = [:]
+    /// In scenario order; two may answer the same unit (factory-fresh meters on one line).
+    private var images: [DeviceRegisterImage] = []
     private var random: SplitMixGenerator
 
     init(framing: ModbusFraming, devices: [SimulatedDevice], seed: UInt64) throws(ModbusServerError) {
         self.framing = framing
         builder = try ModbusReplyBuilder(framing: framing)
-        for device in devices { images[device.unit.rawValue] = try DeviceRegisterImage(device: device) }
+        for device in devices { images.append(try DeviceRegisterImage(device: device)) }
         random = SplitMixGenerator(seed: seed)
     }
 
     /// `adu` is the whole request (RTU frame with CRC, or MBAP + PDU); `unit` and `pdu` taken from it.
     /// nil means stay silent.
     func respond(to adu: [UInt8], unit: UInt8, pdu: ArraySlice<UInt8>) -> PlannedReply? {
-        guard let image = images[unit] else { return nil }
+        guard let image = images.first(where: { $0.device.unit.rawValue == unit }) else { return nil }
+        return respond(to: adu, image: image, pdu: pdu)
+    }
+
+    /// The replies of every device at `unit` (commissioning moves devices between units, and two
+    /// factory-fresh meters share one); devices that stay silent are left out.
+    func respondAll(to adu: [UInt8], unit: UInt8, pdu: ArraySlice<UInt8>) -> [PlannedReply] {
+        images.filter { $0.device.unit.rawValue == unit }.compactMap { respond(to: adu, image: $0, pdu: pdu) }
+    }
+
+    private func respond(to adu: [UInt8], image: DeviceRegisterImage, pdu: ArraySlice<UInt8>) -> PlannedReply? {
         let device = image.device
         device.countRequest()
         let faults = device.faults
@@ -120,7 +152,7 @@ final class ModbusResponder {
         try? builder.exception(to: adu, code: .gatewayTargetFailed)
     }
 
-    var units: [UInt8] { images.keys.sorted() }
+    var units: [UInt8] { images.map(\.device.unit.rawValue).sorted() }
 }
 
 /// Byte-level faults applied to a finished reply.

@@ -5,12 +5,16 @@ import Synchronization
 /// and faults. Shared between the thread that serves it and the control channel, so all state
 /// sits behind a lock.
 public final class SimulatedDevice: Sendable {
-    public let unit: UnitID
+    /// The unit id it answers; commissioning moves it (`SimulatedDevice+Commissioning.swift`).
+    public var unit: UnitID { currentUnit.withLock { $0 } }
     public let profile: DeviceProfile
     public let kind: DeviceModelKind
     public let seed: UInt64
     private let clock: any SimulationClock
     private let state: Mutex<State>
+    let currentUnit: Mutex<UnitID>
+    /// Settings written by `meteragent commission`, and those waiting for a restart.
+    let commissioning = Mutex(CommissioningState())
 
     struct State {
         var model: DeviceModel
@@ -22,7 +26,7 @@ public final class SimulatedDevice: Sendable {
 
     public init(unit: UnitID, profile: DeviceProfile, kind: DeviceModelKind? = nil, seed: UInt64,
                 faults: DeviceFaults = DeviceFaults(), clock: any SimulationClock) {
-        self.unit = unit
+        currentUnit = Mutex(unit)
         self.profile = profile
         let kind = kind ?? DeviceModelKind(medium: profile.medium)
         self.kind = kind

@@ -44,8 +44,23 @@ public final class RTULineServer: SerialLineServer {
             for device in devices { _ = responder.respond(to: frame.bytes, unit: device.unit.rawValue, pdu: frame.pdu) }
             return true
         }
-        guard let reply = responder.respond(to: frame.bytes, unit: frame.unit, pdu: frame.pdu) else { return line.ignore() }
-        return line.reply(reply.bytes, to: request, requestBytes: frame.bytes.count, delay: Double(reply.delayMs) / 1000)
+        let replies = responder.respondAll(to: frame.bytes, unit: frame.unit, pdu: frame.pdu)
+        guard let reply = replies.first else { return line.ignore() }
+        // Meters sharing a unit (factory-fresh ones) all answer: the client reads one garbled frame.
+        let bytes = replies.count == 1 ? reply.bytes : Self.collide(replies.map(\.bytes))
+        return line.reply(bytes, to: request, requestBytes: frame.bytes.count, delay: Double(reply.delayMs) / 1000)
+    }
+
+    /// Replies sent at once on one RS-485 pair: a driver sending a 0 bit wins over one sending the
+    /// idle 1, so the bytes overlap as their AND.
+    static func collide(_ replies: [[UInt8]]) -> [UInt8] {
+        var wire: [UInt8] = []
+        for reply in replies {
+            for (i, byte) in reply.enumerated() {
+                if i < wire.count { wire[i] &= byte } else { wire.append(byte) }
+            }
+        }
+        return wire
     }
 }
 

@@ -1,0 +1,169 @@
+import Foundation
+import Testing
+
+/// `meteragent commission` against `metersim`: a factory-fresh meter on a line with others gets
+/// its own unit id and the line's rate, two meters at the factory unit are refused, and a DL/T 645
+/// meter gets a new address and rate.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct CommissionTests {
+    /// A line at 9600 8N1: the new SDM630 still at the factory unit 1, two meters already commissioned.
+    static let scenario = """
+    lines:
+      - id: rs485
+        baud: 9600
+        devices:
+          - {unit: 1, profile: eastron-sdm630, model: electricity, seed: 31}
+          - {unit: 2, profile: eastron-sdm120, model: electricity, seed: 32}
+          - {unit: 3, profile: eastron-sdm630, model: electricity, seed: 33}
+
+    """
+
+    static func commission(_ pty: String, _ options: [String]) throws -> ChildProcess {
+        try ChildProcess(Paths.meteragent, ["commission", "--port", pty, "--profiles", Paths.profiles, "--timeout-ms", "400"] + options)
+    }
+
+    /// The site-config lines the command printed, from `buses:` on.
+    static func entry(_ stdout: String) -> String {
+        guard let start = stdout.range(of: "buses:\n") else { return "" }
+        return String(stdout[start.lowerBound...])
+    }
+
+    /// `config validate` accepts the printed entry and `run --once` reads every point of it.
+    static func checkEntry(_ entry: String, device: String) throws {
+        let dir = try Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let site = try writeSite("gateway: gw-commission\n" + entry, in: dir)
+        let validate = try runCommand(Paths.meteragent, ["config", "validate", site])
+        #expect(validate.status == 0, "\(validate.stderr)\n\(entry)")
+        let run = try runCommand(Paths.meteragent, ["run", site, "--once"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let readings = jsonLines(run.stdout).filter { $0["device"] as? String == device }
+        #expect(!readings.isEmpty, "no readings of \(device): \(run.stdout)\n\(run.stderr)")
+        #expect(readings.allSatisfy { $0["quality"] as? String == "good" }, "\(readings)")
+    }
+
+    @Test func movesAFactoryFreshMeterToANewUnitAndRate() throws {
+        let sim = try Simulator(scenario: Self.scenario)
+        defer { sim.stop() }
+        let pty = try #require(sim.lines["rs485"])
+        let before2 = try sim.state("rs485", 2), before3 = try sim.state("rs485", 3)
+        let child = try Self.commission(pty, ["--profile", "eastron-sdm630", "--unit", "1", "--baud", "9600", "--parity", "none",
+                                              "--new-unit", "7", "--new-baud", "19200", "--restart-wait", "30"])
+        // The SDM630 takes its new settings when switched off and on: the command says so and waits.
+        _ = try child.waitForLine(timeout: 20) { $0.contains("switch it off and on again") }
+        #expect(child.stdout.contains("wrote baud = 19200 (register 0x001C, unit 1, 9600 8N1)"), "\(child.stdout)")
+        #expect(child.stdout.contains("wrote unit_id = 7 (register 0x0014, unit 1, 9600 8N1)"), "\(child.stdout)")
+        #expect(try sim.control("restart rs485 1").contains("ok"))
+        #expect(child.wait(timeout: 60) == 0, "\(child.stdout)\n\(child.stderr)")
+
+        // The simulator's meter now sits at unit 7 and holds what was written.
+        let state = try sim.control("state rs485 7")
+        #expect(state.contains("settings.unit_id=7") && state.contains("settings.baud=19200"), "\(state)")
+        #expect(try sim.control("list").contains("rs485 7 eastron-sdm630"))
+        // Nothing answers at the factory unit any more; the other meters are where they were.
+        #expect(try probe(pty, profile: "eastron-sdm630", ["--unit", "1", "--timeout-ms", "300"]).status == 1)
+        #expect(try probe(pty, profile: "eastron-sdm120", ["--unit", "2"]).status == 0)
+        #expect(try probe(pty, profile: "eastron-sdm630", ["--unit", "3"]).status == 0)
+        #expect(try sim.control("state rs485 2").contains("settings.") == false)
+        #expect(try sim.state("rs485", 2)["energy.import.total"]! >= before2["energy.import.total"]!)
+        #expect(try sim.state("rs485", 3)["energy.import.total"]! >= before3["energy.import.total"]!)
+
+        // Found where it now is, by a plain read at unit 7 and 19200 baud.
+        let moved = try runCommand(Paths.meteragent, ["probe", "--port", pty, "--baud", "19200", "--parity", "none", "--unit", "7",
+                                                      "--profile", "eastron-sdm630", "--profiles", Paths.profiles, "--json"])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(jsonLines(moved.stdout).count == 15)
+
+        let entry = Self.entry(child.stdout)
+        #expect(entry.contains("{id: rs485, type: serial, port: \(pty), baud: 19200, parity: none}"), "\(child.stdout)")
+        #expect(entry.contains("{id: meter-7, bus: rs485, unit: 7, profile: eastron-sdm630}"), "\(child.stdout)")
+        try Self.checkEntry(entry, device: "meter-7")
+    }
+
+    @Test func refusesWhenTwoMetersAnswerAtTheFactoryUnit() throws {
+        let sim = try Simulator(scenario: """
+        lines:
+          - id: rs485
+            baud: 9600
+            devices:
+              - {unit: 1, profile: eastron-sdm630, model: electricity, seed: 41}
+              - {unit: 1, profile: eastron-sdm630, model: electricity, seed: 42}
+              - {unit: 5, profile: eastron-sdm120, model: electricity, seed: 43}
+
+        """)
+        defer { sim.stop() }
+        let pty = try #require(sim.lines["rs485"])
+        let child = try Self.commission(pty, ["--profile", "eastron-sdm630", "--new-unit", "7", "--new-baud", "19200"])
+        #expect(child.wait(timeout: 30) == 1, "\(child.stdout)\n\(child.stderr)")
+        #expect(child.stderr.contains("more than one meter answers at unit 1"), "\(child.stderr)")
+        #expect(child.stderr.contains("Nothing was written"), "\(child.stderr)")
+        #expect(!child.stdout.contains("wrote"), "\(child.stdout)")
+        // Both meters are still factory-fresh: nothing was written to either.
+        let listing = try sim.control("list").split(separator: "\n").filter { $0.hasPrefix("rs485 ") }
+        #expect(listing.filter { $0.hasPrefix("rs485 1 eastron-sdm630") }.count == 2, "\(listing)")
+        #expect(try probe(pty, profile: "eastron-sdm630", ["--unit", "7", "--timeout-ms", "300"]).status == 1)
+    }
+
+    @Test func refusesANewUnitThatIsTaken() throws {
+        let sim = try Simulator(scenario: Self.scenario)
+        defer { sim.stop() }
+        let pty = try #require(sim.lines["rs485"])
+        let child = try Self.commission(pty, ["--profile", "eastron-sdm630", "--new-unit", "3"])
+        #expect(child.wait(timeout: 30) == 1, "\(child.stdout)\n\(child.stderr)")
+        #expect(child.stderr.contains("unit 3 is already taken"), "\(child.stderr)")
+        #expect(try sim.control("state rs485 1").contains("settings.") == false)
+    }
+
+    static let dlt645Scenario = """
+    lines:
+      - id: dlt
+        protocol: dlt645
+        baud: 2400
+        devices:
+          - {address: "202612040001", profile: dlt645-2007-generic, model: electricity, seed: 51}
+
+    """
+
+    @Test func givesADLT645MeterANewAddressAndRate() throws {
+        let sim = try Simulator(scenario: Self.dlt645Scenario)
+        defer { sim.stop() }
+        let pty = try #require(sim.lines["dlt"])
+        let child = try Self.commission(pty, ["--profile", "dlt645-2007-generic", "--baud", "2400", "--parity", "none",
+                                              "--address", "202612040001", "--new-address", "202612040107", "--new-baud", "9600",
+                                              "--bus-id", "dlt-line"])
+        #expect(child.wait(timeout: 60) == 0, "\(child.stdout)\n\(child.stderr)")
+        #expect(child.stdout.contains("wrote address 202612040107 (was 202612040001"), "\(child.stdout)")
+        #expect(child.stdout.contains("wrote rate 9600"), "\(child.stdout)")
+        #expect(try sim.control("list").contains("address=202612040107"))
+        let entry = Self.entry(child.stdout)
+        #expect(entry.contains("{id: dlt-line, type: serial, port: \(pty), baud: 9600, parity: none, protocol: dlt645}"), "\(child.stdout)")
+        #expect(entry.contains("{id: meter-202612040107, bus: dlt-line, address: \"202612040107\", profile: dlt645-2007-generic}"), "\(child.stdout)")
+        try Self.checkEntry(entry, device: "meter-202612040107")
+        // A wrong nameplate address is refused before anything is written.
+        let wrong = try Self.commission(pty, ["--profile", "dlt645-2007-generic", "--baud", "9600", "--parity", "none",
+                                              "--address", "202612040001", "--new-address", "202612040108"])
+        #expect(wrong.wait(timeout: 30) == 1)
+        #expect(wrong.stderr.contains("is 202612040107, not 202612040001"), "\(wrong.stderr)")
+    }
+
+    @Test func refusesADLT645LineWithTwoMeters() throws {
+        let sim = try Simulator(scenario: """
+        lines:
+          - id: dlt
+            protocol: dlt645
+            baud: 2400
+            devices:
+              - {address: "202612040001", profile: dlt645-2007-generic, model: electricity, seed: 61}
+              - {address: "202612040002", profile: dlt645-2007-generic, model: electricity, seed: 62}
+
+        """)
+        defer { sim.stop() }
+        let pty = try #require(sim.lines["dlt"])
+        let child = try Self.commission(pty, ["--profile", "dlt645-2007-generic", "--baud", "2400", "--parity", "none",
+                                              "--new-address", "202612040107"])
+        #expect(child.wait(timeout: 30) == 1, "\(child.stdout)\n\(child.stderr)")
+        #expect(child.stderr.contains("Nothing was written"), "\(child.stderr)")
+        let listing = try sim.control("list")
+        #expect(listing.contains("address=202612040001") && listing.contains("address=202612040002"), "\(listing)")
+    }
+}
