@@ -39,13 +39,16 @@ public final class RTULineServer: SerialLineServer {
 
     /// Returns false when the server is stopping.
     private func handle(_ frame: ModbusRTUFrame, _ request: LineRequest, responder: ModbusResponder) -> Bool {
-        // Broadcast: every device applies a write, nobody answers.
+        // Broadcast: every device that hears the client applies a write, nobody answers.
         if frame.unit == 0 {
-            for device in devices { _ = responder.respond(to: frame.bytes, unit: device.unit.rawValue, pdu: frame.pdu) }
+            for device in devices where line.hears(device) { _ = responder.respond(to: frame.bytes, unit: device.unit.rawValue, pdu: frame.pdu) }
             return true
         }
+        let device = device(unit: frame.unit)
+        if let device, !line.hears(device) { return line.mismatch(request, requestBytes: frame.bytes.count, device: device) }
         guard let reply = responder.respond(to: frame.bytes, unit: frame.unit, pdu: frame.pdu) else { return line.ignore() }
-        return line.reply(reply.bytes, to: request, requestBytes: frame.bytes.count, delay: Double(reply.delayMs) / 1000)
+        return line.reply(reply.bytes, to: request, requestBytes: frame.bytes.count, delay: Double(reply.delayMs) / 1000,
+                          framing: device.map(line.framing(of:)))
     }
 }
 
