@@ -73,6 +73,8 @@ struct CommissionTests {
                                                       "--profile", "eastron-sdm630", "--profiles", Paths.profiles, "--json"])
         #expect(moved.status == 0, "\(moved.stderr)")
         #expect(jsonLines(moved.stdout).count == 15)
+        // It really moved to 19200: at the line's old rate it hears only noise.
+        #expect(try probe(pty, profile: "eastron-sdm630", ["--unit", "7", "--timeout-ms", "300"]).status == 1)
 
         let entry = Self.entry(child.stdout)
         #expect(entry.contains("{id: rs485, type: serial, port: \(pty), baud: 19200, parity: none}"), "\(child.stdout)")
@@ -162,6 +164,7 @@ struct CommissionTests {
         let child = try Self.commission(pty, ["--profile", "dlt645-2007-generic", "--baud", "2400", "--parity", "none",
                                               "--new-address", "202612040107"])
         #expect(child.wait(timeout: 30) == 1, "\(child.stdout)\n\(child.stderr)")
+        #expect(child.stderr.contains("more than one meter answers on \(pty) at 2400 8N1"), "\(child.stderr)")
         #expect(child.stderr.contains("Nothing was written"), "\(child.stderr)")
         let listing = try sim.control("list")
         #expect(listing.contains("address=202612040001") && listing.contains("address=202612040002"), "\(listing)")

@@ -115,10 +115,10 @@ final class ModbusResponder {
         return respond(to: adu, image: image, pdu: pdu)
     }
 
-    /// The replies of every device at `unit` (commissioning moves devices between units, and two
-    /// factory-fresh meters share one); devices that stay silent are left out.
-    func respondAll(to adu: [UInt8], unit: UInt8, pdu: ArraySlice<UInt8>) -> [PlannedReply] {
-        images.filter { $0.device.unit.rawValue == unit }.compactMap { respond(to: adu, image: $0, pdu: pdu) }
+    /// The replies of every device at `unit` that `hears` the client (commissioning moves devices
+    /// between units, and two factory-fresh meters share one); devices that stay silent are left out.
+    func respondAll(to adu: [UInt8], unit: UInt8, pdu: ArraySlice<UInt8>, where hears: (SimulatedDevice) -> Bool) -> [PlannedReply] {
+        images.filter { $0.device.unit.rawValue == unit && hears($0.device) }.compactMap { respond(to: adu, image: $0, pdu: pdu) }
     }
 
     private func respond(to adu: [UInt8], image: DeviceRegisterImage, pdu: ArraySlice<UInt8>) -> PlannedReply? {
@@ -130,6 +130,8 @@ final class ModbusResponder {
         do {
             if let code = faults.exception {
                 bytes = try builder.exception(to: adu, code: ModbusExceptionCode(rawValue: code))
+            } else if let identification = Self.identification(of: device, asked: pdu) {
+                bytes = framed(identification, to: adu, unit: device.unit.rawValue)
             } else {
                 image.refresh()
                 bytes = try builder.reply(to: adu, map: image.map)
@@ -145,6 +147,34 @@ final class ModbusResponder {
         if bytes.isEmpty { return nil } // broadcast
         bytes = ReplyCorruption.apply(faults, to: bytes, framing: framing, random: &random)
         return PlannedReply(bytes: bytes, delayMs: faults.delayMs)
+    }
+
+    /// The reply PDU to Read Device Identification (0x2B, MEI 0x0E, read code 01 basic or 04 one
+    /// object) from a device whose profile has an `identification:` block; nil for any other
+    /// request, or for a device without one (libmodbus then answers "illegal function", as many
+    /// meters do).
+    static func identification(of device: SimulatedDevice, asked pdu: ArraySlice<UInt8>) -> [UInt8]? {
+        let request = Array(pdu)
+        guard request.count >= 4, request[0] == 0x2B, request[1] == 0x0E, let id = device.profile.identification else { return nil }
+        let objects = [id.vendor, id.productCode, id.revision.isEmpty ? "1.0" : id.revision].map { Array($0.utf8.prefix(64)) }
+        let readCode = request[2]
+        let wanted: [Int] = readCode == 0x04 ? (Int(request[3]) < objects.count ? [Int(request[3])] : []) : Array(objects.indices)
+        guard !wanted.isEmpty else { return nil }
+        var reply: [UInt8] = [0x2B, 0x0E, readCode, 0x01, 0x00, 0x00, UInt8(wanted.count)]
+        for index in wanted {
+            reply += [UInt8(index), UInt8(objects[index].count)] + objects[index]
+        }
+        return reply
+    }
+
+    /// `pdu` as an RTU frame (unit, PDU, CRC) or a TCP ADU (the request's MBAP header with the new length).
+    private func framed(_ pdu: [UInt8], to adu: [UInt8], unit: UInt8) -> [UInt8] {
+        switch framing {
+        case .rtu: return ModbusCRC.appending(to: [unit] + pdu)
+        case .tcp:
+            let length = pdu.count + 1
+            return Array(adu.prefix(4)) + [UInt8(length >> 8), UInt8(length & 0xFF), unit] + pdu
+        }
     }
 
     /// For TCP requests to a unit nobody serves: a gateway's answer.

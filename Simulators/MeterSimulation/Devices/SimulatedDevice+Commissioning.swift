@@ -8,8 +8,6 @@ struct CommissioningState: Sendable {
     var pending: [ModbusSetting: Double] = [:]
     /// The parity a commissioned meter uses; a pty cannot carry parity, so it is only reported.
     var parity: String?
-    /// The rate a commissioned meter was told to use.
-    var baud: Int?
 }
 
 extension SimulatedDevice {
@@ -73,6 +71,6 @@ extension SimulatedDevice {
 
     /// DL/T 645 0x17 and the Modbus baud register: the meter's UART runs at `baud` from now on.
     func takeBaud(_ baud: Int) {
-        commissioning.withLock { $0.baud = baud }
+        self.baud = baud
     }
 }

@@ -22,10 +22,12 @@ public final class SimulatedDevice: Sendable {
         /// Values fixed by `set` or by a Modbus write that the physics does not use.
         var overrides: [String: Double] = [:]
         var requests = 0
+        /// The rate the meter's UART runs at; nil = its line's.
+        var baud: Int?
     }
 
     public init(unit: UnitID, profile: DeviceProfile, kind: DeviceModelKind? = nil, seed: UInt64,
-                faults: DeviceFaults = DeviceFaults(), clock: any SimulationClock) {
+                faults: DeviceFaults = DeviceFaults(), baud: Int? = nil, clock: any SimulationClock) {
         currentUnit = Mutex(unit)
         self.profile = profile
         let kind = kind ?? DeviceModelKind(medium: profile.medium)
@@ -34,7 +36,15 @@ public final class SimulatedDevice: Sendable {
         self.clock = clock
         var model = DeviceModel(kind: kind, seed: seed, profile: profile)
         model.advance(to: clock.now())
-        state = Mutex(State(model: model, faults: faults))
+        state = Mutex(State(model: model, faults: faults, baud: baud))
+    }
+
+    /// The baud rate this meter listens and answers at; nil means its line's. A line serves it
+    /// only while the client's port is set to this rate (see `PacedLine.hears`); commissioning a
+    /// new rate sets it.
+    public var baud: Int? {
+        get { state.withLock { $0.baud } }
+        set { state.withLock { $0.baud = newValue } }
     }
 
     public var faults: DeviceFaults { state.withLock { $0.faults } }

@@ -114,7 +114,7 @@ struct DeviceBuilder: Sendable {
         }
         let seed = spec.seed ?? SeededNoise.mix(self.seed ^ SeededNoise.stableHash(endpoint) ^ UInt64(spec.unit.rawValue))
         let device = SimulatedDevice(unit: spec.unit, profile: profile, kind: spec.model, seed: seed,
-                                     faults: spec.faults, clock: clock)
+                                     faults: spec.faults, baud: spec.baud, clock: clock)
         for (name, value) in spec.pinned.sorted(by: { $0.key < $1.key }) { device.set(name, to: value) }
         return device
     }

@@ -7,7 +7,7 @@ public enum ScenarioLoader {
     static let topKeys = ["profiles", "lines", "tcp", "control", "seed"]
     static let lineKeys = ["id", "link", "baud", "parity", "data_bits", "stop_bits", "devices", "protocol"]
     static let tcpKeys = ["id", "port", "count", "devices"]
-    static let deviceKeys = ["unit", "profile", "model", "seed", "faults", "set", "address", "di_order", "password", "esam"]
+    static let deviceKeys = ["unit", "profile", "model", "seed", "faults", "set", "address", "di_order", "password", "esam", "baud"]
 
     public static func load(path: String) throws(ConfigErrors) -> Scenario {
         guard let text = readTextFile(path) else {
@@ -175,6 +175,7 @@ public enum ScenarioLoader {
                 }
             }
             if let node = m["seed"], let seed = d.integer(node, in: 0...Int.max) { device.seed = UInt64(seed) }
+            if let node = m["baud"], let baud = d.integer(node, in: 300...4_000_000) { device.baud = baud }
             if let node = m["faults"], case let .mapping(entries) = node.kind {
                 for entry in entries {
                     guard let name = entry.key.scalar, let value = entry.value.scalar else {
