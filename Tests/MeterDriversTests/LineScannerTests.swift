@@ -155,4 +155,23 @@ import Testing
             "found dlt645 meter 000000003402 at 9600 8N1 (profile dlt645-2007-generic)",
         ])
     }
+
+    @Test func collidingCJT188MetersAreFoundWithTheProfileOfTheirType() throws {
+        func meter(_ address: String, _ unit: UInt8, _ profile: String) throws -> CJT188SimulatedMeter {
+            let device = try device(unit, profile)
+            return CJT188SimulatedMeter(address: try #require(CJT188Address(written: address)),
+                                        meterType: CJT188SimulatedMeter.meterType(for: device.profile), device: device)
+        }
+        let server = try CJT188LineServer(id: "mbus", settings: SerialSettings(baud: 9600), meters: [
+            try meter("00000000001234", 1, "cjt188-water-cold"), try meter("00000012345678", 2, "cjt188-gas"),
+        ], clock: clock)
+        try server.start()
+        defer { server.stop() }
+        let (findings, _) = try scan(ScanOptions(ports: [server.slavePath], bauds: [9600], parities: [.none],
+                                                 units: [], protocols: [.cjt188], turnaroundMs: 20))
+        #expect(findings.map(\.line) == [
+            "found cjt188 meter 00000000001234 at 9600 8N1: meter type 0x10 (profile cjt188-water-cold)",
+            "found cjt188 meter 00000012345678 at 9600 8N1: meter type 0x30 (profile cjt188-gas)",
+        ])
+    }
 }

@@ -1,4 +1,5 @@
 import MeterCore
+import MeterProtocols
 
 /// One meter a scan found: where, at which line settings, who it says it is, and the profile
 /// that fits (nil when nothing identified it).
@@ -35,7 +36,7 @@ public struct ScanFinding: Sendable, Hashable {
         } else if protocolName == .modbus {
             text += ": no device identification"
         }
-        if let meterType { text += " (meter type 0x" + String(meterType, radix: 16, uppercase: true) + ")" }
+        if let meterType { text += ": meter type 0x" + Hex.byte(meterType) }
         return text + (profile.map { " (profile \($0))" } ?? " (profile unknown)")
     }
 }

@@ -34,8 +34,10 @@ public struct ScanProposal: Sendable {
                     groups.append(Group(protocolName: finding.protocolName, settings: finding.settings, findings: [finding]))
                 }
             }
-            // The most meters stay where they are; ties go to the first found.
-            guard let chosen = groups.indices.max(by: { groups[$0].findings.count < groups[$1].findings.count || ($0 > $1 && groups[$0].findings.count == groups[$1].findings.count) }) else { continue }
+            // The bus goes where the most meters can be read as proposed (a profile named),
+            // then where the most answered; ties go to the first found.
+            func rank(_ g: Group) -> (Int, Int) { (g.findings.filter { $0.profile != nil }.count, g.findings.count) }
+            guard let chosen = groups.indices.max(by: { rank(groups[$0]) < rank(groups[$1]) || (rank(groups[$0]) == rank(groups[$1]) && $0 > $1) }) else { continue }
             let group = groups[chosen]
             let bus = "line\(index + 1)-\(group.protocolName.rawValue)-\(group.settings.baud)"
             buses.append("  - {id: \(bus), type: serial, port: \(port), baud: \(group.settings.baud), parity: \(group.settings.parity.rawValue), "
