@@ -2,7 +2,6 @@ import MeterCore
 import MeterIO
 import MeterProtocols
 import MeterSimulation
-import Synchronization
 import Testing
 @testable import MeterDrivers
 
@@ -112,11 +111,12 @@ import Testing
     }
 
     func scan(_ options: ScanOptions) throws -> (findings: [ScanFinding], notes: [String]) {
-        let notes = Mutex<[String]>([])
+        final class Notes { var texts: [String] = [] }
+        let notes = Notes()
         let findings = try LineScanner(options: options, profiles: try ProfileLoader.loadDirectory(Paths.profiles)) { event in
-            if case let .note(text) = event { notes.withLock { $0.append(text) } }
+            if case let .note(text) = event { notes.texts.append(text) }
         }.run()
-        return (findings, notes.withLock { $0 })
+        return (findings, notes.texts)
     }
 
     @Test func modbusUnitsAtTwoRatesWithTheirProfilesAndParityLeftOutOnAPty() throws {
