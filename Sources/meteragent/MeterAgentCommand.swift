@@ -20,7 +20,7 @@ struct MeterAgentCommand: AsyncParsableCommand {
         """,
         version: MeterAgentVersion.current,
         subcommands: [Run.self, Read.self, Probe.self, Commission.self, Ports.self, Plan.self, Config.self, Relay.self, Valve.self, TimeSync.self, Buffer.self,
-                      Keys.self, Sign.self]
+                      Keys.self, Sign.self, Scan.self]
     )
 
     /// Settles malloc before any other thread allocates (one arena for the whole process), then

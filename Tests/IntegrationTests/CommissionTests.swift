@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// `meteragent commission` against `metersim`: a factory-fresh meter on a line with others gets
-/// its own unit id and the line's rate, two meters at the factory unit are refused, and a DL/T 645
-/// meter gets a new address and rate.
+/// its own unit id and a new rate (and `scan` finds it there), two meters at the factory unit are
+/// refused, and a DL/T 645 meter gets a new address and rate.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct CommissionTests {
     /// A line at 9600 8N1: the new SDM630 still at the factory unit 1, two meters already commissioned.
@@ -68,11 +68,16 @@ struct CommissionTests {
         #expect(try sim.state("rs485", 2)["energy.import.total"]! >= before2["energy.import.total"]!)
         #expect(try sim.state("rs485", 3)["energy.import.total"]! >= before3["energy.import.total"]!)
 
-        // Found where it now is, by a plain read at unit 7 and 19200 baud.
-        let moved = try runCommand(Paths.meteragent, ["probe", "--port", pty, "--baud", "19200", "--parity", "none", "--unit", "7",
-                                                      "--profile", "eastron-sdm630", "--profiles", Paths.profiles, "--json"])
-        #expect(moved.status == 0, "\(moved.stderr)")
-        #expect(jsonLines(moved.stdout).count == 15)
+        // `scan` finds it there, and the others where they were.
+        let scan = try runCommand(Paths.meteragent, ["scan", "--port", pty, "--bauds", "9600,19200", "--parity", "none", "--units", "1-8",
+                                                     "--protocols", "modbus", "--turnaround-ms", "30", "--profiles", Paths.profiles], timeout: 120)
+        #expect(scan.status == 0, "\(scan.stderr)")
+        let found = scan.stdout.split(separator: "\n").filter { $0.hasPrefix("found ") }.map(String.init)
+        #expect(found == [
+            "found modbus unit 2 at 9600 8N1: Eastron SDM120 (profile eastron-sdm120)",
+            "found modbus unit 3 at 9600 8N1: Eastron SDM630 (profile eastron-sdm630)",
+            "found modbus unit 7 at 19200 8N1: Eastron SDM630 (profile eastron-sdm630)",
+        ], "\(scan.stdout)")
         // It really moved to 19200: at the line's old rate it hears only noise.
         #expect(try probe(pty, profile: "eastron-sdm630", ["--unit", "7", "--timeout-ms", "300"]).status == 1)
 

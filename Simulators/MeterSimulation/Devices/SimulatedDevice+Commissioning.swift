@@ -6,19 +6,17 @@ import MeterProtocols
 struct CommissioningState: Sendable {
     var stored: [ModbusSetting: Double] = [:]
     var pending: [ModbusSetting: Double] = [:]
-    /// The parity a commissioned meter uses; a pty cannot carry parity, so it is only reported.
-    var parity: String?
 }
 
 extension SimulatedDevice {
     /// The number the register of `setting` holds now: what was last written, else the meter's
-    /// own setting (its unit id; the profile's line defaults for baud rate and parity).
+    /// own setting (its unit id, its own baud rate, else the profile's line defaults).
     func storedSetting(_ setting: ModbusSetting) -> Double? {
         if let written = commissioning.withLock({ $0.stored[setting] }) { return written }
         guard let register = profile.settings?.registers[setting] else { return nil }
         switch setting {
         case .unitID: return Double(unit.rawValue)
-        case .baud: return register.storedValue(for: String(profile.serialDefaults.baud))
+        case .baud: return register.storedValue(for: String(baud ?? profile.serialDefaults.baud))
         case .parity: return register.storedValue(for: profile.serialDefaults.parity.rawValue)
         case .ctRatio, .vtRatio: return nil
         }
@@ -62,7 +60,8 @@ extension SimulatedDevice {
         case .baud:
             if let baud = Int(written) { takeBaud(baud) }
         case .parity:
-            commissioning.withLock { $0.parity = written }
+            // A pty cannot carry parity (PARENB is refused): the stored register, shown by `state`, is all of it.
+            break
         case .ctRatio, .vtRatio:
             // The ratio scales what the meter reports from its transformer; the model has none.
             set("settings.\(setting.rawValue)", to: value)
