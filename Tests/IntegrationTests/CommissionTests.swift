@@ -174,4 +174,67 @@ struct CommissionTests {
         let listing = try sim.control("list")
         #expect(listing.contains("address=202612040001") && listing.contains("address=202612040002"), "\(listing)")
     }
+
+    /// A model that switches at once: the command follows it after each write. The profile sits in
+    /// a profiles directory of its own (with copies of the shipped ones) that `metersim` reads too.
+    static let afterReplyProfile = """
+    manufacturer: Test
+    model: After-reply meter
+    medium: electricity
+    serial: {baud: 9600}
+    settings:
+      unlock:   {register: 0x0200, value: 1234}
+      unit_id:  {register: 0x0100}
+      baud:     {register: 0x0101, codes: {9600: 3, 19200: 4}}
+      ct_ratio: {register: 0x0102, range: [1, 5000]}
+      apply:    {register: 0x0201, value: 1}
+      takes_effect: after_reply
+    defaults: {table: input, type: f32}
+    points:
+      - {name: voltage.l1, address: 0x0000, unit: V}
+      - {name: energy.import.total, address: 0x0048, unit: kWh, billing: true}
+    """
+
+    @Test func followsAMeterThatSwitchesAtOnceThroughUnlockAndApply() throws {
+        let dir = try Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let profiles = dir.appendingPathComponent("profiles")
+        try FileManager.default.copyItem(atPath: Paths.profiles, toPath: profiles.path)
+        try Self.afterReplyProfile.write(to: profiles.appendingPathComponent("test-after-reply.yaml"), atomically: true, encoding: .utf8)
+        let scenario = dir.appendingPathComponent("scenario.yaml")
+        try """
+        profiles: \(profiles.path)
+        lines:
+          - id: rs485
+            baud: 9600
+            devices:
+              - {unit: 1, profile: test-after-reply, model: electricity, seed: 71}
+              - {unit: 2, profile: eastron-sdm120, model: electricity, seed: 72}
+        """.write(to: scenario, atomically: true, encoding: .utf8)
+        let sim = try ChildProcess(Paths.metersim, [scenario.path])
+        defer { sim.stop() }
+        let pty = String(try sim.waitForLine { $0.hasPrefix("line rs485 ") }.dropFirst("line rs485 ".count))
+        try sim.waitForLine { $0 == "ready" }
+
+        let child = try ChildProcess(Paths.meteragent, ["commission", "--port", pty, "--profiles", profiles.path, "--timeout-ms", "400",
+                                                        "--profile", "test-after-reply", "--new-unit", "9", "--new-baud", "19200",
+                                                        "--ct-ratio", "200"])
+        #expect(child.wait(timeout: 60) == 0, "\(child.stdout)\n\(child.stderr)")
+        let wrote = child.stdout.split(separator: "\n").filter { $0.hasPrefix("wrote ") }
+        #expect(wrote == [
+            "wrote unlock = 1234 (register 0x0200, unit 1, 9600 8N1)",
+            "wrote ct_ratio = 200 (register 0x0102, unit 1, 9600 8N1)",
+            "wrote baud = 19200 (register 0x0101, unit 1, 9600 8N1)",
+            "wrote unit_id = 9 (register 0x0100, unit 1, 19200 8N1)",
+            "wrote apply = 1 (register 0x0201, unit 9, 19200 8N1)",
+        ], "\(child.stdout)")
+        #expect(child.stdout.contains("{id: meter-9, bus: rs485, unit: 9, profile: test-after-reply}"), "\(child.stdout)")
+        let probe = { (unit: String, baud: String, profile: String) throws -> Int32 in
+            try runCommand(Paths.meteragent, ["probe", "--port", pty, "--baud", baud, "--parity", "none", "--unit", unit, "--timeout-ms", "300",
+                                              "--profile", profile, "--profiles", profiles.path]).status
+        }
+        #expect(try probe("9", "19200", "test-after-reply") == 0)
+        #expect(try probe("1", "9600", "test-after-reply") == 1)
+        #expect(try probe("2", "9600", "eastron-sdm120") == 0, "the other meter is untouched")
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import MeterCore
 import MeterProtocols
 @testable import MeterSimulation
@@ -48,6 +49,23 @@ import Testing
         #expect(Self.readHolding(responder, unit: 1, 0x0100, count: 1) == nil, "nothing at the old unit")
         #expect(Self.readHolding(responder, unit: 9, 0x0100, count: 3)?.dropFirst(3).prefix(6) == [0, 9, 0, 4, 0, 200])
         #expect(device.commissionedSettings == ["settings.unit_id=9", "settings.baud=19200", "settings.ct_ratio=200"])
+    }
+
+    @Test func aModelWithAnUnlockStepRefusesSettingsUntilUnlocked() throws {
+        let text = Self.afterReply.replacingOccurrences(of: "settings:\n", with: "settings:\n  unlock: {register: 0x0200, value: 1234}\n")
+        let profile = try ProfileLoader.load(text: text, file: "t.yaml", name: "t")
+        let device = SimulatedDevice(unit: UnitID(1), profile: profile, seed: 1, clock: ManualClock())
+        let responder = try ModbusResponder(framing: .rtu, devices: [device], seed: 1)
+        let refused = try #require(Self.write(responder, unit: 1, 0x0100, 9))
+        #expect(refused.bytes[1] == 0x90 && refused.bytes[2] == 0x03, "exception 03 while locked")
+        #expect(Self.write(responder, unit: 1, 0x0200, 1111) != nil)
+        #expect(Self.write(responder, unit: 1, 0x0100, 9)?.bytes[1] == 0x90, "a wrong unlock value leaves it locked")
+        #expect(device.unit == UnitID(1))
+        #expect(Self.write(responder, unit: 1, 0x0200, 1234)?.bytes[1] == 0x10)
+        #expect(Self.write(responder, unit: 1, 0x0100, 9)?.bytes[1] == 0x10)
+        #expect(device.unit == UnitID(9))
+        device.restart()
+        #expect(Self.write(responder, unit: 9, 0x0100, 10)?.bytes[1] == 0x90, "locked again after a restart")
     }
 
     @Test func anEastronMeterWaitsForARestart() throws {

@@ -39,6 +39,14 @@ final class DeviceRegisterImage {
         }
     }
 
+    /// A write to a settings register of a model with an unlock step, before the unlock value was
+    /// written: refused (exception 03), so that a commissioning that skips the step fails.
+    func isLockedSettingsWrite(pdu: ArraySlice<UInt8>) -> Bool {
+        guard let settings = device.profile.settings, settings.unlock != nil, !device.isUnlocked,
+              let (table, address, count) = Self.writtenRange(pdu: pdu), table == .holding else { return false }
+        return settings.registers.values.contains { Int($0.address) < address + count && Int($0.address) + $0.type.registerCount > address }
+    }
+
     /// The settings, unlock and apply registers of a profile, as points.
     static func settingPoints(of profile: DeviceProfile) -> [PointDefinition] {
         guard let settings = profile.settings else { return [] }
@@ -57,6 +65,13 @@ final class DeviceRegisterImage {
             if let value { device.write(point.name, value: value.doubleValue) }
         }
         guard table == .holding else { return }
+        if let unlock = device.profile.settings?.unlock {
+            let start = Int(unlock.register.address), end = start + unlock.register.type.registerCount
+            if start < address + count, end > address, let words = map.load(.holding, at: start, count: unlock.register.type.registerCount),
+               unlock.register.point("unlock").decode(words).0?.doubleValue == unlock.value {
+                device.unlock()
+            }
+        }
         for (setting, register) in device.profile.settings?.registers ?? [:] {
             let point = register.point(setting.rawValue)
             let start = Int(register.address), end = start + register.type.registerCount
@@ -132,6 +147,8 @@ final class ModbusResponder {
                 bytes = try builder.exception(to: adu, code: ModbusExceptionCode(rawValue: code))
             } else if let identification = Self.identification(of: device, asked: pdu) {
                 bytes = framed(identification, to: adu, unit: device.unit.rawValue)
+            } else if image.isLockedSettingsWrite(pdu: pdu) {
+                bytes = try builder.exception(to: adu, code: .illegalDataValue)
             } else {
                 image.refresh()
                 bytes = try builder.reply(to: adu, map: image.map)

@@ -6,6 +6,8 @@ import MeterProtocols
 struct CommissioningState: Sendable {
     var stored: [ModbusSetting: Double] = [:]
     var pending: [ModbusSetting: Double] = [:]
+    /// The profile's unlock value was written since the last restart.
+    var unlocked = false
 }
 
 extension SimulatedDevice {
@@ -33,10 +35,19 @@ extension SimulatedDevice {
         if !setting.movesTheMeter || !afterRestart { take(setting, value) }
     }
 
-    /// Switched off and on: settings written since take effect.
+    /// Whether settings writes are taken on a model with an unlock step.
+    var isUnlocked: Bool { commissioning.withLock { $0.unlocked } }
+
+    /// The unlock value landed in its register.
+    func unlock() { commissioning.withLock { $0.unlocked = true } }
+
+    /// Switched off and on: settings written since take effect, and the meter is locked again.
     public func restart() {
         let pending = commissioning.withLock { s -> [ModbusSetting: Double] in
-            defer { s.pending = [:] }
+            defer {
+                s.pending = [:]
+                s.unlocked = false
+            }
             return s.pending
         }
         for setting in ModbusSetting.writeOrder { if let value = pending[setting] { take(setting, value) } }
