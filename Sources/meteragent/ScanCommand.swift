@@ -99,7 +99,7 @@ struct Scan: AsyncParsableCommand {
             if !json {
                 console.line("scanning \(options.ports.joined(separator: ", ")): bauds \(options.bauds.map(String.init).joined(separator: ",")), "
                     + "parity \(options.parities.map(\.rawValue).joined(separator: ",")), \(options.protocols.map(\.rawValue).joined(separator: ","))"
-                    + (options.protocols.contains(.modbus) ? ", \(options.units.count) unit ids" : ""))
+                    + (options.protocols.contains(.modbus) ? ", \(options.units.count) unit id\(options.units.count == 1 ? "" : "s")" : ""))
             }
             let scanner = LineScanner(options: options, profiles: profiles) { console.show($0) }
             do throws(ScanError) { return .success(try scanner.run()) } catch { return .failure(error) }

@@ -39,6 +39,7 @@ import Testing
         #expect(server.pty.terminalBaud == 2400)
         #expect(slow.readInput(unit: 7, address: 0, count: 2).value != nil)
         #expect(slow.readInput(unit: 1, address: 0, count: 2).value == nil)
+        #expect(ControlInterpreter(simulator: simulator).execute("list").contains { $0.hasPrefix("rs485-1 7 eastron-sdm630") && $0.contains(" baud=2400 ") })
         // The rate follows the device at run time (what commissioning a new rate does).
         try #require(simulator.device(endpoint: "rs485-1", unit: 1)).baud = 2400
         #expect(slow.readInput(unit: 1, address: 0, count: 2).value != nil)

@@ -59,6 +59,8 @@ struct LineRequest {
 /// Timing: a pty delivers a request instantly, so a reply is held back for the time the request
 /// would have taken on the wire plus the 3.5-character silence, then written paced at the line's
 /// baud rate (deadline-based, so sleeps do not accumulate drift), then the silence is kept again.
+/// A meter with a rate of its own (`SimulatedDevice.baud`) is paced at that rate, and answers
+/// only while the client's end of the pty is set to it (`hears`).
 public final class PacedLine: Sendable {
     let id: String
     let settings: SerialSettings
@@ -186,12 +188,6 @@ public final class PacedLine: Sendable {
         if !wake.sleep(requestEnd - Monotonic.now() + delay) { return false }
         stats.withLock { $0.replies += 1 }
         return writePaced(bytes, framing: framing)
-    }
-
-    /// A meter's reply with its faults applied: a broken checksum, garbage before the frame, a delay.
-    func reply(_ bytes: [UInt8], to request: LineRequest, requestBytes: Int, faults: DeviceFaults, framing: SerialFraming? = nil) -> Bool {
-        reply(faults.corrupting(bytes, random: request.random), to: request, requestBytes: requestBytes,
-              delay: Double(faults.delayMs) / 1000, framing: framing)
     }
 
     /// Writes `bytes` so that byte i leaves no earlier than i character times after the first,
