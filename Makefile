@@ -136,14 +136,15 @@ BINDIR      := $(PREFIX)/bin
 DATADIR     := $(PREFIX)/share/meteragent
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 UDEVDIR     ?= $(PREFIX)/lib/udev/rules.d
-INSTALLED_FILES := $(BINDIR)/meteragent $(UNITDIR)/meteragent.service $(SYSUSERSDIR)/meteragent.conf \
+INSTALLED_FILES := $(BINDIR)/meteragent $(UNITDIR)/meteragent.service $(SYSUSERSDIR)/meteragent.conf $(TMPFILESDIR)/meteragent.conf \
 	$(UDEVDIR)/61-meteragent-rs485.rules $(SYSCONFDIR)/meteragent/site.yaml.example
 
 install:
 	@test -x "$(BIN)" || { echo "$(BIN) not found: run 'make release' first, or pass BIN=path/to/meteragent"; exit 1; }
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/profiles $(DESTDIR)$(DATADIR)/boards $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVDIR) $(DESTDIR)$(SYSCONFDIR)/meteragent
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVDIR) $(DESTDIR)$(SYSCONFDIR)/meteragent
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/meteragent
 	install -m 0644 Hardware/profiles/*.yaml $(DESTDIR)$(DATADIR)/profiles/
 	install -m 0644 Hardware/boards/*.md Hardware/boards/*.yaml $(DESTDIR)$(DATADIR)/boards/
@@ -151,10 +152,13 @@ install:
 		Hardware/systemd/meteragent.service > $(DESTDIR)$(UNITDIR)/meteragent.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/meteragent.service
 	install -m 0644 Hardware/systemd/meteragent.sysusers $(DESTDIR)$(SYSUSERSDIR)/meteragent.conf
+	sed -e 's|/etc/meteragent|$(SYSCONFDIR)/meteragent|g' Hardware/systemd/meteragent.tmpfiles > $(DESTDIR)$(TMPFILESDIR)/meteragent.conf
+	chmod 0644 $(DESTDIR)$(TMPFILESDIR)/meteragent.conf
 	install -m 0644 Hardware/udev/61-meteragent-rs485.rules $(DESTDIR)$(UDEVDIR)/
 	install -m 0644 Hardware/boards/raspberry-pi-rs485-hat-site.yaml $(DESTDIR)$(SYSCONFDIR)/meteragent/site.yaml.example
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
 		command -v systemd-sysusers >/dev/null && systemd-sysusers $(SYSUSERSDIR)/meteragent.conf || true; \
+		command -v systemd-tmpfiles >/dev/null && systemd-tmpfiles --create $(TMPFILESDIR)/meteragent.conf || true; \
 		command -v udevadm >/dev/null && udevadm control --reload || true; \
 		command -v systemctl >/dev/null && systemctl daemon-reload || true; \
 		echo "installed: edit $(SYSCONFDIR)/meteragent/site.yaml (from site.yaml.example), then systemctl enable --now meteragent"; \

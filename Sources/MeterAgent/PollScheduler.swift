@@ -16,6 +16,7 @@ public final class PollScheduler: Sendable {
     public let site: SiteConfig
     private let buses: [BusID: any MeterBus]
     private let drivers: [DeviceID: any MeterDriver]
+    private let records: [DeviceID: DevicePollRecord]
     private let log: Log
 
     public init(site: SiteConfig, log: Log = .console()) throws(AgentError) {
@@ -37,15 +38,25 @@ public final class PollScheduler: Sendable {
         }
         self.buses = buses
         self.drivers = drivers
+        records = Dictionary(site.devices.map { ($0.id, DevicePollRecord()) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func driver(for device: DeviceID) -> (any MeterDriver)? { drivers[device] }
+
+    /// The open bus of a configured bus id (none for a bus without devices).
+    public func bus(_ id: BusID) -> (any MeterBus)? { buses[id] }
+
+    /// What the poller has seen of `device` so far.
+    public func pollState(of device: DeviceID) -> DevicePollState? { records[device]?.snapshot }
 
     /// Why the bus of `device` failed last (cannot open the port, connection refused…), if it did.
     public func busError(of device: DeviceID) -> String? {
         guard let config = site.devices.first(where: { $0.id == device }) else { return nil }
         return buses[config.bus]?.statistics.lastError
     }
+
+    /// Each open bus's counters (the config health check asks whether every bus opened).
+    public var busStatistics: [BusID: BusStatistics] { buses.mapValues(\.statistics) }
 
     /// One live read of a device, as `meteragent read` does it.
     public func readOnce(_ device: DeviceID, points: [PointName]? = nil) async -> [Reading]? {
@@ -62,9 +73,9 @@ public final class PollScheduler: Sendable {
         log.info("polling", ["devices": String(drivers.count), "buses": String(buses.count), "gateway": site.gatewayID])
         await withTaskGroup(of: Void.self) { group in
             for device in site.devices {
-                guard let driver = drivers[device.id], let bus = buses[device.bus] else { continue }
+                guard let driver = drivers[device.id], let bus = buses[device.bus], let record = records[device.id] else { continue }
                 group.addTask { [log] in
-                    await Self.poll(device: device, driver: driver, bus: bus, sink: sink, clock: clock, stop: stop, log: log,
+                    await Self.poll(device: device, driver: driver, bus: bus, record: record, sink: sink, clock: clock, stop: stop, log: log,
                                     intervalMs: intervalOverrideMs ?? device.pollIntervalMs, liveness: liveness)
                 }
             }
@@ -72,7 +83,7 @@ public final class PollScheduler: Sendable {
         close()
     }
 
-    private static func poll(device: DeviceConfig, driver: any MeterDriver, bus: any MeterBus, sink: some ReadingSink,
+    private static func poll(device: DeviceConfig, driver: any MeterDriver, bus: any MeterBus, record: DevicePollRecord, sink: some ReadingSink,
                              clock: ContinuousClock, stop: ContinuousClock.Instant?, log: Log, intervalMs: Int,
                              liveness: Liveness?) async {
         let interval = Duration.milliseconds(intervalMs)
@@ -90,6 +101,7 @@ public final class PollScheduler: Sendable {
             }
             liveness?.pollCompleted()
             let quality = readings.first { $0.quality != .good }?.quality ?? .good
+            record.polled(good: quality == .good || readings.contains { $0.quality == .good }, quality: quality, atMs: WallClock.nowMs())
             if quality != lastQuality {
                 if quality == .good {
                     log.info("device recovered", ["device.id": device.id.rawValue])

@@ -34,6 +34,8 @@ public actor StoreSink: ReadingSink {
         public var overflowed: [UInt64] = [0, 0, 0]
         public var queued = 0
         public var lastStoredSeq: UInt64?
+        /// Wall-clock ms of the last successful commit.
+        public var lastCommitMs: Int64?
     }
 
     private let store: OutboxStore
@@ -141,6 +143,7 @@ public actor StoreSink: ReadingSink {
             stats.stored += UInt64(seqs.count)
             stats.batches += 1
             stats.lastStoredSeq = seqs.last
+            stats.lastCommitMs = WallClock.nowMs()
             liveness?.storeAnswered(stillQueued: !pending.isEmpty)
             if let first = seqs.first, let last = seqs.last {
                 log.debug("stored seq=\(first)..\(last)", ["records": String(seqs.count)])

@@ -89,6 +89,8 @@ public struct SiteConfig: Sendable, Hashable {
     public var readers: [CardReaderConfig] = []
     /// How card presentations are reported and decided (`cards:`); ids masked when the section is absent.
     public var cards = CardSettings(idPrivacy: .mask)
+    /// How a running agent takes a new config into use (`apply:`).
+    public var apply = ConfigApplySettings()
 
     public init(gatewayID: String, buses: [BusConfig], devices: [DeviceConfig], source: String = "") {
         self.gatewayID = gatewayID

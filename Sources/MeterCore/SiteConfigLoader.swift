@@ -4,7 +4,7 @@ import MeterProtocols
 /// `Hardware/examples/example-site.yaml`) and checks it against the device profiles, reporting
 /// every problem at its file, line and column.
 public enum SiteConfigLoader {
-    static let topKeys = ["gateway", "profiles", "buses", "devices", "mqtt", "store", "commands", "readers", "cards"]
+    static let topKeys = ["gateway", "profiles", "buses", "devices", "mqtt", "store", "commands", "readers", "cards", "apply"]
     static let serialBusKeys = ["id", "type", "port", "baud", "parity", "data_bits", "stop_bits", "rs485",
                                 "protocol", "timeout_ms", "retries", "queue_depth"]
     static let tcpBusKeys = ["id", "type", "host", "port", "protocol", "timeout_ms", "retries", "queue_depth"]
@@ -181,6 +181,7 @@ public enum SiteConfigLoader {
         let commands = top["commands"].map { decodeCommands($0, file: file, into: &d) } ?? CommandSettings()
         // Without a `cards:` section ids are masked: hashing needs a key the site must provide.
         let cards = top["cards"].map { decodeCards($0, file: file, into: &d) } ?? CardSettings(idPrivacy: .mask)
+        let apply = top["apply"].map { decodeApply($0, into: &d) } ?? ConfigApplySettings()
 
         let errors = d.sorted + profileErrors
         guard errors.isEmpty, let gateway else { throw ConfigErrors(errors) }
@@ -190,6 +191,7 @@ public enum SiteConfigLoader {
         site.commands = commands
         site.readers = readers
         site.cards = cards
+        site.apply = apply
         return site
     }
 

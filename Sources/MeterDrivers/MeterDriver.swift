@@ -19,6 +19,8 @@ public protocol MeterDriver: Sendable {
 public protocol MeterBus: Sendable {
     /// Counters and the last failure (why a device on this bus reads bus_error).
     var statistics: BusStatistics { get }
+    /// `statistics` with each device's counters and back-off, by how it is named on the line.
+    var statisticsWithDevices: (bus: BusStatistics, devices: [LineDevice: DeviceLineStatistics]) { get }
     func close()
 }
 

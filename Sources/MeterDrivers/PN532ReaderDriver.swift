@@ -1,6 +1,5 @@
 import CNFC
 import MeterCore
-import Synchronization
 
 /// A PN532 NFC reader on a serial port (HSU), driven through libnfc's `pn532_uart` driver: a poll
 /// loop on a thread of its own looks for ISO 14443-A cards every `pollIntervalMs`, reports each
@@ -38,58 +37,21 @@ public struct PN532ReaderDriver: CardReaderDriver {
     public func run(_ report: @escaping @Sendable (CardReaderEvent) -> Void) async {
         let what = "reader \(reader.id) on \(reader.port)"
         let stop = WaitableState(false)
-        let done = Completion()
         do {
             let library = try await NFCLibrary.loadOffPool()
             let loop = PollLoop(driver: self, api: library, what: what, stop: stop, report: report)
-            try DedicatedThread(stackBytes: 256 * 1024) {
-                loop.run()
-                done.finish()
-            }
+            // Returns after the loop has closed the device, so a restarted driver finds the port free.
+            try await DedicatedThread.runLoop(stackBytes: 256 * 1024, stop: stop) { loop.run() }
         } catch {
             // Nothing to poll with: say so once and wait for the end, as the protocol asks.
             if !Task.isCancelled { report(.lost(reason: "\(what): \(error)")) }
-            done.finish()
             await Self.untilCancelled()
-            return
-        }
-        // Returns after the loop has closed the device, so a restarted driver finds the port free.
-        await withTaskCancellationHandler {
-            await done.wait()
-        } onCancel: {
-            stop.withLock { $0 = true }
-            stop.broadcast()
         }
     }
 
     private static func untilCancelled() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(3600))
-        }
-    }
-}
-
-/// Signals the end of the poll thread to an awaiting task; waiting ignores cancellation on purpose.
-private final class Completion: Sendable {
-    private let state = Mutex<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
-
-    func finish() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.done = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state -> Bool in
-                if state.done { return true }
-                state.waiter = continuation
-                return false
-            }
-            if resumeNow { continuation.resume() }
         }
     }
 }

@@ -17,24 +17,13 @@ public final class RDM6300ReaderDriver: CardReaderDriver {
 
     public func run(_ report: @escaping @Sendable (CardReaderEvent) -> Void) async {
         let stop = WaitableState(false)
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
-                do {
-                    try DedicatedThread(stackBytes: 256 * 1024) { [self] in
-                        serve(stop: stop, report: report)
-                        finished.resume()
-                    }
-                } catch {
-                    report(.lost(reason: "reader \(reader.id) on \(reader.port): cannot start its thread: \(error)"))
-                    finished.resume()
-                }
-            }
-        } onCancel: {
-            stop.withLock { $0 = true }
-            stop.broadcast()
+        do {
+            try await DedicatedThread.runLoop(stackBytes: 256 * 1024, stop: stop) { [self] in serve(stop: stop, report: report) }
+        } catch {
+            report(.lost(reason: "reader \(reader.id) on \(reader.port): cannot start its thread: \(error)"))
+            // Keep the promise to return only when cancelled.
+            while !Task.isCancelled { try? await Task.sleep(nanoseconds: 1_000_000_000) }
         }
-        // Only a missing thread gets here before cancellation; keep the promise to return only then.
-        while !Task.isCancelled { try? await Task.sleep(nanoseconds: 1_000_000_000) }
     }
 
     /// What `.ready` says: the module cannot be asked anything, so an open port is all there is

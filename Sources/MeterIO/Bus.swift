@@ -61,7 +61,11 @@ public final class Bus<Worker: BusWorker>: Sendable {
                 var lastWasUrgent = false
                 while let job = queue.next(afterUrgent: lastWasUrgent, graceMs: graceMs) {
                     lastWasUrgent = job.urgent
-                    job.continuation.resume(returning: worker.execute(job))
+                    let start = MonotonicClock.nowUs()
+                    let result = worker.execute(job)
+                    let end = MonotonicClock.nowUs()
+                    status.addBusy(end &- start, endMs: end / 1000)
+                    job.continuation.resume(returning: result)
                 }
                 worker.close()
             }
@@ -89,6 +93,13 @@ public final class Bus<Worker: BusWorker>: Sendable {
     public var statistics: BusStatistics {
         var snapshot = status.snapshot
         snapshot.queued = queue.count
+        return snapshot
+    }
+
+    /// `statistics` with the counters and back-off of every device that has been on the line.
+    public var statisticsWithDevices: (bus: BusStatistics, devices: [LineDevice: DeviceLineStatistics]) {
+        var snapshot = status.snapshotWithDevices
+        snapshot.bus.queued = queue.count
         return snapshot
     }
 

@@ -19,7 +19,7 @@ public final class ModbusBusWorker: BusWorker {
         self.client = ModbusClient(config: config)
         self.status = status
         self.now = now
-        ledger = RetryLedger(config: config, status: status, now: now)
+        ledger = RetryLedger(config: config, status: status, now: now, lineDevice: { .unit($0) })
         connectBackoff = RetryLedger<UnitID>.connectBackoff(for: config)
         if case let .serial(_, settings, _) = config.transport {
             silence = InterFrameSilence(microseconds: UInt64((settings.framing.interFrameSilence * 1_000_000).rounded(.up)))

@@ -8,13 +8,16 @@ struct RetryLedger<Device: Hashable> {
     private let config: BusConfig
     private let status: BusStatus
     private let now: () -> UInt64
+    /// How the bus's per-device counters name `Device`.
+    private let lineDevice: (Device) -> LineDevice
     /// Only devices that have failed are here, so at most one entry per device on the bus.
     private var devices: [Device: DeviceBackoff] = [:]
 
-    init(config: BusConfig, status: BusStatus, now: @escaping () -> UInt64) {
+    init(config: BusConfig, status: BusStatus, now: @escaping () -> UInt64, lineDevice: @escaping (Device) -> LineDevice) {
         self.config = config
         self.status = status
         self.now = now
+        self.lineDevice = lineDevice
     }
 
     /// Back-off for opening the port: a missing adapter or refused connection is retried after
@@ -26,7 +29,10 @@ struct RetryLedger<Device: Hashable> {
     /// Why `device` is not to be asked at `time` (counted as a back-off skip), nil when it may be.
     func skipReason(_ device: Device, at time: UInt64) -> String? {
         guard let backoff = devices[device], backoff.shouldSkip(now: time) else { return nil }
-        status.update { $0.backoffSkips += 1 }
+        status.update(lineDevice(device)) { bus, device in
+            bus.backoffSkips += 1
+            device.backoffSkips += 1
+        }
         return "no reply to the last \(backoff.consecutiveFailures) requests; next try in \(backoff.remainingMs(now: time)) ms"
     }
 
@@ -70,19 +76,41 @@ struct RetryLedger<Device: Hashable> {
     /// already in back-off gets one probe, not a round of retries that would hold the line.
     private func beginTransaction(_ device: Device) -> Int {
         let attempts = devices[device]?.isBackingOff == true ? 1 : 1 + max(0, config.retries)
-        status.update { $0.transactions += 1 }
+        status.update(lineDevice(device)) { bus, device in
+            bus.transactions += 1
+            device.transactions += 1
+        }
         return attempts
     }
 
     /// The device answered, with a reply or an exception: it is alive.
     private mutating func answered(_ device: Device, success: Bool) {
         devices[device] = nil
-        status.update { if success { $0.successes += 1 } else { $0.exceptions += 1 } }
+        status.update(lineDevice(device)) { bus, device in
+            if success {
+                bus.successes += 1
+                device.successes += 1
+            } else {
+                bus.exceptions += 1
+                device.exceptions += 1
+            }
+            device.consecutiveFailures = 0
+            device.backoffMs = 0
+            device.skipUntilMs = 0
+        }
     }
 
     /// After a timeout or a garbled reply: counts it and says whether to try again.
     private mutating func retryAfterBadReply(_ device: Device, timedOut: Bool, attemptsLeft: inout Int) -> Bool {
-        status.update { if timedOut { $0.timeouts += 1 } else { $0.crcErrors += 1 } }
+        status.update(lineDevice(device)) { bus, device in
+            if timedOut {
+                bus.timeouts += 1
+                device.timeouts += 1
+            } else {
+                bus.crcErrors += 1
+                device.crcErrors += 1
+            }
+        }
         attemptsLeft -= 1
         if attemptsLeft > 0 {
             status.update { $0.retries += 1 }
@@ -93,6 +121,13 @@ struct RetryLedger<Device: Hashable> {
             devices[device, default: DeviceBackoff(initialMs: UInt64(config.backoffInitialMs),
                                                    maxMs: UInt64(max(config.backoffInitialMs, config.backoffMaxMs)))]
                 .recordFailure(now: now())
+            if let backoff = devices[device] {
+                status.update(lineDevice(device)) { _, device in
+                    device.consecutiveFailures = backoff.consecutiveFailures
+                    device.backoffMs = backoff.intervalMs
+                    device.skipUntilMs = backoff.skipUntilMs
+                }
+            }
         }
         return false
     }

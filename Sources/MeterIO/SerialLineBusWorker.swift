@@ -19,7 +19,7 @@ public final class SerialLineBusWorker: BusWorker {
         self.config = config
         self.status = status
         silence = InterFrameSilence(microseconds: interFrameSilenceUs)
-        ledger = RetryLedger(config: config, status: status, now: MonotonicClock.nowMs)
+        ledger = RetryLedger(config: config, status: status, now: MonotonicClock.nowMs, lineDevice: { .address($0) })
         connectBackoff = RetryLedger<String>.connectBackoff(for: config)
         if case let .serial(_, settings, _) = config.transport {
             interByteGapMs = max(50, Int((settings.framing.seconds(forBytes: 20) * 1000).rounded(.up)))

@@ -35,6 +35,9 @@ public final class MQTTSession: Sendable {
         var finished = false
         var droppedIncoming = 0
         var connectedSinceMs: Int64 = 0
+        /// When the link last went down (or the session started), for `linkStatus`.
+        var downSinceMs = WallClock.nowMs()
+        var lastError: String?
     }
 
     private let state = Mutex(State())
@@ -52,6 +55,14 @@ public final class MQTTSession: Sendable {
 
     /// True while a connection is up and announced online.
     public var isConnected: Bool { state.withLock { $0.connection?.isOpen ?? false } }
+
+    /// Connected or not, since when (wall-clock ms), and the last connect failure or connection loss.
+    public var linkStatus: (connected: Bool, sinceMs: Int64, lastError: String?) {
+        state.withLock { s in
+            let up = s.connection?.isOpen ?? false
+            return (up, up ? s.connectedSinceMs : s.downSinceMs, s.lastError)
+        }
+    }
 
     /// Messages dropped because `incoming` was full.
     public var droppedIncoming: Int { state.withLock { $0.droppedIncoming } }
@@ -111,6 +122,7 @@ public final class MQTTSession: Sendable {
                     logRetry(action, attempt: backoff.failures)
                 case let .failure(error):
                     if Task.isCancelled { break }
+                    state.withLock { $0.lastError = error.message }
                     action = backoff.connectFailed()
                     // The same failure every minute is one line each; a new kind of failure is a warning.
                     let level: Log.Level = lastFailure == error.message ? .info : .warning
@@ -202,7 +214,11 @@ public final class MQTTSession: Sendable {
 
         let reason = await connection.closed.value(onCancel: MQTTError(.cancelled, "shutting down"))
         if reason.kind != .cancelled {
-            state.withLock { $0.connection = nil }
+            state.withLock { s in
+                s.connection = nil
+                s.downSinceMs = WallClock.nowMs()
+                s.lastError = "connection lost: " + reason.message
+            }
             log.warning("mqtt connection lost: " + reason.message, ["mqtt.broker": "\(config.host):\(config.port)"])
             await connection.close()
         }

@@ -16,11 +16,13 @@ struct MeterAgentCommand: AsyncParsableCommand {
         discussion: """
         Exit codes: 0 success; 1 a device did not answer or a reading is not good; 2 invalid \
         configuration or profile; 3 a bus or port could not be opened; 4 the store could not be \
-        opened; 5 a key file cannot be read, written or used; 6 `run` did not stop within --stop-timeout; 64 bad command-line usage.
+        opened; 5 a key file cannot be read, written or used; 6 `run` did not stop within --stop-timeout; 7 no agent answers \
+        on the control socket (`status`, `config apply`); 8 another agent answers on the control socket (`run`); 9 the agent \
+        rolled a new config back or refused it (`config apply`, `config rollback`); 64 bad command-line usage.
         """,
         version: MeterAgentVersion.current,
         subcommands: [Run.self, Read.self, Probe.self, Commission.self, Ports.self, Plan.self, Config.self, Relay.self, Valve.self, TimeSync.self, Buffer.self,
-                      Keys.self, Sign.self, Scan.self]
+                      Keys.self, Sign.self, Scan.self, Status.self]
     )
 
     /// Settles malloc before any other thread allocates (one arena for the whole process), then
@@ -55,6 +57,12 @@ enum Exit {
     static let keyUnusable = ExitCode(5)
     /// `run` was told to stop and did not finish within --stop-timeout.
     static let stopTimedOut = ExitCode(6)
+    /// No agent answers on the control socket (`status`).
+    static let agentUnreachable = ExitCode(7)
+    /// `run`: another agent answers on the control socket.
+    static let controlSocketInUse = ExitCode(8)
+    /// `config apply` / `config rollback`: the agent rolled the config back or refused it.
+    static let configNotApplied = ExitCode(9)
 }
 
 /// Prints one error line on stderr and returns the exit code to throw.

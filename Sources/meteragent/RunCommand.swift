@@ -9,6 +9,7 @@ import MeterAgent
 import MeterCore
 import MeterCrypto
 import MeterDrivers
+import Synchronization
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +23,9 @@ struct Run: AsyncParsableCommand {
         ends the process with exit code 6 (records reported stored are in the store regardless). \
         Under systemd (Type=notify, $NOTIFY_SOCKET) it reports READY=1 once it polls, STATUS lines and \
         STOPPING=1, and with WatchdogSec ($WATCHDOG_USEC) pets the watchdog every half of it as long as \
-        device polls complete and the store answers: a stuck agent is restarted.
+        device polls complete and the store answers: a stuck agent is restarted. SIGHUP reloads the config file, and \
+        a signed config.apply on <prefix>/config applies a new one: either runs only if it passes its health check \
+        (the site's apply section), else the previous config runs again.
         """
     )
 
@@ -49,6 +52,8 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("stdout"), help: "Also print readings as JSON lines on stdout (the default when the site has no mqtt section).")
     var alsoStdout = false
 
+    @OptionGroup var control: ControlSocketOption
+
     func validate() throws {
         if let pollIntervalMs, pollIntervalMs < 0 { throw ValidationError("--poll-interval-ms must be 0 or more") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be more than 0 seconds") }
@@ -58,65 +63,54 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let site = try self.site.load()
         let log = Log.console(minimum: verbose ? .debug : .info)
-        let scheduler: PollScheduler
-        do {
-            scheduler = try PollScheduler(site: site, log: log)
-        } catch {
-            throw fail(error.description, Exit.invalidConfig)
-        }
         if once {
+            let scheduler: PollScheduler
+            do {
+                scheduler = try PollScheduler(site: site, log: log)
+            } catch {
+                throw fail(error.description, Exit.invalidConfig)
+            }
             let elapsed = await scheduler.runOnce(sink: JSONLinesSink())
             scheduler.close()
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             log.info("cycle complete", ["devices": String(site.devices.count), "elapsed_ms": TextFormat.fixed(ms, 1)])
             return
         }
-        let durationMs = duration.map { Int64($0 * 1000) }
+        let startedMs = WallClock.nowMs()
+        // The control socket first: a second agent for the site stops here, before it touches the store, buses or broker.
+        let controlServer = try await claimControlSocket(log: log)
         // systemd's notify socket and watchdog (nothing happens without $NOTIFY_SOCKET); the
         // watchdog is petted only while polls complete and the store answers.
         let notifier = ServiceNotifier(log: log)
         let liveness = Liveness(expectsPolls: !site.devices.isEmpty)
         let outbox = try await RunStore.open(site: site, path: store, alsoStdout: alsoStdout || site.mqtt == nil, log: log,
                                              liveness: liveness)
-        // Local cost control reads its accounts before the first poll and the first command.
-        let prepaid = PrepaidService(site: site, store: outbox.store, drivers: { scheduler.driver(for: $0) }, log: log)
-        await prepaid.start()
-        // The card authorization list: read once, then changed only by `authlist.update`.
-        let authorizations = await CardAuthorizations.load(from: outbox.store, log: log)
-        // Signed commands need libcrypto: opened here, off Swift's pool, rather than by the first
-        // command's signature check; without it the agent runs on and refuses every command.
-        // Card ids hashed with the site's key need it too (without it they are masked, never clear).
-        let hashesCardIDs = !site.readers.isEmpty && site.cards.idPrivacy == .hash
-        if !site.commands.keys.isEmpty || hashesCardIDs {
-            do throws(CryptoError) {
-                try await CryptoLibrary.loadOffPool()
-            } catch {
-                let lost = (site.commands.keys.isEmpty ? [] : ["signed commands will be refused"])
-                    + (hashesCardIDs ? ["card ids will be masked, not hashed"] : [])
-                log.error(lost.joined(separator: "; ") + ": libcrypto cannot be loaded", ["error": error.description])
-            }
+        let options = AgentGeneration.Options(pollIntervalMs: pollIntervalMs)
+        let started = Mutex(false)
+        let reloader = ConfigReloader(
+            configPath: self.site.config, profilesDirectory: self.site.profileOptions.profiles, text: readTextFile(self.site.config) ?? "",
+            site: site, store: outbox.store, log: log, status: { notifier.status($0) }
+        ) { site, reloader throws(AgentError) in
+            var options = options
+            options.isFirst = started.withLock { first in defer { first = true }; return !first }
+            options.remoteConfig = { command, receivedMs in Task { await reloader.applyRemote(command, receivedMs: receivedMs) } }
+            return try await AgentGeneration.start(site: site, outbox: outbox, options: options, liveness: liveness, log: log)
         }
-        // The uplink starts next to the poller: a broker that is unreachable now is normal, the
-        // readings wait in the store.
-        let uplink = site.mqtt.map { mqtt in
-            Uplink.start(config: mqtt, gatewayID: site.gatewayID, version: MeterAgentVersion.current, outbox: outbox.store, log: log) { topics, wake in
-                CommandService(gate: CommandGate(site: site, signatures: Ed25519Signatures()), drivers: { scheduler.driver(for: $0) },
-                               store: outbox.store, topics: topics, log: log, prepaid: prepaid, authorizations: authorizations,
-                               resultStored: wake)
-            }
+        do {
+            try await reloader.begin()
+        } catch {
+            await controlServer?.stop()
+            await outbox.finish()
+            throw fail(error.description, Exit.invalidConfig)
         }
-        // Card readers decide from the local list whatever the uplink does.
-        let cards = site.readers.isEmpty ? nil : CardService(
-            site: site, drivers: site.readers.map(makeCardReaderDriver), meters: { scheduler.driver(for: $0) }, store: outbox.store,
-            authorizations: authorizations, prepaid: prepaid.isEmpty ? nil : prepaid, log: log)
-        let cardTask = cards.map { service in Task { await service.run() } }
-        let polling = Task {
-            if prepaid.isEmpty {
-                await scheduler.run(sink: outbox.storeSink, durationMs: durationMs, intervalOverrideMs: pollIntervalMs, liveness: liveness)
-            } else {
-                await scheduler.run(sink: PrepaidSink(inner: outbox.storeSink, prepaid: prepaid), durationMs: durationMs,
-                                    intervalOverrideMs: pollIntervalMs, liveness: liveness)
+        // `meteragent status` (and the other control requests) from here until the stop.
+        if let controlServer {
+            controlServer.handleStatus {
+                (reloader.current as? AgentGeneration)?.statusSources(outbox: outbox, startedMs: startedMs)
             }
+            // An apply may take the longest health deadline a config can set, and stopping and starting.
+            controlServer.handle("apply", timeoutMs: 3_700_000) { await reloader.handleApply($0) }
+            do throws(ControlSocketError) { try controlServer.start() } catch { log.error(error.description) }
         }
         // Ready: the store is open, the buses and the uplink started, the poller runs.
         let busCount = Set(site.devices.map(\.bus)).count
@@ -128,13 +122,15 @@ struct Run: AsyncParsableCommand {
         }
         let watchdogTask = watchdog.map { w in Task { await w.run() } }
         let stopTimeout = self.stopTimeout
+        // The run ends at the first of: SIGINT/SIGTERM, --duration.
+        let (stopRequests, requestStop) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
         let signals = [SIGINT, SIGTERM].map { signo -> DispatchSourceSignal in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo)
             source.setEventHandler {
                 log.info("stopping", ["signal": String(signo)])
                 notifier.stopping(status: "stopping (signal \(signo))")
-                polling.cancel()
+                requestStop.yield("signal")
                 // A bounded stop: whatever hangs (a dead broker, a stuck disk), the process ends.
                 DispatchQueue.global().asyncAfter(deadline: .now() + stopTimeout) {
                     log.error("stop did not finish in time; exiting", ["stop_timeout_s": TextFormat.fixed(stopTimeout, 1)])
@@ -145,16 +141,46 @@ struct Run: AsyncParsableCommand {
             source.resume()
             return source
         }
-        await polling.value
+        // SIGHUP: the config file again, through the same health check and rollback.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
+        hangup.setEventHandler {
+            log.info("reloading the config file", ["path": reloader.site.source])
+            Task { _ = await reloader.reloadFromFile() }
+        }
+        hangup.resume()
+        let timer = duration.map { seconds in
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                if !Task.isCancelled { requestStop.yield("duration") }
+            }
+        }
+        var reason = "signal"
+        for await request in stopRequests {
+            reason = request
+            break
+        }
+        timer?.cancel()
+        hangup.cancel()
+        await controlServer?.stop()
         signals.forEach { $0.cancel() }
         watchdogTask?.cancel()
-        if !polling.isCancelled { notifier.stopping(status: "stopping (--duration reached)") }
-        // Reverse order of start: poller (above), card readers, forwarder and session (offline status), store last.
-        cardTask?.cancel()
-        await cardTask?.value
-        await uplink?.stop()
-        await prepaid.flush()
+        if reason == "duration" { notifier.stopping(status: "stopping (--duration reached)") }
+        await reloader.shutdown()
         await outbox.finish()
         log.info("stopped")
+    }
+
+    /// The control socket, claimed; nil (and logged) when it cannot be made, since polling matters
+    /// more than being asked about it. Another agent answering on it ends this one.
+    private func claimControlSocket(log: Log) async throws -> ControlServer? {
+        do throws(ControlSocketError) {
+            return try await ControlServer.claim(path: control.path, log: log)
+        } catch let error where error.inUse {
+            throw fail(error.description + "; not starting a second agent", Exit.controlSocketInUse)
+        } catch {
+            log.error("no control socket: `meteragent status` will not reach this agent", ["error": error.description])
+            return nil
+        }
     }
 }

@@ -43,6 +43,8 @@ struct CommandTests {
         let pythonKeyFile: String
         var site = ""
         var agent: ChildProcess?
+        /// The agent's control socket (`status`, `config apply`).
+        let controlSocket: String
         let results: Subscriber
         private var counter = 0
 
@@ -52,6 +54,7 @@ struct CommandTests {
             sim = try Simulator(scenario: CommandTests.scenario.replacingOccurrences(of: "\ntcp:\n", with: "\n" + scenarioLines + "tcp:\n"))
             broker = try Broker()
             dir = try Paths.temporaryDirectory()
+            controlSocket = try Paths.controlSocket()
             let generated = try runCommand(Paths.meteragent, ["keys", "generate", "--out", dir.appendingPathComponent("ops-1").path])
             guard generated.status == 0 else { throw HarnessError("keys generate: \(generated.stderr)") }
             keyFile = dir.appendingPathComponent("ops-1.key").path
@@ -100,13 +103,14 @@ struct CommandTests {
             try (text + yaml + "\n").write(toFile: site, atomically: true, encoding: .utf8)
         }
 
-        func startAgent() throws {
+        /// `arguments`: more options for `meteragent run`.
+        func startAgent(_ arguments: [String] = []) throws {
             // The status is retained and an earlier run announced online too: wait for this run's.
             func onlineCount() -> Int {
                 results.messages.filter { $0.topic == CommandTests.prefix + "/status" && $0.payload.contains("online") }.count
             }
             let before = onlineCount()
-            let agent = try ChildProcess(Paths.meteragent, ["run", site])
+            let agent = try ChildProcess(Paths.meteragent, ["run", site, "--control-socket", controlSocket] + arguments)
             self.agent = agent
             try UplinkTests.waitFor("the agent online") { onlineCount() > before && agent.stderr.contains("polling") }
         }
@@ -266,7 +270,7 @@ struct CommandTests {
         try send("protected", try rig.sign(rig.command("protected", device: "flat-2", action: "relay.open")), "protected_device")
         try send("too-much", try rig.sign(rig.command("too-much", device: "flat-1", action: "load.limit", params: "{\"kw\":500}")), "bad_params")
         try rig.publish(try rig.sign(rig.command("cfg-1", device: "flat-1", action: "relay.open")), topic: CommandTests.prefix + "/config")
-        expected["cfg-1"] = "not_supported"
+        expected["cfg-1"] = "unsupported_action"  // the config topic takes only config.apply
 
         for (id, reason) in expected where id != "bad-json" {
             let result = try rig.result(id)

@@ -26,6 +26,13 @@ enum Paths {
         repoRoot.appendingPathComponent("Tests/Interop/\(name)").path
     }
 
+    /// A control socket path of its own for one agent, in a directory of this test run's.
+    static func controlSocket() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meteragent-it-sockets-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return dir.appendingPathComponent("\(UUID().uuidString.prefix(8)).sock").path
+    }
+
     /// A fresh directory for one test's files.
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meteragent-it-\(UUID().uuidString.prefix(8))")
@@ -75,7 +82,13 @@ final class ChildProcess: @unchecked Sendable {
     init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        var environment = environment ?? [:]
+        // Each agent gets a control socket of its own unless a test names one: agents of tests
+        // (or of test runs) that overlap must not find each other's socket and refuse to start.
+        if executable == Paths.meteragent && environment["METERAGENT_CONTROL_SOCKET"] == nil {
+            environment["METERAGENT_CONTROL_SOCKET"] = try Paths.controlSocket()
+        }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -7,8 +7,8 @@ import Testing
 /// socket this test binds stands in for systemd), the watchdog that stops being petted while the
 /// store cannot commit, `make install`/`make uninstall` into a DESTDIR with the unit verified by
 /// `systemd-analyze`, and the boards' example site configs.
-/// (SIGTERM during a busy poll loses no stored record: `StoreTests.bufferCommandsWorkWhileTheAgentWrites`
-/// and `anUnreadStdoutHoldsNeitherTheLogNorTheStop`.)
+/// (SIGTERM during a busy poll loses no stored record: `StoreTests.sigtermDuringBusyPollingLosesNoRecord`;
+/// SIGHUP reloads: `ConfigApplyTests`.)
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct ServiceTests {
     /// The plant of `StoreTests` with short bus timeouts, so that the watchdog's stall limit is the
@@ -44,20 +44,36 @@ struct ServiceTests {
         return locker
     }
 
-    func startAgent(_ plant: StoreTests.Plant, socket: NotifySocket) throws -> ChildProcess {
+    /// This suite's site for the plant, written beside its store.
+    static func site(for plant: StoreTests.Plant) throws -> String {
         let port = try #require(plant.sim.tcpPorts.first)
-        let site = try writeSite(Self.site(tcpPort: port, store: plant.store), in: plant.dir, name: "site-service.yaml")
-        return try ChildProcess(Paths.meteragent, ["run", site],
-                                environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": String(Self.watchdogUsec)])
+        return try writeSite(Self.site(tcpPort: port, store: plant.store), in: plant.dir, name: "site-service.yaml")
+    }
+
+    /// The plant, a notify socket standing in for systemd, and an agent that talks to it.
+    final class Watched {
+        let plant: StoreTests.Plant
+        let socket: NotifySocket
+        let agent: ChildProcess
+
+        init() throws {
+            plant = try StoreTests.Plant()
+            socket = try NotifySocket(directory: plant.dir)
+            agent = try ChildProcess(Paths.meteragent, ["run", try ServiceTests.site(for: plant)],
+                                     environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": String(ServiceTests.watchdogUsec)])
+        }
+
+        func remove() {
+            agent.stop(signal: SIGKILL)
+            socket.close()
+            plant.remove()
+        }
     }
 
     @Test func readyWatchdogAndStoppingReachTheNotifySocket() throws {
-        let plant = try StoreTests.Plant()
-        defer { plant.remove() }
-        let socket = try NotifySocket(directory: plant.dir)
-        defer { socket.close() }
-        let agent = try startAgent(plant, socket: socket)
-        defer { agent.stop(signal: SIGKILL) }
+        let watched = try Watched()
+        defer { watched.remove() }
+        let (socket, agent) = (watched.socket, watched.agent)
 
         try socket.wait(timeout: 15) { $0.contains { $0.text.contains("READY=1") } }
         let ready = try #require(socket.messages.first { $0.text.contains("READY=1") })
@@ -82,12 +98,9 @@ struct ServiceTests {
     /// readings keep arriving. The agent stops petting (systemd would kill and restart it) and says
     /// why; once the store answers again — with an error, then with commits — it pets again.
     @Test func anAgentWhoseStoreDoesNotAnswerStopsPettingTheWatchdog() throws {
-        let plant = try StoreTests.Plant()
-        defer { plant.remove() }
-        let socket = try NotifySocket(directory: plant.dir)
-        defer { socket.close() }
-        let agent = try startAgent(plant, socket: socket)
-        defer { agent.stop(signal: SIGKILL) }
+        let watched = try Watched()
+        defer { watched.remove() }
+        let (plant, socket, agent) = (watched.plant, watched.socket, watched.agent)
         try socket.wait(timeout: 15) { $0.filter { $0.text == "WATCHDOG=1" }.count >= 2 }
 
         let lockSeconds = 6.0
@@ -123,8 +136,7 @@ struct ServiceTests {
     @Test func aStopThatHangsEndsAtTheStopTimeout() throws {
         let plant = try StoreTests.Plant()
         defer { plant.remove() }
-        let port = try #require(plant.sim.tcpPorts.first)
-        let site = try writeSite(Self.site(tcpPort: port, store: plant.store), in: plant.dir, name: "site-service.yaml")
+        let site = try Self.site(for: plant)
         let agent = try ChildProcess(Paths.meteragent, ["run", site, "--stop-timeout", "1"])
         defer { agent.stop(signal: SIGKILL) }
         try agent.waitForLine { $0.contains("\"device\":\"gas\"") }
@@ -160,7 +172,7 @@ struct ServiceTests {
         #expect(install.status == 0, "\(install.stdout)\(install.stderr)")
 
         let expected = ["usr/bin/meteragent", "usr/lib/systemd/system/meteragent.service", "usr/lib/sysusers.d/meteragent.conf",
-                        "usr/lib/udev/rules.d/61-meteragent-rs485.rules", "etc/meteragent/site.yaml.example",
+                        "usr/lib/tmpfiles.d/meteragent.conf", "usr/lib/udev/rules.d/61-meteragent-rs485.rules", "etc/meteragent/site.yaml.example",
                         "usr/share/meteragent/profiles/eastron-sdm120.yaml", "usr/share/meteragent/boards/moxa-uc8100-site.yaml"]
         for file in expected {
             #expect(FileManager.default.fileExists(atPath: dest.appendingPathComponent(file).path), "\(file) not installed")
@@ -178,6 +190,9 @@ struct ServiceTests {
         let unitText = try String(contentsOf: dest.appendingPathComponent("usr/lib/systemd/system/meteragent.service"), encoding: .utf8)
         #expect(unitText.contains("ExecStart=/usr/bin/meteragent run /etc/meteragent/site.yaml"))
         #expect(unitText.contains("Type=notify") && unitText.contains("WatchdogSec="))
+        #expect(unitText.contains("ExecReload=/bin/kill -HUP $MAINPID") && unitText.contains("ReadWritePaths=/etc/meteragent"))
+        let tmpfiles = try String(contentsOf: dest.appendingPathComponent("usr/lib/tmpfiles.d/meteragent.conf"), encoding: .utf8)
+        #expect(tmpfiles.contains("d /etc/meteragent 0750 meteragent meteragent"))
         // systemd-analyze verify, with the binary and config where this DESTDIR has them.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") {
             let site = dest.appendingPathComponent("etc/meteragent/site.yaml")

@@ -112,6 +112,37 @@ struct StoreTests {
         #expect(!exported.isEmpty)
     }
 
+    /// SIGTERM in the middle of back-to-back polling: each run ends with exit code 0 after
+    /// committing what it had queued — every reading it printed (`--stdout` prints a reading as it
+    /// is queued) is in the store — and the store holds one unbroken run of sequence numbers.
+    @Test func sigtermDuringBusyPollingLosesNoRecord() throws {
+        let plant = try Plant()
+        defer { plant.remove() }
+        var generator = SystemRandomNumberGenerator()
+        var reported: [ClosedRange<UInt64>] = []
+        var printed = 0
+        for _ in 0..<5 {
+            let agent = try ChildProcess(Paths.meteragent, ["run", plant.site, "--verbose", "--stdout", "--poll-interval-ms", "0"])
+            let deadline = Date().addingTimeInterval(10)
+            while !agent.stderr.contains("stored seq=") && agent.process.isRunning && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            Thread.sleep(forTimeInterval: Double(Int.random(in: 50...400, using: &generator)) / 1000)
+            kill(agent.pid, SIGTERM)
+            #expect(agent.wait(timeout: 20) == 0, "\(agent.stderr.suffix(1500))")
+            reported += Self.reportedRanges(agent.stderr)
+            printed += jsonLines(agent.stdout).filter { $0["point"] != nil }.count
+        }
+        let records = try Self.exportedRecords(plant.store)
+        #expect(records.filter { $0["kind"] as? String == "reading" }.count == printed, "readings queued but not stored")
+        let exported = records.compactMap { ($0["seq"] as? NSNumber)?.uint64Value }
+        let first = try #require(exported.first), last = try #require(exported.last)
+        #expect(exported == Array(first...last), "a gap in the stored sequence numbers")
+        let missing = reported.flatMap { Array($0) }.filter { !(first...last).contains($0) }
+        #expect(missing.isEmpty, "reported stored but missing: \(missing.prefix(10))")
+        #expect(reported.last?.upperBound == last, "the last run's final commit is not the store's last record")
+    }
+
     /// `kill -9` seen from the head-end: the broker publishes the agent's last will, the retained
     /// `offline` status (reason `connection_lost`), and a restarted agent says `online` again.
     @Test func killNineLeavesTheLastWillOfflineAndARestartIsOnlineAgain() throws {

@@ -12,35 +12,12 @@ import Testing
 /// and re-plugged reader (a new pty) is found again under the same name.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct PN532ReaderDriverTests {
-    final class Events: Sendable {
-        private let events = Mutex<[CardReaderEvent]>([])
-        func append(_ event: CardReaderEvent) { events.withLock { $0.append(event) } }
-        var all: [CardReaderEvent] { events.withLock { $0 } }
-        var presented: [CardID] {
-            all.compactMap { if case let .presented(card, _) = $0 { card } else { nil } }
-        }
-        func count(_ match: (CardReaderEvent) -> Bool) -> Int { all.filter(match).count }
-
-        /// Waits up to `seconds` for `done`; true if it came.
-        func wait(_ seconds: Double = 20, until done: ([CardReaderEvent]) -> Bool) async -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if done(all) { return true }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            return done(all)
-        }
-    }
-
-    static func isReady(_ e: CardReaderEvent) -> Bool { if case .ready = e { true } else { false } }
-    static func isLost(_ e: CardReaderEvent) -> Bool { if case .lost = e { true } else { false } }
-
     /// A started simulated reader, a symlink to its pty, and the driver running on the link.
     final class Rig {
         let server: PN532ReaderServer
         let directory: URL
         let link: String
-        let events = Events()
+        let events = ReaderEventLog()
         private var task: Task<Void, Never>?
 
         init(debounceMs: Int = 800) throws {
@@ -77,8 +54,8 @@ struct PN532ReaderDriverTests {
 
     @Test func reportsTheFirmwareAndFourSevenAndTenByteUIDs() async throws {
         let rig = try Rig()
-        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
-        if case let .ready(detail)? = rig.events.all.first(where: Self.isReady) {
+        #expect(await rig.events.waitUntil(20) { $0.all.contains(where: ReaderEventLog.isReady) })
+        if case let .ready(detail)? = rig.events.all.first(where: ReaderEventLog.isReady) {
             #expect(detail.contains("PN532 v1.6"), "\(detail)")
             #expect(detail.contains(rig.link), "\(detail)")
         }
@@ -89,62 +66,62 @@ struct PN532ReaderDriverTests {
         ]
         for (i, uid) in uids.enumerated() {
             #expect(rig.server.present(uid, seconds: 0.6) == nil)
-            #expect(await rig.events.wait { _ in rig.events.presented.count == i + 1 }, "card \(i + 1) not reported")
+            #expect(await rig.events.waitUntil(20) { $0.presented.count == i + 1 }, "card \(i + 1) not reported")
             try await Task.sleep(for: .milliseconds(1000))
         }
         #expect(rig.events.presented == uids.map { CardID(technology: .iso14443a, bytes: $0) })
-        #expect(rig.events.count(Self.isLost) == 0)
+        #expect(rig.events.count(ReaderEventLog.isLost) == 0)
         let took = await rig.stop()
         #expect(took < 2.5, "the driver took \(took) s to stop")
     }
 
     @Test func aCardHeldThreeSecondsIsOnePresentation() async throws {
         let rig = try Rig()
-        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
+        #expect(await rig.events.waitUntil(20) { $0.all.contains(where: ReaderEventLog.isReady) })
         _ = rig.server.present([0x01, 0x02, 0x03, 0x04], seconds: 3)
         try await Task.sleep(for: .milliseconds(4000))
         #expect(rig.events.presented.count == 1)
         // Taken away for longer than the debounce time and presented again: a second presentation.
         _ = rig.server.present([0x01, 0x02, 0x03, 0x04], seconds: 0.5)
-        #expect(await rig.events.wait { _ in rig.events.presented.count == 2 })
+        #expect(await rig.events.waitUntil(20) { $0.presented.count == 2 })
         _ = await rig.stop()
     }
 
     @Test func recoversAfterUnplugAndPlug() async throws {
         let rig = try Rig()
-        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
+        #expect(await rig.events.waitUntil(20) { $0.all.contains(where: ReaderEventLog.isReady) })
         rig.server.unplug()
-        #expect(await rig.events.wait { $0.contains(where: Self.isLost) }, "unplug not reported")
+        #expect(await rig.events.waitUntil(20) { $0.all.contains(where: ReaderEventLog.isLost) }, "unplug not reported")
         try await Task.sleep(for: .milliseconds(600))
-        #expect(rig.events.count(Self.isLost) == 1, "one outage, one report: \(rig.events.all)")
+        #expect(rig.events.count(ReaderEventLog.isLost) == 1, "one outage, one report: \(rig.events.all)")
         try rig.plugInAgain()
-        #expect(await rig.events.wait { $0.filter(Self.isReady).count == 2 }, "not reopened: \(rig.events.all)")
+        #expect(await rig.events.waitUntil(20) { $0.all.filter(ReaderEventLog.isReady).count == 2 }, "not reopened: \(rig.events.all)")
         _ = rig.server.present([0xA1, 0xB2, 0xC3, 0xD4], seconds: 0.5)
-        #expect(await rig.events.wait { _ in rig.events.presented.count == 1 })
+        #expect(await rig.events.waitUntil(20) { $0.presented.count == 1 })
         #expect(rig.events.presented == [CardID(technology: .iso14443a, bytes: [0xA1, 0xB2, 0xC3, 0xD4])])
         _ = await rig.stop()
     }
 
     @Test func recoversWhenTheChipStopsAnsweringOnAnOpenPort() async throws {
         let rig = try Rig()
-        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
+        #expect(await rig.events.waitUntil(20) { $0.all.contains(where: ReaderEventLog.isReady) })
         // Silent from the command after a selection: the poll's bounded step meets the silence.
         rig.server.stopAnswering(afterReplyTo: PN532Command.inListPassiveTarget)
-        #expect(await rig.events.wait { $0.contains(where: Self.isLost) }, "silence not reported: \(rig.events.all)")
-        if case let .lost(reason)? = rig.events.all.first(where: Self.isLost) {
+        #expect(await rig.events.waitUntil(20) { $0.all.contains(where: ReaderEventLog.isLost) }, "silence not reported: \(rig.events.all)")
+        if case let .lost(reason)? = rig.events.all.first(where: ReaderEventLog.isLost) {
             #expect(reason.contains("reader door on \(rig.link): stopped answering"), "\(reason)")
         }
         #expect(rig.server.statistics.ignored > 0)
         rig.server.answerAgain()
-        #expect(await rig.events.wait { $0.filter(Self.isReady).count == 2 }, "not reopened: \(rig.events.all)")
+        #expect(await rig.events.waitUntil(20) { $0.all.filter(ReaderEventLog.isReady).count == 2 }, "not reopened: \(rig.events.all)")
         _ = rig.server.present([0x10, 0x20, 0x30, 0x40], seconds: 0.5)
-        #expect(await rig.events.wait { _ in rig.events.presented.count == 1 })
+        #expect(await rig.events.waitUntil(20) { $0.presented.count == 1 })
         #expect(await rig.stop() < 2.5)
     }
 
     @Test func garbageAndACorruptedReplyMakeNoCardAndDoNotStickTheDriver() async throws {
         let rig = try Rig()
-        #expect(await rig.events.wait { $0.contains(where: Self.isReady) })
+        #expect(await rig.events.waitUntil(20) { $0.all.contains(where: ReaderEventLog.isReady) })
         for round in 0..<6 {
             if round % 2 == 0 { rig.server.sendGarbage(48) } else { rig.server.corruptNextFrame() }
             try await Task.sleep(for: .milliseconds(250))
@@ -153,7 +130,7 @@ struct PN532ReaderDriverTests {
         // A corrupted reply while a card is in the field: no wrong UID, and the card is still read.
         rig.server.corruptNextFrame()
         _ = rig.server.present([0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66], seconds: 1)
-        #expect(await rig.events.wait { _ in !rig.events.presented.isEmpty })
+        #expect(await rig.events.waitUntil(20) { !$0.presented.isEmpty })
         try await Task.sleep(for: .milliseconds(300))
         #expect(rig.events.presented == [CardID(technology: .iso14443a, bytes: [0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66])])
         #expect(rig.server.statistics.commands > 10)
@@ -164,17 +141,17 @@ struct PN532ReaderDriverTests {
         // A pty that nobody serves: a port with no PN532 behind it.
         let silent = try PseudoTerminal()
         for (port, why) in [(silent.slavePath, "no PN532 answered"), ("/dev/pn532-missing-\(UUID().uuidString.prefix(6))", "no such port")] {
-            let events = Events()
+            let events = ReaderEventLog()
             let reader = CardReaderConfig(id: ReaderID("gate"), type: .pn532, port: port)
             let driver = PN532ReaderDriver(reader: reader, pollIntervalMs: 100, backoff: ReopenBackoff(firstMs: 100, maxMs: 400))
             let task = Task { await driver.run { events.append($0) } }
-            #expect(await events.wait { $0.contains(where: Self.isLost) })
+            #expect(await events.waitUntil(20) { $0.all.contains(where: ReaderEventLog.isLost) })
             try await Task.sleep(for: .milliseconds(1500))
             let lost = events.all.compactMap { if case let .lost(reason) = $0 { reason } else { nil } }
             #expect(lost.count == 1, "retries stay quiet: \(lost)")
             #expect(lost.first?.contains("reader gate on \(port)") == true, "\(lost)")
             #expect(lost.first?.contains(why) == true, "\(lost)")
-            #expect(!events.all.contains(where: Self.isReady))
+            #expect(!events.all.contains(where: ReaderEventLog.isReady))
             let started = Date()
             task.cancel()
             await task.value

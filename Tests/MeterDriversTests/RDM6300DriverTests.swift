@@ -14,36 +14,13 @@ struct RDM6300DriverTests {
     static let card: [UInt8] = [0x0F, 0x00, 0x27, 0x1D, 0xA5]
     static let other: [UInt8] = [0x1A, 0x2B, 0x3C, 0x4D, 0x5E]
 
-    /// What a driver reported, in order.
-    final class EventLog: Sendable {
-        private let events = Mutex<[CardReaderEvent]>([])
-        func append(_ event: CardReaderEvent) { events.withLock { $0.append(event) } }
-        var all: [CardReaderEvent] { events.withLock { $0 } }
-        var presented: [CardID] {
-            all.compactMap { if case let .presented(card, _) = $0 { card } else { nil } }
-        }
-        func count(_ match: (CardReaderEvent) -> Bool) -> Int { all.filter(match).count }
-        static func isReady(_ e: CardReaderEvent) -> Bool { if case .ready = e { true } else { false } }
-        static func isLost(_ e: CardReaderEvent) -> Bool { if case .lost = e { true } else { false } }
-
-        /// Polls until `condition` holds or `seconds` pass; returns whether it held.
-        func waitUntil(_ seconds: Double, _ condition: (EventLog) -> Bool) async -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if condition(self) { return true }
-                try? await Task.sleep(nanoseconds: 20_000_000)
-            }
-            return condition(self)
-        }
-    }
-
     /// A simulated module, a symlink to its pty (what a site config names, so that a plugged-in
     /// reader on a new pty is found again) and a running driver.
     final class Bench {
         let server: RDM6300ReaderServer
         let directory: String
         let link: String
-        let log = EventLog()
+        let log = ReaderEventLog()
         var task: Task<Void, Never>?
 
         init(debounceMs: Int) throws {
@@ -65,7 +42,7 @@ struct RDM6300DriverTests {
             if let path = server.slavePath { try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path) }
         }
 
-        func ready() async -> Bool { await log.waitUntil(5) { $0.count(EventLog.isReady) >= 1 } }
+        func ready() async -> Bool { await log.waitUntil(5) { $0.count(ReaderEventLog.isReady) >= 1 } }
 
         deinit {
             task?.cancel()
@@ -118,7 +95,7 @@ struct RDM6300DriverTests {
         #expect(bench.server.present(Self.other, seconds: 0.05) == nil)
         #expect(await bench.log.waitUntil(2) { !$0.presented.isEmpty })
         #expect(bench.log.presented == [CardID(technology: .em4100, bytes: Self.other)])
-        #expect(bench.log.count(EventLog.isLost) == 0)
+        #expect(bench.log.count(ReaderEventLog.isLost) == 0)
     }
 
     @Test func anUnpluggedReaderIsLostThenReadyAgain() async throws {
@@ -126,13 +103,13 @@ struct RDM6300DriverTests {
         #expect(await bench.ready())
         bench.server.unplug()
         try bench.relink()
-        #expect(await bench.log.waitUntil(3) { $0.count(EventLog.isLost) == 1 })
+        #expect(await bench.log.waitUntil(3) { $0.count(ReaderEventLog.isLost) == 1 })
         // Still unplugged through a few back-off rounds: one lost event for the outage, no spinning.
         try await Task.sleep(nanoseconds: 1_200_000_000)
-        #expect(bench.log.count(EventLog.isLost) == 1)
+        #expect(bench.log.count(ReaderEventLog.isLost) == 1)
         _ = try bench.server.plugIn()
         try bench.relink()
-        #expect(await bench.log.waitUntil(8) { $0.count(EventLog.isReady) == 2 })
+        #expect(await bench.log.waitUntil(8) { $0.count(ReaderEventLog.isReady) == 2 })
         #expect(bench.server.present(Self.card, seconds: 0.5) == nil)
         #expect(await bench.log.waitUntil(3) { $0.presented.count == 1 })
         let kinds = bench.log.all.map { e -> String in
@@ -146,10 +123,10 @@ struct RDM6300DriverTests {
     }
 
     @Test func aPortThatCannotBeOpenedIsLostOnceAndNamed() async throws {
-        let log = EventLog()
+        let log = ReaderEventLog()
         let driver = RDM6300ReaderDriver(reader: CardReaderConfig(id: ReaderID("gate"), type: .rdm6300, port: "/dev/nonexistent-rdm"))
         let task = Task { await driver.run { log.append($0) } }
-        #expect(await log.waitUntil(2) { $0.count(EventLog.isLost) == 1 })
+        #expect(await log.waitUntil(2) { $0.count(ReaderEventLog.isLost) == 1 })
         guard case let .lost(reason) = log.all.first else { Issue.record("no lost event"); return }
         #expect(reason.contains("gate") && reason.contains("/dev/nonexistent-rdm"), "\(reason)")
         task.cancel()

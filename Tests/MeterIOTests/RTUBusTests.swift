@@ -113,4 +113,36 @@ final class RTUResponder: Sendable {
         let words = try await bus.readRegisters(unit: UnitID(1), table: .holding, address: 4, count: 2)
         #expect(words == [104, 105])
     }
+
+    /// Issue 13 (`meteragent status`): each device's share of the line's counters, the back-off
+    /// of the silent one, and how busy the line was.
+    @Test func countsPerDeviceWithBackoffAndTheLinesBusyTime() async throws {
+        let responder = try RTUResponder()
+        defer { responder.stop() }
+        let bus = rtuBus(responder, retries: 0)
+        defer { bus.close() }
+        _ = try await bus.readRegisters(unit: UnitID(1), table: .holding, address: 0, count: 2)
+        _ = try? await bus.readRegisters(unit: UnitID(2), table: .holding, address: 0, count: 2)
+        // Three timeouts put unit 3 in back-off (threshold 3); the fourth request is skipped.
+        for _ in 0..<4 { _ = try? await bus.readRegisters(unit: UnitID(3), table: .holding, address: 0, count: 2) }
+
+        let (line, devices) = bus.statisticsWithDevices
+        let good = try #require(devices[.unit(UnitID(1))])
+        #expect(good.transactions == 1 && good.successes == 1 && good.timeouts == 0 && good.backoffMs == 0)
+        let garbled = try #require(devices[.unit(UnitID(2))])
+        #expect(garbled.crcErrors == 1 && garbled.successes == 0 && garbled.backoffMs == 0, "a garbled reply shows a live device")
+        let silent = try #require(devices[.unit(UnitID(3))])
+        #expect(silent.transactions == 3 && silent.timeouts == 3 && silent.backoffSkips == 1, "\(silent)")
+        #expect(silent.consecutiveFailures == 3 && silent.backoffMs == 2_000, "\(silent)")
+        #expect((1...2_000).contains(silent.nextProbeInMs), "\(silent)")
+        #expect(line.successes == 1 && line.crcErrors == 1 && line.timeouts == 3 && line.backoffSkips == 1)
+        // Three 200 ms timeouts (unit 2's reply fails its CRC at once) in well under two seconds.
+        #expect(line.utilisation > 0.3 && line.utilisation <= 1, "\(line.utilisation) over \(line.utilisationWindowMs) ms")
+        #expect(line.utilisationWindowMs > 0)
+
+        // One answer forgets the back-off.
+        try await Task.sleep(for: .milliseconds(2_100))
+        _ = try? await bus.readRegisters(unit: UnitID(3), table: .holding, address: 0, count: 2)
+        #expect(bus.statisticsWithDevices.devices[.unit(UnitID(3))]?.backoffMs == 4_000, "a failed probe doubles the interval")
+    }
 }

@@ -134,10 +134,7 @@ struct CardAuthorizationStoreTests {
                                  startReading: "100.5", startMs: 1_000)
         try await store.saveCardSession(reader: "bay-1-nfc", row, events: [])
         await store.shutdown()
-        var db: OpaquePointer?
-        #expect(sqlite3_open(path, &db) == SQLITE_OK)
-        #expect(sqlite3_exec(db, "PRAGMA user_version = 99", nil, nil, nil) == SQLITE_OK)
-        sqlite3_close(db)
+        markAsNewerSchema(path)
 
         let log = LogLines()
         store = try OutboxStore(path: path, log: log.logger)

@@ -106,10 +106,7 @@ struct PrepaidAccountTests {
         var store = try OutboxStore(path: path)
         try await store.savePrepaid([Self.row], events: [])
         await store.shutdown()
-        var db: OpaquePointer?
-        #expect(sqlite3_open(path, &db) == SQLITE_OK)
-        #expect(sqlite3_exec(db, "PRAGMA user_version = 99", nil, nil, nil) == SQLITE_OK)
-        sqlite3_close(db)
+        markAsNewerSchema(path)
 
         let log = LogLines()
         store = try OutboxStore(path: path, log: log.logger)

@@ -38,10 +38,7 @@ struct RecoveryTests {
         var store = try OutboxStore(path: path)
         _ = try await store.append((1...5).map { reading($0, priority: 1) })
         await store.shutdown()
-        var db: OpaquePointer?
-        #expect(sqlite3_open(path, &db) == SQLITE_OK)
-        #expect(sqlite3_exec(db, "PRAGMA user_version = 99", nil, nil, nil) == SQLITE_OK)
-        sqlite3_close(db)
+        markAsNewerSchema(path)
 
         let log = LogLines()
         store = try OutboxStore(path: path, log: log.logger)

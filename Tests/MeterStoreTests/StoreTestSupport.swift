@@ -3,6 +3,8 @@ import Foundation
 import MeterCore
 @testable import MeterStore
 import MeterTestSupport
+import CSQLite
+import Testing
 
 /// Collects the store's log lines.
 final class LogLines: Sendable {
@@ -18,3 +20,11 @@ func reading(_ i: Int, priority: UInt8) -> OutboxRecord {
     return OutboxRecord(kind: .reading, priority: priority, createdMs: 1_764_052_800_000 + Int64(i), payload: payload)
 }
 
+
+/// Marks the store at `path` as written by a newer agent (a schema version this one does not know).
+func markAsNewerSchema(_ path: String) {
+    var db: OpaquePointer?
+    #expect(sqlite3_open(path, &db) == SQLITE_OK)
+    #expect(sqlite3_exec(db, "PRAGMA user_version = 99", nil, nil, nil) == SQLITE_OK)
+    sqlite3_close(db)
+}

@@ -41,6 +41,19 @@ public final class CardService: Sendable {
     struct State: Sendable {
         var windows: [ReaderID: Window] = [:]
         var sessions: [ReaderID: Session] = [:]
+        /// For `meteragent status`: each reader's state and last card (as the site's privacy writes it).
+        var readerStatus: [ReaderID: ReaderStatus] = [:]
+    }
+
+    /// A reader as `meteragent status` shows it.
+    public struct ReaderStatus: Sendable, Hashable {
+        /// `starting` until the driver reports, then `ready` or `lost`.
+        public var state = "starting"
+        public var sinceMs: Int64?
+        /// Why the reader was lost.
+        public var detail: String?
+        public var lastCard: String?
+        public var lastCardMs: Int64?
     }
 
     let site: SiteConfig
@@ -143,9 +156,11 @@ public final class CardService: Sendable {
             case let .reader(id, .presented(card, _)):
                 await present(card, at: id)
             case let .reader(id, .ready(detail)):
+                setReaderState(id, "ready", detail: detail)
                 log.info("card reader ready", ["reader.id": id.rawValue, "detail": detail])
                 await record([CardEvent("reader.ready", now(), [("reader", CardEvent.quoted(id.rawValue)), ("detail", CardEvent.quoted(detail))])])
             case let .reader(id, .lost(reason)):
+                setReaderState(id, "lost", detail: reason)
                 log.warning("card reader lost", ["reader.id": id.rawValue, "reason": reason])
                 await record([CardEvent("reader.lost", now(), [("reader", CardEvent.quoted(id.rawValue)), ("reason", CardEvent.quoted(reason))])])
             case .tick:
@@ -175,6 +190,10 @@ public final class CardService: Sendable {
         var denial: String?
         if case let .denied(why) = decision { denial = why.rawValue }
         let shown = formatter(card)
+        state.withLock { s in
+            s.readerStatus[readerID, default: ReaderStatus()].lastCard = shown
+            s.readerStatus[readerID, default: ReaderStatus()].lastCardMs = at
+        }
         var fields: [(String, String)] = [("reader", CardEvent.quoted(readerID.rawValue)), ("card", CardEvent.quoted(shown))]
         if let denial {
             fields.append(("decision", "\"denied\""))
@@ -239,7 +258,22 @@ public final class CardService: Sendable {
         if let failure { log.error("card session not stored", ["reader.id": reader.rawValue, "error": failure.description]) }
     }
 
+    private func setReaderState(_ reader: ReaderID, _ name: String, detail: String) {
+        let at = now()
+        state.withLock { s in
+            s.readerStatus[reader, default: ReaderStatus()].state = name
+            s.readerStatus[reader, default: ReaderStatus()].sinceMs = at
+            s.readerStatus[reader, default: ReaderStatus()].detail = detail
+        }
+    }
+
     // MARK: - Tests and tools
+
+    /// Every configured reader's state and last card, in site order.
+    public var readerStatuses: [(ReaderID, ReaderStatus)] {
+        let known = state.withLock { $0.readerStatus }
+        return site.readers.map { ($0.id, known[$0.id] ?? ReaderStatus()) }
+    }
 
     /// The readers with an open maintenance window.
     public var openWindows: [ReaderID] { state.withLock { $0.windows.keys.sorted() } }

@@ -16,7 +16,7 @@ public enum CommandReason: String, Sendable, Hashable, CaseIterable {
     /// The device is marked `protected: true`: never disconnected remotely.
     case protectedDevice = "protected_device"
     case badParams = "bad_params"
-    /// A `config` message: remote configuration is not applied (yet).
+    /// A `config` message to an agent that runs without a config file to apply it to.
     case notSupported = "not_supported"
 
     /// Too many commands are already waiting for this device.
@@ -33,6 +33,16 @@ public enum CommandReason: String, Sendable, Hashable, CaseIterable {
     case staleVersion = "stale_version"
     /// An `authlist.update` delta made against another version than the gateway's list.
     case wrongBase = "wrong_base"
+    /// `config.apply`: the config does not validate (the message has every error with line:column).
+    case invalidConfig = "invalid_config"
+    /// `config.apply`: the store section changed, which only a restart of the agent takes.
+    case needsRestart = "needs_restart"
+    /// `config.apply`: the new config failed its health check and was rolled back.
+    case healthCheckFailed = "health_check_failed"
+    /// `config.apply`: the new config's buses or drivers could not be set up; rolled back.
+    case startFailed = "start_failed"
+    /// `config.apply`: the agent stopped during the apply; the previous config stays.
+    case stopping
 
     /// Rejections decided before the signature is known good: anyone can cause them, so they are
     /// rate-limited instead of each becoming a stored result.

@@ -27,6 +27,8 @@ public struct CommandResult: Sendable, Hashable {
     /// `esam.forward`: the meter's raw replies, one per frame sent, e.g.
     /// `"replies":[{"control":"83","data":"FF000007…"},{"control":"DC","data":"0200","error":"error word 0002: MAC check failed"}]`.
     public var replies: [ForwardedReply] = []
+    /// `config.apply`: what became of the config (`"config":{"status":"applied","changes":[…],"config":12}`).
+    public var config: ConfigApplyOutcome?
     public var receivedMs: Int64
     public var startedMs: Int64?
     public var finishedMs: Int64
@@ -82,6 +84,7 @@ public struct CommandResult: Sendable, Hashable {
             }
             w.raw("]")
         }
+        if let config { w.raw(",\"config\":"); w.raw(config.json) }
         w.raw(",\"received_ms\":"); w.integer(receivedMs)
         if let startedMs { w.raw(",\"started_ms\":"); w.integer(startedMs) }
         w.raw(",\"finished_ms\":"); w.integer(finishedMs)

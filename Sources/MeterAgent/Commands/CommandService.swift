@@ -31,11 +31,20 @@ public final class CommandService: Sendable {
     private let prepaid: PrepaidService
     /// The card authorization list `authlist.update` changes (the card service reads the same one).
     private let authorizations: CardAuthorizations
+    /// Takes a signed `config.apply` from `<prefix>/config` once it passed the checks and its id is
+    /// claimed; it answers it itself (the apply restarts this service). Nil: `not_supported`.
+    private let remoteConfig: (@Sendable (SignedCommand, _ receivedMs: Int64) -> Void)?
+    /// Whether this service answers what the last run left unfinished: only the first one the
+    /// process starts (after a config reload, a claimed command may still be applying).
+    private let answersInterrupted: Bool
 
     public init(gate: CommandGate, drivers: @escaping @Sendable (DeviceID) -> (any MeterDriver)?, store: OutboxStore,
                 topics: UplinkTopics, log: Log, queuePerDevice: Int = 8, prepaid: PrepaidService,
-                authorizations: CardAuthorizations = CardAuthorizations(), resultStored: @escaping @Sendable () -> Void = {}) {
+                authorizations: CardAuthorizations = CardAuthorizations(), resultStored: @escaping @Sendable () -> Void = {},
+                remoteConfig: (@Sendable (SignedCommand, _ receivedMs: Int64) -> Void)? = nil, answersInterrupted: Bool = true) {
         self.gate = gate
+        self.answersInterrupted = answersInterrupted
+        self.remoteConfig = remoteConfig
         self.authorizations = authorizations
         self.prepaid = prepaid
         self.drivers = drivers
@@ -53,7 +62,7 @@ public final class CommandService: Sendable {
     /// run one after the other (their transactions and read-backs never interleave), commands on
     /// different meters at the same time, and a device whose queue is full answers `device_busy`.
     public func run(_ messages: AsyncStream<MQTTMessage>) async {
-        await answerInterrupted()
+        if answersInterrupted { await answerInterrupted() }
         await withDiscardingTaskGroup { group in
             var queues: [String: AsyncStream<Admitted>.Continuation] = [:]
             var lastPruneMs = WallClock.nowMs()
@@ -96,13 +105,14 @@ public final class CommandService: Sendable {
     /// Checks one message; returns the command to carry out, or nil after answering it.
     func admit(_ message: MQTTMessage) async -> Admitted? {
         let receivedMs = WallClock.nowMs()
-        if message.topic == topics.config {
+        let isConfig = message.topic == topics.config
+        guard isConfig || message.topic == topics.commands else { return nil }
+        if isConfig, remoteConfig == nil {
             let id = (try? CommandEnvelope(message: message.payload)).flatMap { SignedCommand.unverifiedID($0.payload) }
-            await answer(.rejected(.notSupported, "remote configuration is not applied by this agent version; use `meteragent config apply` on the gateway",
+            await answer(.rejected(.notSupported, "remote configuration is not applied by this agent; use `meteragent config apply` on the gateway",
                                    id: id, receivedMs: receivedMs, now: WallClock.nowMs()), claimed: false)
             return nil
         }
-        guard message.topic == topics.commands else { return nil }
         let command: SignedCommand
         switch gate.authenticate(message.payload, nowSeconds: receivedMs / 1000) {
         case let .failure(rejection):
@@ -111,20 +121,24 @@ public final class CommandService: Sendable {
         case let .success(authenticated):
             command = authenticated
         }
-        let claim: CommandClaim
-        do {
-            claim = try await store.claimCommand(id: command.id, expiresAt: command.expiresAt, receivedMs: receivedMs)
-        } catch {
-            // Without the command log the gateway cannot promise "at most once": refuse to run it.
-            log.error("command not run: the command log cannot be written", ["command.id": command.id, "error": error.description])
-            return nil
-        }
-        if case let .seen(stored) = claim {
-            log.info("command repeated, answering with its stored result", ["command.id": command.id, "device.id": command.device])
-            let payload = stored.map(CommandResult.repeated)
-                ?? CommandResult.interrupted(id: command.id, command: command, receivedMs: receivedMs, now: WallClock.nowMs()).json
-            await store(OutboxRecord(kind: .commandResult, priority: RecordPriority.critical, createdMs: WallClock.nowMs(), payload: payload),
-                        completing: nil)
+        guard await claim(command, receivedMs: receivedMs) else { return nil }
+        if isConfig {
+            guard command.action == Self.configAction else {
+                await answer(.rejected(.unsupportedAction, "only '\(Self.configAction)' is taken on the config topic", id: command.id,
+                                       command: command, receivedMs: receivedMs, now: WallClock.nowMs()), claimed: true)
+                return nil
+            }
+            guard command.device == gate.site.gatewayID else {
+                await answer(.rejected(.unknownDevice, "a config is for the gateway: 'device' must be '\(gate.site.gatewayID)'",
+                                       id: command.id, command: command, receivedMs: receivedMs, now: WallClock.nowMs()), claimed: true)
+                return nil
+            }
+            guard command.params?["yaml"]?.scalar != nil else {
+                await answer(.rejected(.badParams, "params.yaml: the site config as a string is missing", id: command.id,
+                                       command: command, receivedMs: receivedMs, now: WallClock.nowMs()), claimed: true)
+                return nil
+            }
+            remoteConfig?(command, receivedMs)
             return nil
         }
         switch gate.plan(command) {
@@ -244,6 +258,29 @@ public final class CommandService: Sendable {
         case .failed: (result.status, result.reason) = (.failed, .noReply)
         case .unsupported: (result.status, result.reason) = (.rejected, .unsupportedAction)
         }
+    }
+
+    /// The action of a signed config on `<prefix>/config`; `params.yaml` holds the site config.
+    public static let configAction = "config.apply"
+
+    /// Claims the command's id in the store's command log; false when it must not run: the log
+    /// cannot be written (no "at most once" without it), or the id was seen before (answered
+    /// again with its stored result).
+    private func claim(_ command: SignedCommand, receivedMs: Int64) async -> Bool {
+        let claim: CommandClaim
+        do {
+            claim = try await store.claimCommand(id: command.id, expiresAt: command.expiresAt, receivedMs: receivedMs)
+        } catch {
+            log.error("command not run: the command log cannot be written", ["command.id": command.id, "error": error.description])
+            return false
+        }
+        guard case let .seen(stored) = claim else { return true }
+        log.info("command repeated, answering with its stored result", ["command.id": command.id, "device.id": command.device])
+        let payload = stored.map(CommandResult.repeated)
+            ?? CommandResult.interrupted(id: command.id, command: command, receivedMs: receivedMs, now: WallClock.nowMs()).json
+        await store(OutboxRecord(kind: .commandResult, priority: RecordPriority.critical, createdMs: WallClock.nowMs(), payload: payload),
+                    completing: nil)
+        return false
     }
 
     private func reject(_ rejection: CommandGate.Rejection, receivedMs: Int64, claimed: Bool) async {

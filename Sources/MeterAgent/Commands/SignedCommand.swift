@@ -105,9 +105,9 @@ struct JSONObject {
     let entries: [String: YAMLNode]
     let what: String
 
-    init(_ bytes: [UInt8], what: String) throws(CommandEnvelope.Malformed) {
+    init(_ bytes: [UInt8], what: String, maxBytes: Int = 64 * 1024) throws(CommandEnvelope.Malformed) {
         self.what = what
-        guard bytes.count <= 64 * 1024 else { throw CommandEnvelope.Malformed(description: "\(what) is larger than 64 KiB") }
+        guard bytes.count <= maxBytes else { throw CommandEnvelope.Malformed(description: "\(what) is larger than \(maxBytes / 1024) KiB") }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw CommandEnvelope.Malformed(description: "\(what) is not UTF-8")
         }

@@ -76,6 +76,24 @@ public final class DedicatedThread: Sendable {
         return await promise.value(onCancel: onCancel)
     }
 
+    /// Runs a loop that lives as long as the calling task on a thread of its own, and returns only
+    /// once the loop has returned: cancelling the task sets `stop`, the loop's signal to finish, so
+    /// a caller that gets control back knows the loop has let go of what it held (a port, a device).
+    public static func runLoop(stackBytes: Int? = nil, stop: WaitableState<Bool>,
+                               _ body: @escaping @Sendable () -> Void) async throws(ThreadStartError) {
+        let finished = Promise<Void>()
+        try DedicatedThread(stackBytes: stackBytes) {
+            body()
+            finished.fulfill(())
+        }
+        await withTaskCancellationHandler {
+            await finished.settled()
+        } onCancel: {
+            stop.withLock { $0 = true }
+            stop.broadcast()
+        }
+    }
+
     /// Sleeps the calling (dedicated) thread; never call from a Swift task.
     public static func sleep(microseconds: UInt64) {
         guard microseconds > 0 else { return }

@@ -37,20 +37,25 @@ public final class Promise<Value: Sendable>: Sendable {
     /// Waits for the value; cancelling the waiting task fulfils the promise with `onCancel`.
     public func value(onCancel: @autoclosure @escaping @Sendable () -> Value) async -> Value {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
-                let ready: Value? = state.withLock { state in
-                    switch state {
-                    case let .done(value): return value
-                    case var .pending(waiters):
-                        waiters.append(continuation)
-                        state = .pending(waiters)
-                        return nil
-                    }
-                }
-                if let ready { continuation.resume(returning: ready) }
-            }
+            await settled()
         } onCancel: {
             fulfill(onCancel())
+        }
+    }
+
+    /// Waits for the value whatever happens to the waiting task.
+    public func settled() async -> Value {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
+            let ready: Value? = state.withLock { state in
+                switch state {
+                case let .done(value): return value
+                case var .pending(waiters):
+                    waiters.append(continuation)
+                    state = .pending(waiters)
+                    return nil
+                }
+            }
+            if let ready { continuation.resume(returning: ready) }
         }
     }
 
