@@ -237,4 +237,28 @@ struct CommissionTests {
         #expect(try probe("1", "9600", "test-after-reply") == 1)
         #expect(try probe("2", "9600", "eastron-sdm120") == 0, "the other meter is untouched")
     }
+
+    @Test func helpAndUsageMistakesNeedNoMeter() throws {
+        let help = try runCommand(Paths.meteragent, ["--help"])
+        #expect(help.stdout.contains("  commission "), "\(help.stdout)")
+        let own = try runCommand(Paths.meteragent, ["commission", "--help"])
+        #expect(own.stdout.contains("--new-unit") && own.stdout.contains("one") && own.stdout.contains("--restart-wait"))
+        // Checked against the profile before the port is opened.
+        let port = "/dev/null-no-such-port"
+        let rate = try runCommand(Paths.meteragent, ["commission", "--port", port, "--profile", "eastron-sdm630", "--profiles", Paths.profiles,
+                                                     "--new-baud", "115200"])
+        #expect(rate.status == 64 && rate.stderr.contains("takes baud 2400, 4800, 9600, 19200, 38400, 1200, not 115200"), "\(rate.stderr)")
+        let ratio = try runCommand(Paths.meteragent, ["commission", "--port", port, "--profile", "eastron-sdm630", "--profiles", Paths.profiles,
+                                                      "--ct-ratio", "100"])
+        #expect(ratio.status == 2 && ratio.stderr.contains("does not declare ct_ratio writable"), "\(ratio.stderr)")
+        let dlt = try runCommand(Paths.meteragent, ["commission", "--port", port, "--profile", "dlt645-2007-generic", "--profiles", Paths.profiles,
+                                                    "--new-unit", "7"])
+        #expect(dlt.status == 64 && dlt.stderr.contains("a DL/T 645 meter takes --new-address and --new-baud only"), "\(dlt.stderr)")
+        let fixed = try runCommand(Paths.meteragent, ["commission", "--port", port, "--profile", "dlt645-2007-generic", "--profiles", Paths.profiles,
+                                                      "--new-baud", "19200"])
+        #expect(fixed.status == 2 && fixed.stderr.contains("does not let the meter change to 19200 baud (it takes 1200, 2400, 4800, 9600)"), "\(fixed.stderr)")
+        let none = try runCommand(Paths.meteragent, ["commission", "--port", port, "--profile", "tuf2000m-water", "--profiles", Paths.profiles,
+                                                     "--new-unit", "7"])
+        #expect(none.status == 2 && none.stderr.contains("declares no writable settings"), "\(none.stderr)")
+    }
 }
