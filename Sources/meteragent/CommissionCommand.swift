@@ -154,7 +154,7 @@ struct CommissionOutcome {
         if json {
             let q = JSONWriter.quoted
             let fields = [("port", q(port)), ("baud", String(line.baud)), ("parity", q(line.parity.rawValue)),
-                          (deviceKey.name, q(deviceKey.value)), ("profile", q(profile)),
+                          (deviceKey.name, deviceKey.name == "unit" ? deviceKey.value : q(deviceKey.value)), ("profile", q(profile)),
                           ("written", "[" + written.map(q).joined(separator: ",") + "]"), ("entry", q(siteEntry))]
             Swift.print("{" + fields.map { "\(q($0.0)):\($0.1)" }.joined(separator: ",") + "}")
             return

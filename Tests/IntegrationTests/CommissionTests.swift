@@ -151,6 +151,15 @@ struct CommissionTests {
                                               "--address", "202612040001", "--new-address", "202612040108"])
         #expect(wrong.wait(timeout: 30) == 1)
         #expect(wrong.stderr.contains("is 202612040107, not 202612040001"), "\(wrong.stderr)")
+        // Asked again for what it already has: nothing is written; --json gives one object on stdout.
+        let again = try Self.commission(pty, ["--profile", "dlt645-2007-generic", "--baud", "9600", "--parity", "none",
+                                              "--new-address", "202612040107", "--json"])
+        #expect(again.wait(timeout: 30) == 0, "\(again.stderr)")
+        let object = try #require(jsonLines(again.stdout).first, "\(again.stdout)")
+        #expect(jsonLines(again.stdout).count == 1)
+        #expect(object["address"] as? String == "202612040107" && object["baud"] as? Int == 9600, "\(object)")
+        #expect(object["written"] as? [String] == ["nothing (already set)"], "\(object)")
+        #expect((object["entry"] as? String)?.contains("address: \"202612040107\"") == true, "\(object)")
     }
 
     @Test func refusesADLT645LineWithTwoMeters() throws {
