@@ -25,7 +25,7 @@ Output: `line <id> <pty path>` and `tcp <port> units <u,…>` lines, then `ready
 Control commands (on the control socket, or on stdin when it is not a terminal):
   fault LINE UNIT FAULT VALUE | fault LINE UNIT clear | set LINE UNIT POINT VALUE |
   release LINE UNIT POINT | raise LINE UNIT CONDITION | clear LINE UNIT CONDITION |
-  state LINE UNIT | list | quit |
+  state LINE UNIT | restart LINE UNIT (switched off and on: commissioned settings apply) | list | quit |
   card LINE UID [SECONDS] | card LINE remove | garbage LINE [COUNT] | corrupt LINE | unplug LINE | plug LINE
 Conditions: leak | tamper | valve_fault | battery_low | clock_battery_low, served where the meter
 keeps them (Modbus gas discrete inputs, CJ/T 188 status bits, DL/T 645 status word 1 and cover count)

@@ -124,6 +124,10 @@ public struct DeviceProfile: Sendable, Hashable {
     public var actions: [CommandAction: ActionMapping] = [:]
     /// CJ/T 188 meter type, DI order and reply fields; nil for other protocols.
     public var cjt188: CJT188Settings?
+    /// What `meteragent commission` may write (`settings:`); nil when the profile declares nothing.
+    public var settings: CommissionSettings?
+    /// Modbus: what the meter answers to Read Device Identification, to recognise it in a scan.
+    public var identification: ModbusIdentification?
     /// Points whose changes are events (`state: true`, `bits:`), by point name.
     public var states: [PointName: StateWatch] = [:]
     /// Where it was loaded from, for error messages.

@@ -4,7 +4,7 @@ import MeterProtocols
 /// and validates them, reporting every problem at its file, line and column.
 public enum ProfileLoader {
     static let topKeys = ["manufacturer", "model", "medium", "protocol", "generic", "serial",
-                          "max_registers_per_read", "max_gap", "defaults", "points", "relay", "actions"] + cjt188TopKeys
+                          "max_registers_per_read", "max_gap", "defaults", "points", "relay", "actions", "settings", "identification"] + cjt188TopKeys
     static let serialKeys = ["baud", "parity", "data_bits", "stop_bits"]
     static let defaultsKeys = ["table", "type", "word_order"]
     static let pointKeys = ["name", "table", "address", "type", "word_order", "unit", "scale", "offset", "billing"] + stateKeys
@@ -131,6 +131,8 @@ public enum ProfileLoader {
         let relay = top["relay"].flatMap { decodeRelay($0, protocol: wire, into: &d) }
         let actions = top["actions"].map { decodeActions($0, protocol: wire, points: points, relay: relay, into: &d) } ?? [:]
         let cjt188 = decodeCJT188Settings(top, protocol: wire, fields: cjt188Fields, into: &d)
+        let settings = top["settings"].flatMap { decodeSettings($0, protocol: wire, into: &d) }
+        let identification = top["identification"].flatMap { decodeIdentification($0, protocol: wire, into: &d) }
 
         guard let manufacturer, let model, let medium, let wire, let generic, let serial,
               let maxRegisters, let maxGap else { return nil }
@@ -141,6 +143,8 @@ public enum ProfileLoader {
         profile.relay = relay
         profile.actions = actions
         profile.cjt188 = cjt188
+        profile.settings = settings
+        profile.identification = identification
         profile.states = states.mapValues(\.watch)
         return profile
     }

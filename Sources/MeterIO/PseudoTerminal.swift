@@ -67,6 +67,16 @@ public final class PseudoTerminal: Sendable {
         close(masterFD)
     }
 
+    /// The baud rate a client set on the terminal side: termios requests on the master read the
+    /// slave's settings. A pty moves bytes at any rate, so a simulated line compares this with
+    /// its meters' rates to behave like a real line at the wrong speed. A fresh pty reads 38400;
+    /// nil for a speed `SerialPort` does not know.
+    public var terminalBaud: Int? {
+        var tio = termios()
+        guard tcgetattr(masterFD, &tio) == 0 else { return nil }
+        return SerialPort.baud(for: cfgetospeed(&tio))
+    }
+
     /// Discards bytes queued in both directions, e.g. left over from a previous client.
     public func flush() {
         tcflush(masterFD, TCIOFLUSH)

@@ -159,6 +159,13 @@ public final class SerialPort: ByteChannel {
         default: nil
         }
     }
+
+    /// The baud rate of a termios speed constant, among those `speed(for:)` knows.
+    static func baud(for speed: speed_t) -> Int? {
+        knownBauds.first { Self.speed(for: $0) == speed }
+    }
+
+    static let knownBauds = [300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400]
 }
 
 /// read/write/poll on a descriptor, shared by the serial port, the TCP channel and the agent's

@@ -21,8 +21,8 @@ struct MeterAgentCommand: AsyncParsableCommand {
         rolled a new config back or refused it (`config apply`, `config rollback`); 64 bad command-line usage.
         """,
         version: MeterAgentVersion.current,
-        subcommands: [Run.self, Read.self, Probe.self, Ports.self, Plan.self, Config.self, Relay.self, Valve.self, TimeSync.self, Buffer.self,
-                      Keys.self, Sign.self, Status.self]
+        subcommands: [Run.self, Read.self, Probe.self, Commission.self, Ports.self, Plan.self, Config.self, Relay.self, Valve.self, TimeSync.self, Buffer.self,
+                      Keys.self, Sign.self, Scan.self, Status.self]
     )
 
     /// Settles malloc before any other thread allocates (one arena for the whole process), then

@@ -7,7 +7,7 @@ struct CommandLineTests {
     @Test func helpListsEveryCommand() throws {
         let help = try runCommand(Paths.meteragent, ["--help"])
         #expect(help.status == 0)
-        for verb in ["run", "read", "probe", "ports", "plan", "config"] {
+        for verb in ["run", "read", "probe", "ports", "plan", "config", "scan"] {
             #expect(help.stdout.contains("  \(verb) "), "--help lacks \(verb): \(help.stdout)")
         }
         #expect(help.stdout.contains("Exit codes"))

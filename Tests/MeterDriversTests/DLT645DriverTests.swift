@@ -200,7 +200,7 @@ struct DLT645DriverTests {
         let two = await (try line.driver("000000000002", profile: "dlt645-2007-three-phase")).read(points: [PointName("energy.import.total"), PointName("voltage.l3")], now: WallClock.nowMs)
         #expect(one.first?.value?.description == "111.11")
         #expect(two.first?.value?.description == "22222.22" && two.last?.quality == .good)
-        // Two meters would collide answering the wildcard: both stay silent.
+        // Two meters answering the wildcard collide: a garbled frame, no address.
         await #expect(throws: SerialBusError.self) { _ = try await DLT645MeterDriver.readAddress(on: line.bus) }
     }
 

@@ -77,14 +77,24 @@ import Testing
         #expect(scenario.tcp.allSatisfy { $0.devices.count == 1 && $0.devices[0].faults.delayMs == 5 })
     }
 
-    @Test func duplicateUnitsAreRejected() {
-        let text = """
+    /// Factory-fresh meters share unit 1 on a serial line until commissioned; a TCP port's
+    /// units stay distinct.
+    @Test func duplicateUnitsOnlyOnASerialLine() throws {
+        let line = """
         lines:
           - id: a
             devices:
               - {unit: 1, profile: p}
               - {unit: 1, profile: p}
         """
-        #expect(throws: ConfigErrors.self) { _ = try ScenarioLoader.parse(text: text, file: "d.yaml") }
+        #expect(try ScenarioLoader.parse(text: line, file: "d.yaml").lines[0].devices.map(\.unit.rawValue) == [1, 1])
+        let tcp = """
+        tcp:
+          - port: 0
+            devices:
+              - {unit: 1, profile: p}
+              - {unit: 1, profile: p}
+        """
+        #expect(throws: ConfigErrors.self) { _ = try ScenarioLoader.parse(text: tcp, file: "t.yaml") }
     }
 }

@@ -12,7 +12,9 @@ import Synchronization
 ///     raise LINE UNIT CONDITION      leak | tamper | valve_fault | battery_low | clock_battery_low:
 ///                                    served as the meter's status bit, discrete input or counter
 ///     clear LINE UNIT CONDITION      the condition goes away (a cover-open count stays counted)
-///     state LINE UNIT                point=value lines for the profile's points
+///     state LINE UNIT                point=value lines for the profile's points, then the
+///                                    settings `commission` wrote (settings.unit_id=7)
+///     restart LINE UNIT              switched off and on: settings waiting for a restart apply
 ///     list                           LINE UNIT PROFILE lines
 ///     card LINE UID [SECONDS]        a card (hex UID: 5 bytes EM4100, 4/7/10 bytes ISO 14443-A)
 ///                                    in a reader's field for SECONDS (default 1; 0: until removed)
@@ -38,7 +40,7 @@ public struct ControlInterpreter: Sendable {
             return ["ok"]
         case "list":
             return simulator.servers.flatMap(\.listing) + ["ok"]
-        case "fault", "set", "release", "state", "raise", "clear":
+        case "fault", "set", "release", "state", "raise", "clear", "restart":
             // UNIT may also be a meter address on a DL/T 645 or CJ/T 188 line.
             guard words.count >= 3 else {
                 return ["error: usage: \(verb) LINE UNIT …"]
@@ -55,7 +57,7 @@ public struct ControlInterpreter: Sendable {
             guard let reader = reader as? any CardReaderServer else { return ["error: line \(words[1]) is no card reader"] }
             return readerCommand(verb, Array(words.dropFirst(2)), reader)
         default:
-            return ["error: unknown command '\(verb)' (expected fault, set, release, raise, clear, state, card, garbage, corrupt, unplug, plug, list, quit)"]
+            return ["error: unknown command '\(verb)' (expected fault, set, release, raise, clear, state, restart, card, garbage, corrupt, unplug, plug, list, quit)"]
         }
     }
 
@@ -126,6 +128,9 @@ public struct ControlInterpreter: Sendable {
             }
             device.setCondition(condition, raised: verb == "raise")
             return ["ok"]
+        case "restart":
+            device.restart()
+            return ["ok"]
         default: // state
             let values = device.pointValues()
             let conditions = device.raisedConditions.map(\.rawValue)
@@ -136,6 +141,7 @@ public struct ControlInterpreter: Sendable {
                     && device.value(of: name) != nil ? name : nil
             }
             return device.profile.pointNames.map { "\($0)=\(values[$0] ?? 0)" } + switches.map { "\($0)=\(device.value(of: $0)!)" }
+                + device.commissionedSettings
                 + ["faults=\(device.faults)", "conditions=\(conditions.isEmpty ? "none" : conditions.joined(separator: " "))", "ok"]
         }
     }

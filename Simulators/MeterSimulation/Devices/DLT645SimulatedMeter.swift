@@ -12,7 +12,9 @@ import Synchronization
 /// Like a real meter it stays silent for frames to other addresses and for broadcasts; the line
 /// applies faults and pacing.
 public final class DLT645SimulatedMeter: Sendable {
-    public let address: DLT645Address
+    /// Its address; a write address (0x15) changes it.
+    public var address: DLT645Address { currentAddress.withLock { $0 } }
+    private let currentAddress: Mutex<DLT645Address>
     public let device: SimulatedDevice
     /// 1997 meters read with control 0x01 and 2-byte identifiers.
     public let is1997: Bool
@@ -34,7 +36,7 @@ public final class DLT645SimulatedMeter: Sendable {
     }
 
     public init(address: DLT645Address, device: SimulatedDevice, password: String = "000000", esam: ESAMSettings? = nil) {
-        self.address = address
+        currentAddress = Mutex(address)
         self.esam = esam.map(SimulatedESAM.init)
         self.device = device
         self.password = password.uppercased()
@@ -106,6 +108,14 @@ public final class DLT645SimulatedMeter: Sendable {
         case DLT645Control.relayControl.function:
             guard frame.address.isUnicast else { return nil }
             return relay(frame, at: t)
+        case DLT645Control.writeAddress.function:
+            // Only through AA…AA, which reaches every meter on the line: commissioning checks first
+            // that the meter is alone.
+            guard frame.address == .wildcard else { return nil }
+            return writeAddress(frame)
+        case DLT645Control.changeBaud.function:
+            guard frame.address.isUnicast else { return nil }
+            return changeBaud(frame)
         case DLT645Control.securityAuthentication.function:
             // A meter without an ESAM knows no security functions (as `default`).
             guard let esam else { return DLT645Reply.errorReply(to: frame, from: address, error: .other) }
@@ -155,6 +165,30 @@ public final class DLT645SimulatedMeter: Sendable {
         case .clock:
             return nil
         }
+    }
+
+    /// Write address (0x15): where the profile allows it, the meter takes the new address and
+    /// answers from it (0x95, no data).
+    private func writeAddress(_ frame: DLT645Frame) -> DLT645Frame {
+        guard device.profile.settings?.writableAddress == true else {
+            return DLT645Reply.errorReply(to: frame, from: address, error: .unauthorised)
+        }
+        guard let new = try? DLT645Address(wire: frame.data), new.isUnicast else {
+            return DLT645Reply.errorReply(to: frame, from: address, error: .other)
+        }
+        currentAddress.withLock { $0 = new }
+        return DLT645Reply.okReply(to: frame, from: new)
+    }
+
+    /// Change rate (0x17): a rate the profile lists is confirmed (0x97 echoing the feature byte)
+    /// and used from the next frame on; any other is refused with error bit 3 (0xD7).
+    private func changeBaud(_ frame: DLT645Frame) -> DLT645Frame {
+        guard frame.data.count == 1, let feature = try? DLT645BaudFeature(rawValue: frame.data[0]),
+              device.profile.settings?.bauds.contains(feature.baud) == true else {
+            return DLT645Reply.errorReply(to: frame, from: address, error: .baudRateFixed)
+        }
+        device.takeBaud(feature.baud)
+        return DLT645Reply.okReply(to: frame, from: address, data: [feature.rawValue])
     }
 
     /// Broadcast time: accepted only within 5 minutes of the meter's clock, as real meters do.

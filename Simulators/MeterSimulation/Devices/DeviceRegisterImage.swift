@@ -12,7 +12,8 @@ final class DeviceRegisterImage {
     init(device: SimulatedDevice) throws(ModbusServerError) {
         self.device = device
         var ranges: [RegisterTable: Range<Int>] = [:]
-        for point in device.profile.points {
+        // The settings registers too, so that `commission` can write and read them back.
+        for point in device.profile.points + Self.settingPoints(of: device.profile) {
             let lower = Int(point.address), upper = Int(point.address) + point.type.registerCount
             if let r = ranges[point.table] {
                 ranges[point.table] = min(r.lowerBound, lower)..<max(r.upperBound, upper)
@@ -32,6 +33,25 @@ final class DeviceRegisterImage {
             guard let words = try? point.encode(values[point.name] ?? 0) else { continue }
             map.store(point.table, at: Int(point.address), words)
         }
+        for (setting, register) in device.profile.settings?.registers ?? [:] {
+            guard let value = device.storedSetting(setting), let words = try? register.point(setting.rawValue).encode(value) else { continue }
+            map.store(.holding, at: Int(register.address), words)
+        }
+    }
+
+    /// A write to a settings register of a model with an unlock step, before the unlock value was
+    /// written: refused (exception 03), so that a commissioning that skips the step fails.
+    func isLockedSettingsWrite(pdu: ArraySlice<UInt8>) -> Bool {
+        guard let settings = device.profile.settings, settings.unlock != nil, !device.isUnlocked,
+              let (table, address, count) = Self.writtenRange(pdu: pdu), table == .holding else { return false }
+        return settings.registers.values.contains { Int($0.address) < address + count && Int($0.address) + $0.type.registerCount > address }
+    }
+
+    /// The settings, unlock and apply registers of a profile, as points.
+    static func settingPoints(of profile: DeviceProfile) -> [PointDefinition] {
+        guard let settings = profile.settings else { return [] }
+        let steps = [("unlock", settings.unlock), ("apply", settings.apply)].compactMap { name, write in write.map { $0.register.point(name) } }
+        return settings.registers.map { $0.value.point($0.key.rawValue) } + steps
     }
 
     /// After a write request was answered: hands every point the write touched back to the model.
@@ -43,6 +63,22 @@ final class DeviceRegisterImage {
                   let words = map.load(table, at: start, count: point.type.registerCount) else { continue }
             let (value, _) = point.decode(words)
             if let value { device.write(point.name, value: value.doubleValue) }
+        }
+        guard table == .holding else { return }
+        if let unlock = device.profile.settings?.unlock {
+            let start = Int(unlock.register.address), end = start + unlock.register.type.registerCount
+            if start < address + count, end > address, let words = map.load(.holding, at: start, count: unlock.register.type.registerCount),
+               unlock.register.point("unlock").decode(words).0?.doubleValue == unlock.value {
+                device.unlock()
+            }
+        }
+        for (setting, register) in device.profile.settings?.registers ?? [:] {
+            let point = register.point(setting.rawValue)
+            let start = Int(register.address), end = start + register.type.registerCount
+            guard start < address + count, end > address,
+                  let words = map.load(.holding, at: start, count: register.type.registerCount),
+                  let value = point.decode(words).0 else { continue }
+            device.commission(setting, stored: value.doubleValue)
         }
     }
 
@@ -76,20 +112,31 @@ struct PlannedReply: Equatable {
 final class ModbusResponder {
     let framing: ModbusFraming
     private let builder: ModbusReplyBuilder
-    private var images: [UInt8: DeviceRegisterImage] = [:]
+    /// In scenario order; two may answer the same unit (factory-fresh meters on one line).
+    private var images: [DeviceRegisterImage] = []
     private var random: SplitMixGenerator
 
     init(framing: ModbusFraming, devices: [SimulatedDevice], seed: UInt64) throws(ModbusServerError) {
         self.framing = framing
         builder = try ModbusReplyBuilder(framing: framing)
-        for device in devices { images[device.unit.rawValue] = try DeviceRegisterImage(device: device) }
+        for device in devices { images.append(try DeviceRegisterImage(device: device)) }
         random = SplitMixGenerator(seed: seed)
     }
 
     /// `adu` is the whole request (RTU frame with CRC, or MBAP + PDU); `unit` and `pdu` taken from it.
     /// nil means stay silent.
     func respond(to adu: [UInt8], unit: UInt8, pdu: ArraySlice<UInt8>) -> PlannedReply? {
-        guard let image = images[unit] else { return nil }
+        guard let image = images.first(where: { $0.device.unit.rawValue == unit }) else { return nil }
+        return respond(to: adu, image: image, pdu: pdu)
+    }
+
+    /// The replies of every device at `unit` that `hears` the client (commissioning moves devices
+    /// between units, and two factory-fresh meters share one); devices that stay silent are left out.
+    func respondAll(to adu: [UInt8], unit: UInt8, pdu: ArraySlice<UInt8>, where hears: (SimulatedDevice) -> Bool) -> [PlannedReply] {
+        images.filter { $0.device.unit.rawValue == unit && hears($0.device) }.compactMap { respond(to: adu, image: $0, pdu: pdu) }
+    }
+
+    private func respond(to adu: [UInt8], image: DeviceRegisterImage, pdu: ArraySlice<UInt8>) -> PlannedReply? {
         let device = image.device
         device.countRequest()
         let faults = device.faults
@@ -98,6 +145,10 @@ final class ModbusResponder {
         do {
             if let code = faults.exception {
                 bytes = try builder.exception(to: adu, code: ModbusExceptionCode(rawValue: code))
+            } else if let identification = Self.identification(of: device, asked: pdu) {
+                bytes = framed(identification, to: adu, unit: device.unit.rawValue)
+            } else if image.isLockedSettingsWrite(pdu: pdu) {
+                bytes = try builder.exception(to: adu, code: .illegalDataValue)
             } else {
                 image.refresh()
                 bytes = try builder.reply(to: adu, map: image.map)
@@ -115,12 +166,40 @@ final class ModbusResponder {
         return PlannedReply(bytes: bytes, delayMs: faults.delayMs)
     }
 
+    /// The reply PDU to Read Device Identification (0x2B, MEI 0x0E, read code 01 basic or 04 one
+    /// object) from a device whose profile has an `identification:` block; nil for any other
+    /// request, or for a device without one (libmodbus then answers "illegal function", as many
+    /// meters do).
+    static func identification(of device: SimulatedDevice, asked pdu: ArraySlice<UInt8>) -> [UInt8]? {
+        let request = Array(pdu)
+        guard request.count >= 4, request[0] == 0x2B, request[1] == 0x0E, let id = device.profile.identification else { return nil }
+        let objects = [id.vendor, id.productCode, id.revision.isEmpty ? "1.0" : id.revision].map { Array($0.utf8.prefix(64)) }
+        let readCode = request[2]
+        let wanted: [Int] = readCode == 0x04 ? (Int(request[3]) < objects.count ? [Int(request[3])] : []) : Array(objects.indices)
+        guard !wanted.isEmpty else { return nil }
+        var reply: [UInt8] = [0x2B, 0x0E, readCode, 0x01, 0x00, 0x00, UInt8(wanted.count)]
+        for index in wanted {
+            reply += [UInt8(index), UInt8(objects[index].count)] + objects[index]
+        }
+        return reply
+    }
+
+    /// `pdu` as an RTU frame (unit, PDU, CRC) or a TCP ADU (the request's MBAP header with the new length).
+    private func framed(_ pdu: [UInt8], to adu: [UInt8], unit: UInt8) -> [UInt8] {
+        switch framing {
+        case .rtu: return ModbusCRC.appending(to: [unit] + pdu)
+        case .tcp:
+            let length = pdu.count + 1
+            return Array(adu.prefix(4)) + [UInt8(length >> 8), UInt8(length & 0xFF), unit] + pdu
+        }
+    }
+
     /// For TCP requests to a unit nobody serves: a gateway's answer.
     func gatewayTargetFailed(_ adu: [UInt8]) -> [UInt8]? {
         try? builder.exception(to: adu, code: .gatewayTargetFailed)
     }
 
-    var units: [UInt8] { images.keys.sorted() }
+    var units: [UInt8] { images.map(\.device.unit.rawValue).sorted() }
 }
 
 /// Byte-level faults applied to a finished reply.

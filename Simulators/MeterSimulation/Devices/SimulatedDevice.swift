@@ -5,12 +5,16 @@ import Synchronization
 /// and faults. Shared between the thread that serves it and the control channel, so all state
 /// sits behind a lock.
 public final class SimulatedDevice: Sendable {
-    public let unit: UnitID
+    /// The unit id it answers; commissioning moves it (`SimulatedDevice+Commissioning.swift`).
+    public var unit: UnitID { currentUnit.withLock { $0 } }
     public let profile: DeviceProfile
     public let kind: DeviceModelKind
     public let seed: UInt64
     private let clock: any SimulationClock
     private let state: Mutex<State>
+    let currentUnit: Mutex<UnitID>
+    /// Settings written by `meteragent commission`, and those waiting for a restart.
+    let commissioning = Mutex(CommissioningState())
 
     struct State {
         var model: DeviceModel
@@ -18,11 +22,13 @@ public final class SimulatedDevice: Sendable {
         /// Values fixed by `set` or by a Modbus write that the physics does not use.
         var overrides: [String: Double] = [:]
         var requests = 0
+        /// The rate the meter's UART runs at; nil = its line's.
+        var baud: Int?
     }
 
     public init(unit: UnitID, profile: DeviceProfile, kind: DeviceModelKind? = nil, seed: UInt64,
-                faults: DeviceFaults = DeviceFaults(), clock: any SimulationClock) {
-        self.unit = unit
+                faults: DeviceFaults = DeviceFaults(), baud: Int? = nil, clock: any SimulationClock) {
+        currentUnit = Mutex(unit)
         self.profile = profile
         let kind = kind ?? DeviceModelKind(medium: profile.medium)
         self.kind = kind
@@ -30,7 +36,15 @@ public final class SimulatedDevice: Sendable {
         self.clock = clock
         var model = DeviceModel(kind: kind, seed: seed, profile: profile)
         model.advance(to: clock.now())
-        state = Mutex(State(model: model, faults: faults))
+        state = Mutex(State(model: model, faults: faults, baud: baud))
+    }
+
+    /// The baud rate this meter listens and answers at; nil means its line's. A line serves it
+    /// only while the client's port is set to this rate (see `PacedLine.hears`); commissioning a
+    /// new rate sets it.
+    public var baud: Int? {
+        get { state.withLock { $0.baud } }
+        set { state.withLock { $0.baud = newValue } }
     }
 
     public var faults: DeviceFaults { state.withLock { $0.faults } }

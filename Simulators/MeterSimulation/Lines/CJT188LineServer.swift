@@ -55,16 +55,34 @@ public final class CJT188LineServer: SerialLineServer {
     /// Returns false when the server is stopping.
     private func handle(_ frame: CJT188Frame, _ request: LineRequest) -> Bool {
         let addressed = meters.filter { $0.isAddressed(by: frame) }
-        // Several meters answering one wildcard frame would collide on the wire: stay silent.
-        guard addressed.count == 1, let meter = addressed.first else { return line.ignore() }
+        let hearing = addressed.filter { line.hears($0.device) }
+        let requestBytes = frame.data.count + CJT188Frame.overhead
+        guard let first = hearing.first else {
+            guard let deaf = addressed.first else { return line.ignore() }
+            return line.mismatch(request, requestBytes: requestBytes, device: deaf.device)
+        }
+        // Several meters answering one wildcard frame collide on the wire.
+        guard hearing.count == 1 else {
+            let replies = hearing.compactMap { answer(frame, from: $0, request: request) }
+            if replies.isEmpty { return line.ignore() }
+            return line.reply(PacedLine.collide(replies), to: request, requestBytes: requestBytes, delay: 0,
+                              framing: line.framing(of: first.device))
+        }
+        guard let bytes = answer(frame, from: first, request: request) else { return line.ignore() }
+        return line.reply(bytes, to: request, requestBytes: requestBytes, delay: Double(first.device.faults.delayMs) / 1000,
+                          framing: line.framing(of: first.device))
+    }
+
+    /// `meter`'s reply to `frame` on the wire, its faults applied; nil when it stays silent.
+    private func answer(_ frame: CJT188Frame, from meter: CJT188SimulatedMeter, request: LineRequest) -> [UInt8]? {
         meter.device.countRequest()
         let faults = meter.device.faults
-        guard !faults.noReply, var reply = meter.respond(to: frame, at: clock.now()) else { return line.ignore() }
+        guard !faults.noReply, var reply = meter.respond(to: frame, at: clock.now()) else { return nil }
         if faults.wrongUnit {
             var wire = reply.address.wire
             wire[0] = CJT188BCD.byte((CJT188BCD.value(wire[0]) ?? 0) + 1)
             reply.address = CJT188Address(wire: wire) ?? reply.address
         }
-        return line.reply(reply.encoded(preamble: 2), to: request, requestBytes: frame.data.count + CJT188Frame.overhead, faults: faults)
+        return faults.corrupting(reply.encoded(preamble: 2), random: request.random)
     }
 }

@@ -59,15 +59,33 @@ public final class DLT645LineServer: SerialLineServer {
     /// Returns false when the server is stopping.
     private func handle(_ frame: DLT645Frame, _ request: LineRequest) -> Bool {
         let addressed = meters.filter { $0.isAddressed(by: frame) }
+        let hearing = addressed.filter { line.hears($0.device) }
+        let requestBytes = frame.data.count + DLT645Frame.overhead + 4
         if frame.address.isBroadcast {
-            for meter in addressed { _ = meter.respond(to: frame, at: clock.now()) }
+            for meter in hearing { _ = meter.respond(to: frame, at: clock.now()) }
             return line.ignore()
         }
-        // Several meters answering one wildcard frame would collide on the wire: stay silent.
-        guard addressed.count == 1, let meter = addressed.first else { return line.ignore() }
+        guard let first = hearing.first else {
+            guard let deaf = addressed.first else { return line.ignore() }
+            return line.mismatch(request, requestBytes: requestBytes, device: deaf.device)
+        }
+        // Several meters answering one wildcard frame collide on the wire.
+        guard hearing.count == 1 else {
+            let replies = hearing.compactMap { answer(frame, from: $0, request: request) }
+            if replies.isEmpty { return line.ignore() }
+            return line.reply(PacedLine.collide(replies), to: request, requestBytes: requestBytes, delay: 0,
+                              framing: line.framing(of: first.device))
+        }
+        guard let bytes = answer(frame, from: first, request: request) else { return line.ignore() }
+        return line.reply(bytes, to: request, requestBytes: requestBytes, delay: Double(first.device.faults.delayMs) / 1000,
+                          framing: line.framing(of: first.device))
+    }
+
+    /// `meter`'s reply to `frame` on the wire, its faults applied; nil when it stays silent.
+    private func answer(_ frame: DLT645Frame, from meter: DLT645SimulatedMeter, request: LineRequest) -> [UInt8]? {
         meter.device.countRequest()
         let faults = meter.device.faults
-        guard !faults.noReply, var reply = meter.respond(to: frame, at: clock.now()) else { return line.ignore() }
+        guard !faults.noReply, var reply = meter.respond(to: frame, at: clock.now()) else { return nil }
         if let code = faults.exception {
             reply = DLT645Reply.errorReply(to: frame, from: meter.address, error: DLT645ErrorBits(rawValue: code))
         }
@@ -76,7 +94,7 @@ public final class DLT645LineServer: SerialLineServer {
             wire[0] = DLT645BCD.byte((((try? DLT645BCD.value(wire[0])) ?? 0) + 1) % 100)
             reply.address = (try? DLT645Address(wire: wire)) ?? reply.address
         }
-        guard let bytes = try? reply.encoded(preamble: 4) else { return true }
-        return line.reply(bytes, to: request, requestBytes: frame.data.count + DLT645Frame.overhead + 4, faults: faults)
+        guard let bytes = try? reply.encoded(preamble: 4) else { return nil }
+        return faults.corrupting(bytes, random: request.random)
     }
 }

@@ -14,7 +14,7 @@ public protocol LineServer: AnyObject, Sendable {
     var announcement: String { get }
     /// The devices it serves, in scenario order.
     var devices: [SimulatedDevice] { get }
-    /// One `list` line per device: `ID UNIT PROFILE MODEL [address=…] faults=… […]`.
+    /// One `list` line per device: `ID UNIT PROFILE MODEL [address=…] [baud=…] faults=… […]`.
     var listing: [String] { get }
     /// The device a control command names by `key`: its unit, or its meter address on lines of
     /// addressed meters.
@@ -51,9 +51,10 @@ extension SerialLineServer {
 }
 
 extension SimulatedDevice {
-    /// The device's `list` line: `ID UNIT PROFILE MODEL [address=…] faults=… [state]`.
+    /// The device's `list` line: `ID UNIT PROFILE MODEL [address=…] [baud=…] faults=… [state]`
+    /// (`baud=` only for a meter at a rate other than its line's).
     func listing(on id: String, address: String? = nil, state: String? = nil) -> String {
-        ["\(id) \(unit) \(profile.name) \(kind.rawValue)", address.map { "address=\($0)" }, "faults=\(faults)", state]
+        ["\(id) \(unit) \(profile.name) \(kind.rawValue)", address.map { "address=\($0)" }, baud.map { "baud=\($0)" }, "faults=\(faults)", state]
             .compactMap { $0 }.joined(separator: " ")
     }
 }
@@ -114,7 +115,7 @@ struct DeviceBuilder: Sendable {
         }
         let seed = spec.seed ?? SeededNoise.mix(self.seed ^ SeededNoise.stableHash(endpoint) ^ UInt64(spec.unit.rawValue))
         let device = SimulatedDevice(unit: spec.unit, profile: profile, kind: spec.model, seed: seed,
-                                     faults: spec.faults, clock: clock)
+                                     faults: spec.faults, baud: spec.baud, clock: clock)
         for (name, value) in spec.pinned.sorted(by: { $0.key < $1.key }) { device.set(name, to: value) }
         return device
     }

@@ -59,6 +59,8 @@ struct LineRequest {
 /// Timing: a pty delivers a request instantly, so a reply is held back for the time the request
 /// would have taken on the wire plus the 3.5-character silence, then written paced at the line's
 /// baud rate (deadline-based, so sleeps do not accumulate drift), then the silence is kept again.
+/// A meter with a rate of its own (`SimulatedDevice.baud`) is paced at that rate, and answers
+/// only while the client's end of the pty is set to it (`hears`).
 public final class PacedLine: Sendable {
     let id: String
     let settings: SerialSettings
@@ -138,24 +140,59 @@ public final class PacedLine: Sendable {
         return true
     }
 
+    /// The rate `device` runs at: its own, or the line's.
+    func baud(of device: SimulatedDevice) -> Int { device.baud ?? settings.baud }
+
+    /// The line's framing at `device`'s rate: replies are paced at the rate of the meter sending them.
+    func framing(of device: SimulatedDevice) -> SerialFraming {
+        var own = settings
+        own.baud = baud(of: device)
+        return own.framing
+    }
+
+    /// Whether `device` makes sense of what the client sends. A pty moves bytes at any rate, so
+    /// the rate the client set on its end (read through the master) stands in for the wire: a
+    /// meter understands only a client at its own rate, as on a real line.
+    func hears(_ device: SimulatedDevice) -> Bool { pty.terminalBaud == baud(of: device) }
+
+    /// What a meter at another rate than the client's does with a frame meant for it: it receives
+    /// noise, so (decided by the request's noise, reproducibly) it either stays silent or puts a
+    /// few bytes on the line that the client reads as garbage. Always true, like `ignore`.
+    func mismatch(_ request: LineRequest, requestBytes: Int, device: SimulatedDevice) -> Bool {
+        guard request.random(3) < 0.5 else { return ignore() }
+        let count = 2 + Int(request.random(4) * 5)
+        let noise = (0..<count).map { UInt8(truncatingIfNeeded: Int(request.random(UInt64(20 + $0)) * 256)) }
+        return reply(noise, to: request, requestBytes: requestBytes, delay: 0, framing: framing(of: device))
+    }
+
+    /// What the client receives when several meters answer one frame at once (a wildcard on a
+    /// shared line): their replies on the wire together. An RS-485 driver sending a 0 bit wins
+    /// over one sending the idle 1, so the bytes overlap as their AND: one garbled frame, not two
+    /// clean ones.
+    static func collide(_ replies: [[UInt8]]) -> [UInt8] {
+        var wire: [UInt8] = []
+        for reply in replies {
+            for (i, byte) in reply.enumerated() {
+                if i < wire.count { wire[i] &= byte } else { wire.append(byte) }
+            }
+        }
+        return wire
+    }
+
     /// Waits until the request of `requestBytes` bytes has ended on the wire, then `delay` seconds,
-    /// then writes `bytes` paced. Returns false when the line is stopping.
-    func reply(_ bytes: [UInt8], to request: LineRequest, requestBytes: Int, delay: Double) -> Bool {
+    /// then writes `bytes` paced (at `framing`, by default the line's). Returns false when the line
+    /// is stopping.
+    func reply(_ bytes: [UInt8], to request: LineRequest, requestBytes: Int, delay: Double, framing: SerialFraming? = nil) -> Bool {
+        let framing = framing ?? self.framing
         let requestEnd = request.arrivedAt + framing.seconds(forBytes: requestBytes) + framing.interFrameSilence
         if !wake.sleep(requestEnd - Monotonic.now() + delay) { return false }
         stats.withLock { $0.replies += 1 }
-        return writePaced(bytes)
-    }
-
-    /// A meter's reply with its faults applied: a broken checksum, garbage before the frame, a delay.
-    func reply(_ bytes: [UInt8], to request: LineRequest, requestBytes: Int, faults: DeviceFaults) -> Bool {
-        reply(faults.corrupting(bytes, random: request.random), to: request, requestBytes: requestBytes,
-              delay: Double(faults.delayMs) / 1000)
+        return writePaced(bytes, framing: framing)
     }
 
     /// Writes `bytes` so that byte i leaves no earlier than i character times after the first,
     /// then keeps the line silent for 3.5 characters.
-    private func writePaced(_ bytes: [UInt8]) -> Bool {
+    private func writePaced(_ bytes: [UInt8], framing: SerialFraming) -> Bool {
         let charTime = framing.seconds(forBytes: 1)
         let start = Monotonic.now()
         var sent = 0

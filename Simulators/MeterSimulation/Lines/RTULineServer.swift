@@ -39,13 +39,22 @@ public final class RTULineServer: SerialLineServer {
 
     /// Returns false when the server is stopping.
     private func handle(_ frame: ModbusRTUFrame, _ request: LineRequest, responder: ModbusResponder) -> Bool {
-        // Broadcast: every device applies a write, nobody answers.
+        // Broadcast: every device that hears the client applies a write, nobody answers.
         if frame.unit == 0 {
-            for device in devices { _ = responder.respond(to: frame.bytes, unit: device.unit.rawValue, pdu: frame.pdu) }
+            for device in devices where line.hears(device) { _ = responder.respond(to: frame.bytes, unit: device.unit.rawValue, pdu: frame.pdu) }
             return true
         }
-        guard let reply = responder.respond(to: frame.bytes, unit: frame.unit, pdu: frame.pdu) else { return line.ignore() }
-        return line.reply(reply.bytes, to: request, requestBytes: frame.bytes.count, delay: Double(reply.delayMs) / 1000)
+        // Every meter at the unit answers; one at another rate than the client's hears noise.
+        let addressed = devices.filter { $0.unit.rawValue == frame.unit }
+        if let deaf = addressed.first, !addressed.contains(where: line.hears) {
+            return line.mismatch(request, requestBytes: frame.bytes.count, device: deaf)
+        }
+        let replies = responder.respondAll(to: frame.bytes, unit: frame.unit, pdu: frame.pdu, where: line.hears)
+        guard let reply = replies.first else { return line.ignore() }
+        // Meters sharing a unit (factory-fresh ones) all answer: the client reads one garbled frame.
+        let bytes = replies.count == 1 ? reply.bytes : PacedLine.collide(replies.map(\.bytes))
+        return line.reply(bytes, to: request, requestBytes: frame.bytes.count, delay: Double(reply.delayMs) / 1000,
+                          framing: addressed.first(where: line.hears).map(line.framing(of:)))
     }
 }
 

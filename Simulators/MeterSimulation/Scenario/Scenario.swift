@@ -19,6 +19,8 @@ public struct ScenarioDevice: Sendable, Hashable {
     public var password: String?
     /// DL/T 645: a security module, without which the meter takes no trip (`esam: {key: …}`).
     public var esam: ESAMSettings?
+    /// The meter's own baud rate when it differs from its line's (`baud: 2400`).
+    public var baud: Int?
 
     public init(unit: UnitID, profileName: String, model: DeviceModelKind? = nil, seed: UInt64? = nil,
                 faults: DeviceFaults = DeviceFaults(), pinned: [String: Double] = [:],

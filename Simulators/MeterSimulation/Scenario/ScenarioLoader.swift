@@ -7,7 +7,7 @@ public enum ScenarioLoader {
     static let topKeys = ["profiles", "lines", "tcp", "control", "seed"]
     static let lineKeys = ["id", "link", "baud", "parity", "data_bits", "stop_bits", "devices", "protocol"]
     static let tcpKeys = ["id", "port", "count", "devices"]
-    static let deviceKeys = ["unit", "profile", "model", "seed", "faults", "set", "address", "di_order", "password", "esam"]
+    static let deviceKeys = ["unit", "profile", "model", "seed", "faults", "set", "address", "di_order", "password", "esam", "baud"]
 
     public static func load(path: String) throws(ConfigErrors) -> Scenario {
         guard let text = readTextFile(path) else {
@@ -63,7 +63,7 @@ public enum ScenarioLoader {
             } else if m["devices"] == nil {
                 d.report(node, "missing key 'devices' in line")
             } else {
-                line.devices = devices(m["devices"], units: 1...247, family: family, checker: &d)
+                line.devices = devices(m["devices"], units: 1...247, family: family, sharedUnits: true, checker: &d)
             }
             scenario.lines.append(line)
         }
@@ -110,7 +110,7 @@ public enum ScenarioLoader {
         if !errors.isEmpty { throw ConfigErrors(errors) }
     }
 
-    private static func devices(_ node: YAMLNode?, units: ClosedRange<Int>, family: LineFamily,
+    private static func devices(_ node: YAMLNode?, units: ClosedRange<Int>, family: LineFamily, sharedUnits: Bool = false,
                                 checker d: inout Checker) -> [ScenarioDevice] {
         let wire = family.name
         var out: [ScenarioDevice] = []
@@ -123,7 +123,9 @@ public enum ScenarioLoader {
             let unitValue: Int? = family.addressDigits != nil && m["unit"] == nil ? index + 1 : m["unit"].flatMap { d.integer($0, in: units) }
             guard let unit = unitValue, let profileNode = m["profile"], let profile = d.string(profileNode) else { continue }
             let unitNode = m["unit"] ?? item
-            if let first = seen[unit] {
+            // Factory-fresh Modbus meters share unit 1 on a line until they are commissioned (and
+            // collide when asked): a line may hold them; a TCP port's units stay distinct.
+            if let first = seen[unit], !(sharedUnits && family.addressDigits == nil) {
                 d.report(unitNode, "duplicate unit \(unit) (first at line \(first.line))")
             }
             seen[unit] = unitNode.location
@@ -173,6 +175,7 @@ public enum ScenarioLoader {
                 }
             }
             if let node = m["seed"], let seed = d.integer(node, in: 0...Int.max) { device.seed = UInt64(seed) }
+            if let node = m["baud"], let baud = d.integer(node, in: 300...4_000_000) { device.baud = baud }
             if let node = m["faults"], case let .mapping(entries) = node.kind {
                 for entry in entries {
                     guard let name = entry.key.scalar, let value = entry.value.scalar else {
