@@ -28,6 +28,9 @@ PROFILES = os.path.join(ROOT, "Hardware", "profiles")
 PYTHON = os.environ.get("METERAGENT_PYTHON", os.path.join(ROOT, ".venv", "bin", "python"))
 RSS_SECONDS = float(os.environ.get("BENCH_SECONDS", "60"))
 WORK = tempfile.mkdtemp(prefix="meteragent-bench-")
+# The agents measured here (one at a time) answer on a control socket of this run's, so that a
+# gateway agent running beside the benchmark (`make run`) neither stops them nor is asked by them.
+os.environ["METERAGENT_CONTROL_SOCKET"] = os.path.join(WORK, "control.sock")
 # Budgets missed in this run; `make bench` fails when there is any.
 MISSED = []
 

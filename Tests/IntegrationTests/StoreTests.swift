@@ -217,7 +217,7 @@ struct StoreTests {
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let agent = Process()
         agent.executableURL = URL(fileURLWithPath: Paths.meteragent)
-        agent.arguments = ["run", site, "--poll-interval-ms", "0"]
+        agent.arguments = ["run", site, "--poll-interval-ms", "0", "--control-socket", try Paths.controlSocket()]
         agent.standardOutput = unread
         agent.standardError = try FileHandle(forWritingTo: logFile)
         agent.standardInput = FileHandle.nullDevice

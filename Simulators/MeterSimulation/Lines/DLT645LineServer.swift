@@ -59,26 +59,14 @@ public final class DLT645LineServer: SerialLineServer {
     /// Returns false when the server is stopping.
     private func handle(_ frame: DLT645Frame, _ request: LineRequest) -> Bool {
         let addressed = meters.filter { $0.isAddressed(by: frame) }
-        let hearing = addressed.filter { line.hears($0.device) }
         let requestBytes = frame.data.count + DLT645Frame.overhead + 4
         if frame.address.isBroadcast {
-            for meter in hearing { _ = meter.respond(to: frame, at: clock.now()) }
+            for meter in addressed where line.hears(meter.device) { _ = meter.respond(to: frame, at: clock.now()) }
             return line.ignore()
         }
-        guard let first = hearing.first else {
-            guard let deaf = addressed.first else { return line.ignore() }
-            return line.mismatch(request, requestBytes: requestBytes, device: deaf.device)
+        return line.answer(request, requestBytes: requestBytes, addressed: addressed, device: \.device) {
+            answer(frame, from: $0, request: request)
         }
-        // Several meters answering one wildcard frame collide on the wire.
-        guard hearing.count == 1 else {
-            let replies = hearing.compactMap { answer(frame, from: $0, request: request) }
-            if replies.isEmpty { return line.ignore() }
-            return line.reply(PacedLine.collide(replies), to: request, requestBytes: requestBytes, delay: 0,
-                              framing: line.framing(of: first.device))
-        }
-        guard let bytes = answer(frame, from: first, request: request) else { return line.ignore() }
-        return line.reply(bytes, to: request, requestBytes: requestBytes, delay: Double(first.device.faults.delayMs) / 1000,
-                          framing: line.framing(of: first.device))
     }
 
     /// `meter`'s reply to `frame` on the wire, its faults applied; nil when it stays silent.

@@ -179,6 +179,26 @@ public final class PacedLine: Sendable {
         return wire
     }
 
+    /// How the meters a frame addresses answer it: none at the client's rate → what a mismatched
+    /// meter does; several (a wildcard) → their replies collide; one → its reply after its delay.
+    /// `device` tells a meter's simulated device, `answer` its reply (nil: it stays silent).
+    func answer<Meter>(_ request: LineRequest, requestBytes: Int, addressed: [Meter], device: (Meter) -> SimulatedDevice,
+                       answer: (Meter) -> [UInt8]?) -> Bool {
+        let hearing = addressed.filter { hears(device($0)) }
+        guard let first = hearing.first else {
+            guard let deaf = addressed.first else { return ignore() }
+            return mismatch(request, requestBytes: requestBytes, device: device(deaf))
+        }
+        guard hearing.count == 1 else {
+            let replies = hearing.compactMap(answer)
+            if replies.isEmpty { return ignore() }
+            return reply(Self.collide(replies), to: request, requestBytes: requestBytes, delay: 0, framing: framing(of: device(first)))
+        }
+        guard let bytes = answer(first) else { return ignore() }
+        return reply(bytes, to: request, requestBytes: requestBytes, delay: Double(device(first).faults.delayMs) / 1000,
+                     framing: framing(of: device(first)))
+    }
+
     /// Waits until the request of `requestBytes` bytes has ended on the wire, then `delay` seconds,
     /// then writes `bytes` paced (at `framing`, by default the line's). Returns false when the line
     /// is stopping.
