@@ -13,12 +13,19 @@ public struct FileWriteError: Error, Sendable, CustomStringConvertible {
 
 /// Replaces a file so that a reader (or a power cut) sees either the whole old content or the
 /// whole new one: write a temporary file beside it, flush it to disk, rename it over the old one,
-/// then flush the directory so the rename itself survives.
+/// then flush the directory so the rename itself survives. A file that exists keeps its owner and
+/// mode (root replacing the service user's config must not lock the service out of it).
 public enum AtomicFile {
     public static func replace(_ path: String, with text: String, mode: mode_t = 0o640) throws(FileWriteError) {
         let temporary = "\(path).tmp-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        var existing = stat()
+        let exists = stat(path, &existing) == 0
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, exists ? existing.st_mode & 0o7777 : mode)
         guard descriptor >= 0 else { throw failure("cannot create \(temporary)") }
+        if exists {
+            _ = fchown(descriptor, existing.st_uid, existing.st_gid)
+            _ = fchmod(descriptor, existing.st_mode & 0o7777)
+        }
         var bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {

@@ -15,6 +15,8 @@ public struct ConfigHistory: Sendable {
         case applied
         /// Tried and rolled back: kept to show what failed.
         case rolledBack = "rolled-back"
+        /// Did not load (a config file edited by hand, then SIGHUP): the running config went back in the file.
+        case rejected
     }
 
     public struct Entry: Sendable, Equatable {
@@ -58,8 +60,13 @@ public struct ConfigHistory: Sendable {
     /// Adds `text` as the next entry and drops the oldest beyond `keep`.
     @discardableResult
     public func record(_ text: String, outcome: Outcome, origin: String, nowMs: Int64) throws(FileWriteError) -> Entry {
-        if !FilePaths.isDirectory(directory), mkdir(directory, 0o750) != 0, errno != EEXIST {
-            throw FileWriteError(description: "cannot create \(directory): \(String(cString: strerror(errno)))")
+        if !FilePaths.isDirectory(directory) {
+            guard mkdir(directory, 0o750) == 0 || errno == EEXIST else {
+                throw FileWriteError(description: "cannot create \(directory): \(String(cString: strerror(errno)))")
+            }
+            // It belongs to whoever owns the config's directory (the service's user), also when root made it.
+            var parent = stat()
+            if stat(FilePaths.directory(of: directory), &parent) == 0 { _ = chown(directory, parent.st_uid, parent.st_gid) }
         }
         let existing = entries()
         let number = (existing.last?.number ?? 0) + 1

@@ -21,6 +21,12 @@ public enum SiteConfigLoader {
         guard let text = readTextFile(path) else {
             throw ConfigErrors([ConfigError(SourceLocation(file: path, line: 1, column: 1), "cannot read file")])
         }
+        return try load(text: text, asIfAt: path, profilesDirectory: profilesDirectory)
+    }
+
+    /// Loads `text` as if it were the file at `path` (a config about to replace it, or one from the
+    /// history): relative paths and errors are `path`'s.
+    public static func load(text: String, asIfAt path: String, profilesDirectory: String? = nil) throws(ConfigErrors) -> SiteConfig {
         let root: YAMLNode
         do { root = try YAMLParser.parse(text, file: path) } catch { throw ConfigErrors([error]) }
 

@@ -61,6 +61,7 @@ final class AgentGeneration: RunningSite {
             site: site, drivers: site.readers.map(makeCardReaderDriver), meters: { scheduler.driver(for: $0) }, store: outbox.store,
             authorizations: authorizations, prepaid: prepaid.isEmpty ? nil : prepaid, log: log)
         let cardTask = cards.map { service in Task { await service.run() } }
+        liveness.siteChanged(expectsPolls: !site.devices.isEmpty)
         let answering = AnsweringDevices()
         let sink = AnsweringDevicesSink(inner: outbox.storeSink, answering: answering)
         let interval = options.pollIntervalMs

@@ -63,7 +63,7 @@ struct Config: ParsableCommand {
         func run() async throws {
             let site = try loadSite(file, profiles: profileOptions.profiles)
             guard let text = readTextFile(file) else { throw fail("cannot read \(file)", Exit.invalidConfig) }
-            try await applyThroughAgent(text, site: site, rollback: false, socket: socket.path, offlineTarget: config, json: json)
+            try await applyThroughAgent(text, site: site, rollback: false, socket: socket.path, offlineTarget: config, profiles: profileOptions.profiles, json: json)
         }
     }
 
@@ -89,9 +89,10 @@ struct Config: ParsableCommand {
                            Exit.invalidConfig)
             }
             guard let text = readTextFile(chosen.path) else { throw fail("cannot read \(chosen.path)", Exit.invalidConfig) }
-            let site = try loadSite(chosen.path, profiles: profileOptions.profiles)
+            // Relative paths in it are the config file's, not the history directory's.
+            let site = try loadSite(text: text, asIfAt: config, profiles: profileOptions.profiles)
             print("rolling back to entry \(chosen.number) (\(chosen.time), \(chosen.origin))")
-            try await applyThroughAgent(text, site: site, rollback: true, socket: socket.path, offlineTarget: config, json: json)
+            try await applyThroughAgent(text, site: site, rollback: true, socket: socket.path, offlineTarget: config, profiles: profileOptions.profiles, json: json)
         }
     }
 
@@ -130,7 +131,7 @@ private extension String {
 /// Sends a validated config to the running agent's `apply`, prints the outcome and exits by it;
 /// with no agent, writes it to `offlineTarget` for the next start.
 private func applyThroughAgent(_ text: String, site: SiteConfig, rollback: Bool, socket: String, offlineTarget: String,
-                               json: Bool) async throws {
+                               profiles: String?, json: Bool) async throws {
     var request = "{\"request\":\"apply\",\"yaml\":" + JSONWriter.quoted(text)
     if rollback { request += ",\"rollback\":\"true\"" }
     request += "}"
@@ -139,6 +140,8 @@ private func applyThroughAgent(_ text: String, site: SiteConfig, rollback: Bool,
         // The agent answers once the health check has decided.
         reply = try await ControlClient.send(path: socket, request: request, timeoutMs: (site.apply.healthDeadlineSeconds + 120) * 1000)
     } catch where error.noAgent {
+        // It must load where it will run (relative paths are the config file's).
+        _ = try loadSite(text: text, asIfAt: offlineTarget, profiles: profiles)
         do throws(FileWriteError) {
             try AtomicFile.replace(offlineTarget, with: text)
             try ConfigHistory(configPath: offlineTarget, keep: site.apply.keep)

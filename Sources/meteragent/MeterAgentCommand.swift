@@ -87,6 +87,18 @@ func loadSite(_ path: String, profiles: String?) throws -> SiteConfig {
     }
 }
 
+/// Loads config text as if it were the file at `path` (a config about to replace it), or exits
+/// with every error found.
+func loadSite(text: String, asIfAt path: String, profiles: String?) throws -> SiteConfig {
+    do {
+        return try SiteConfigLoader.load(text: text, asIfAt: path, profilesDirectory: profiles)
+    } catch {
+        var stderrStream = StandardError()
+        print(error.description, to: &stderrStream)
+        throw Exit.invalidConfig
+    }
+}
+
 /// The site configuration a command works on, and where its profiles come from.
 struct SiteArguments: ParsableArguments {
     @Argument(help: "Site configuration file (YAML).")

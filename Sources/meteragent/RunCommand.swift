@@ -115,7 +115,8 @@ struct Run: AsyncParsableCommand {
         // Ready: the store is open, the buses and the uplink started, the poller runs.
         let busCount = Set(site.devices.map(\.bus)).count
         notifier.ready(status: "polling \(site.devices.count) devices on \(busCount) buses")
-        let watchdog = ServiceWatchdog(notifier: notifier, liveness: liveness, site: site, intervalOverrideMs: pollIntervalMs, log: log)
+        let watchdog = ServiceWatchdog(notifier: notifier, liveness: liveness, site: { reloader.site }, intervalOverrideMs: pollIntervalMs,
+                                       log: log)
         if let watchdog {
             log.info("systemd watchdog on", ["interval_ms": String(Int(watchdog.interval / .milliseconds(1))),
                                              "stall_limit_ms": String(Int(watchdog.stallLimit / .milliseconds(1)))])
@@ -162,6 +163,8 @@ struct Run: AsyncParsableCommand {
         }
         timer?.cancel()
         hangup.cancel()
+        // An apply under way ends now (and with it a control request that waits for it).
+        reloader.beginShutdown()
         await controlServer?.stop()
         signals.forEach { $0.cancel() }
         watchdogTask?.cancel()

@@ -59,8 +59,15 @@ struct Status: AsyncParsableCommand {
             } catch {
                 throw fail(error.description, Exit.agentUnreachable)
             }
-            guard reply.ok else { throw fail("the agent refused: " + (reply.string("error") ?? reply.line), Exit.agentUnreachable) }
-            var out = json ? reply.line + "\n" : (reply.string("text") ?? reply.line + "\n")
+            var out: String
+            if reply.ok {
+                out = json ? reply.line + "\n" : (reply.string("text") ?? reply.line + "\n")
+            } else if watch {
+                // Asked while a config is being applied: say so and look again.
+                out = (reply.string("error") ?? reply.line) + "\n"
+            } else {
+                throw fail("the agent refused: " + (reply.string("error") ?? reply.line), Exit.agentUnreachable)
+            }
             if redraw { out = "\u{1B}[H\u{1B}[2J" + out } else if watch && !json { out += "\n" }
             await ConsoleOutput.stdout.write(lines: [String(out.dropLast())])
             guard watch else { return }

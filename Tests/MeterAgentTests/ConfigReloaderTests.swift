@@ -126,4 +126,20 @@ struct ConfigReloaderTests {
         #expect(rig.started.all.count == 1)
         #expect(!FileManager.default.fileExists(atPath: rig.path + ".candidate"))
     }
+
+    /// A config file edited by hand that does not load, then SIGHUP: the running config goes back
+    /// in the file (the next start must not fail on it), the edit into the history.
+    @Test func aHandEditThatDoesNotLoadIsTakenOutOfTheFile() async throws {
+        let rig = try await Rig()
+        let running = rig.file
+        try "gateway: gw-1\nbuses: 7\n".write(toFile: rig.path, atomically: true, encoding: .utf8)
+        let outcome = await rig.reloader.reloadFromFile()
+        #expect(outcome.status == .rejected && outcome.reason == .invalidConfig)
+        #expect(outcome.message.hasPrefix(rig.path + ":2:"), "\(outcome.message)")
+        #expect(rig.file == running)
+        let kept = try #require(rig.reloader.history.entries().last)
+        #expect(kept.outcome == .rejected && kept.origin == "signal")
+        #expect(readTextFile(kept.path) == "gateway: gw-1\nbuses: 7\n")
+        #expect(rig.started.all.count == 1, "nothing was stopped")
+    }
 }

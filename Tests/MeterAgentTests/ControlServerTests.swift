@@ -94,4 +94,24 @@ struct ControlServerTests {
         #expect(try await ControlClient.send(path: path, request: "{\"request\":\"fast\"}").ok)
         await server.stop()
     }
+
+    /// A request that waits (an apply in its health check) does not hold the others: `status`
+    /// is answered while it waits, and it is answered once what it waits for happens.
+    @Test func aWaitingRequestDoesNotHoldTheOthers() async throws {
+        let path = try directory() + "/control.sock"
+        let server = try await ControlServer.claim(path: path, log: .silent)
+        let release = Promise<Void>()
+        server.handle("apply") { _ in
+            await release.settled()
+            return "{\"ok\":true,\"status\":\"applied\"}"
+        }
+        server.handle("status") { _ in "{\"ok\":true,\"text\":\"polling\"}" }
+        try server.start()
+        let apply = Task { try await ControlClient.send(path: path, request: "{\"request\":\"apply\"}") }
+        let status = try await ControlClient.send(path: path, request: "{\"request\":\"status\"}")
+        #expect(status.string("text") == "polling")
+        release.fulfill(())
+        #expect(try await apply.value.string("status") == "applied")
+        await server.stop()
+    }
 }

@@ -85,5 +85,11 @@ import Testing
         #expect(readTextFile(path) == "two\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["site.yaml"])
         #expect(throws: FileWriteError.self) { try AtomicFile.replace(directory + "/missing/site.yaml", with: "x") }
+        // A file that exists keeps its owner and mode (root applying the service user's config).
+        #expect(chmod(path, 0o600) == 0 && chown(path, 65534, 65534) == 0)
+        try AtomicFile.replace(path, with: "three\n")
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect(attributes[.posixPermissions] as? Int == 0o600)
+        #expect(attributes[.ownerAccountID] as? Int == 65534 && attributes[.groupOwnerAccountID] as? Int == 65534)
     }
 }

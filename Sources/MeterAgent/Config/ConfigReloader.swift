@@ -73,19 +73,21 @@ public final class ConfigReloader: Sendable {
     public func begin() async throws(AgentError) {
         let (text, site) = running.withLock { ($0.text, $0.site) }
         let generation = try await start(site, self)
+        generation.healthChecked()
         running.withLock { $0.generation = generation }
-        let history = self.history
         let newest = history.entries().last
         if newest.map({ readTextFile($0.path) != text }) ?? true {
-            do { try history.record(text, outcome: .applied, origin: "start", nowMs: WallClock.nowMs()) } catch {
-                log.warning("config history not written", ["error": error.description])
-            }
+            await settle(file: nil, history: text, outcome: .applied, origin: "start")
         }
     }
 
-    /// Stops the running site for good (a reload that is under way finishes first, rolled back).
+    /// No more applies: one under way ends at once (rolled back in the file, nothing restarted).
+    /// Called first when the agent stops, so that a control request waiting for an apply ends too.
+    public func beginShutdown() { stopping.store(true, ordering: .relaxed) }
+
+    /// Stops the running site for good (a reload that is under way finishes first).
     public func shutdown() async {
-        stopping.store(true, ordering: .relaxed)
+        beginShutdown()
         await lock.withLock {
             let generation = running.withLock { state -> (any RunningSite)? in
                 defer { state.generation = nil }
@@ -126,12 +128,16 @@ public final class ConfigReloader: Sendable {
                                       message: "this site takes a local config only from root or while a technician's maintenance window is open (present a badge)")
         }
         let newSite: SiteConfig
-        switch validate(text, origin: origin) {
-        case let .rejected(outcome): return outcome
+        switch await validate(text, origin: origin) {
+        case let .rejected(outcome):
+            // A config file edited by hand that does not load must not stay there for the next
+            // start to fail on: the running config goes back in, the edit into the history.
+            if origin == .signal { await settle(file: oldText, history: text, outcome: .rejected, origin: origin.name) }
+            return outcome
         case let .valid(site): newSite = site
         }
         let changes = SiteDiff(from: oldSite, to: newSite).lines
-        if text == oldText {
+        if text == oldText, oldGeneration != nil {
             return ConfigApplyOutcome(status: .unchanged, message: "this config already runs")
         }
         guard newSite.store == oldSite.store else {
@@ -154,15 +160,9 @@ public final class ConfigReloader: Sendable {
             return await rollBack(text, to: oldText, oldSite, origin: origin, changes: changes, failed: generation, reason: reason,
                                   message: message)
         }
-        let history = ConfigHistory(configPath: configPath, keep: newSite.apply.keep)
         generation.healthChecked()
         running.withLock { $0 = Running(text: text, site: newSite, generation: generation) }
-        if readTextFile(configPath) != text { writeConfig(text) }
-        let entry: ConfigHistory.Entry?
-        do { entry = try history.record(text, outcome: .applied, origin: origin.name, nowMs: WallClock.nowMs()) } catch {
-            log.warning("config history not written", ["error": error.description])
-            entry = nil
-        }
+        let entry = await settle(file: text, history: text, outcome: .applied, origin: origin.name)
         let outcome = ConfigApplyOutcome(status: .applied, message: generation.health().summary, changes: changes,
                                          historyNumber: entry?.number)
         await record(outcome, origin: origin, generation: generation)
@@ -176,19 +176,43 @@ public final class ConfigReloader: Sendable {
                           failed: (any RunningSite)?, reason: ConfigApplyOutcome.Reason, message: String) async -> ConfigApplyOutcome {
         await failed?.stop()
         var restored: (any RunningSite)?
-        do { restored = try await start(oldSite, self) } catch {
-            log.error("the previous config does not start again", ["error": error.description])
+        if !stopping.load(ordering: .relaxed) {
+            do {
+                restored = try await start(oldSite, self)
+                restored?.healthChecked()
+            } catch {
+                // Nothing polls now; `text == oldText` no longer counts as unchanged, so the same config can be applied again.
+                log.error("the previous config does not start again", ["error": error.description])
+            }
         }
         running.withLock { $0.generation = restored }
         // The file must not keep a config that failed: the next start would run it.
-        if readTextFile(configPath) != oldText { writeConfig(oldText) }
-        let history = ConfigHistory(configPath: configPath, keep: oldSite.apply.keep)
-        let entry = try? history.record(text, outcome: .rolledBack, origin: origin.name, nowMs: WallClock.nowMs())
+        let entry = await settle(file: oldText, history: text, outcome: .rolledBack, origin: origin.name)
         let outcome = ConfigApplyOutcome(status: .rolledBack, reason: reason, message: "rolled back to the previous config: \(message)",
                                          changes: changes, historyNumber: entry?.number)
         await record(outcome, origin: origin, generation: restored)
         status("polling (config rolled back)")
         return outcome
+    }
+
+    /// Writes `file` to the config file when it holds something else, and keeps `text` in the
+    /// history as `outcome` from `origin` — off Swift's pool: both flush to flash.
+    @discardableResult
+    private func settle(file: String?, history text: String, outcome: ConfigHistory.Outcome, origin: String) async -> ConfigHistory.Entry? {
+        let (configPath, keep, log) = (self.configPath, site.apply.keep, self.log)
+        return await DedicatedThread.run(onCancel: nil) { () -> ConfigHistory.Entry? in
+            if let file, readTextFile(configPath) != file {
+                do throws(FileWriteError) { try AtomicFile.replace(configPath, with: file) } catch {
+                    log.error("config file not written", ["path": configPath, "error": error.description])
+                }
+            }
+            do throws(FileWriteError) {
+                return try ConfigHistory(configPath: configPath, keep: keep).record(text, outcome: outcome, origin: origin, nowMs: WallClock.nowMs())
+            } catch {
+                log.warning("config history not written", ["error": error.description])
+                return nil
+            }
+        }
     }
 
     /// Loads `text` as the config file would be loaded (profiles, relative key files) by writing it
@@ -198,26 +222,25 @@ public final class ConfigReloader: Sendable {
         case rejected(ConfigApplyOutcome)
     }
 
-    private func validate(_ text: String, origin: ConfigOrigin) -> Validation {
-        let candidate = configPath + ".candidate"
-        do { try AtomicFile.replace(candidate, with: text, mode: 0o600) } catch {
-            return .rejected(ConfigApplyOutcome(status: .rejected, reason: .invalidConfig, message: error.description))
+    /// Off Swift's pool: the profiles are read from flash.
+    private func validate(_ text: String, origin: ConfigOrigin) async -> Validation {
+        let (configPath, profilesDirectory) = (self.configPath, self.profilesDirectory)
+        let loaded = await DedicatedThread.run(onCancel: Result<SiteConfig, ConfigErrors>.failure(ConfigErrors([]))) {
+            Result { () throws(ConfigErrors) in try SiteConfigLoader.load(text: text, asIfAt: configPath, profilesDirectory: profilesDirectory) }
         }
-        defer { unlink(candidate) }
-        do throws(ConfigErrors) {
-            var site = try SiteConfigLoader.load(path: candidate, profilesDirectory: profilesDirectory)
-            site.source = configPath
+        switch loaded {
+        case let .success(site):
             return .valid(site)
-        } catch {
+        case let .failure(error):
             let shownAs: String
             switch origin {
             case .local, .rollback, .signal: shownAs = configPath
             case let .remote(id): shownAs = "remote config \(id)"
             }
-            // Errors in the candidate are the config's; those in profiles name the profile.
+            // Errors in the config name the origin; those in profiles name the profile.
             let lines = error.errors.map { e -> String in
                 var shown = e
-                if shown.location.file == candidate { shown.location.file = shownAs }
+                if shown.location.file == configPath { shown.location.file = shownAs }
                 return shown.description
             }
             return .rejected(ConfigApplyOutcome(status: .rejected, reason: .invalidConfig, message: lines.joined(separator: "\n")))
@@ -267,12 +290,6 @@ public final class ConfigReloader: Sendable {
         let outcome = await apply(yaml, origin: request.string("rollback") == "true" ? .rollback(uid: uid) : .local(uid: uid))
         return "{\"ok\":true,\"path\":" + JSONWriter.quoted(configPath) + ",\"text\":" + JSONWriter.quoted(outcome.text) + ","
             + String(outcome.json.dropFirst())
-    }
-
-    private func writeConfig(_ text: String) {
-        do { try AtomicFile.replace(configPath, with: text) } catch {
-            log.error("config file not written", ["path": configPath, "error": error.description])
-        }
     }
 
     private func record(_ outcome: ConfigApplyOutcome, origin: ConfigOrigin, generation: (any RunningSite)?) async {

@@ -16,7 +16,7 @@ public struct ControlRequest: Sendable {
     init(line: [UInt8]) throws(ControlSocketError) {
         let object: JSONObject
         do {
-            object = try JSONObject(line, what: "control request")
+            object = try JSONObject(line, what: "control request", maxBytes: ControlServer.maxRequestBytes)
         } catch {
             throw ControlSocketError(error.description)
         }
@@ -55,9 +55,10 @@ public struct ControlSocketError: Error, Sendable, CustomStringConvertible {
 /// a unix stream socket, mode 0600, that answers one JSON request line with one JSON line and
 /// closes. Requests are handled by name (`handle("status") { request in … }`).
 ///
-/// Clients are served one at a time on a dedicated thread (blocking accept, read and write never
-/// run on Swift's pool), each with a read timeout and a bounded request size; a handler runs as a
-/// task and may take at most its own timeout. The socket file of an agent that was killed is
+/// One dedicated thread accepts, and each client is answered on a thread of its own, at most
+/// `maxClients` at once (blocking accept, read and write never run on Swift's pool), each with a
+/// read timeout and a bounded request size; a handler runs as a task and may take at most its own
+/// timeout. The socket file of an agent that was killed is
 /// replaced at start; one that another agent still answers on is not (`inUse`). It is removed at stop.
 public final class ControlServer: Sendable {
     public typealias Handler = @Sendable (ControlRequest) async -> String
@@ -72,11 +73,14 @@ public final class ControlServer: Sendable {
     private let handlers = Mutex<[String: (timeoutMs: Int, handler: Handler)]>([:])
     private let thread = Mutex<DedicatedThread?>(nil)
     private let stopped = Mutex(false)
+    /// Clients being answered, each on a thread of its own.
+    private let inFlight = WaitableState(0)
     private let log: Log
 
     /// Room for an `apply` request: a whole site config, JSON-escaped.
     static let maxRequestBytes = 512 * 1024
     static let readTimeoutMs = 2_000
+    static let maxClients = 4
 
     /// Claims `path`: creates its directory (0700) if missing, replaces a stale socket file, binds
     /// the socket with mode 0600 and listens. Nothing is answered before `start`.
@@ -107,7 +111,7 @@ public final class ControlServer: Sendable {
     /// Answers requests named `name` with `handler`'s reply: one JSON object on one line that
     /// starts with `{"ok":true` (what `ControlReply.ok` looks for), or `ControlRequest.failure(…)`.
     /// A handler that takes longer than `timeoutMs` gets the client an error reply (the handler
-    /// itself runs on); meanwhile the next clients wait, one at a time.
+    /// itself runs on).
     public func handle(_ name: String, timeoutMs: Int = 10_000, _ handler: @escaping Handler) {
         handlers.withLock { $0[name] = (timeoutMs, handler) }
     }
@@ -148,6 +152,8 @@ public final class ControlServer: Sendable {
         defer {
             close(fd)
             close(wake.read)
+            // Requests being answered finish first (an apply ends at once once the agent stops).
+            inFlight.wait(until: { $0 == 0 }, timeoutMs: 15_000, then: { _ in })
         }
         var watched = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
         while true {
@@ -158,10 +164,41 @@ public final class ControlServer: Sendable {
             if watched[1].revents != 0 { return }
             guard watched[0].revents & Int16(POLLIN) != 0 else { continue }
             let client = accept(fd, nil, nil)
-            guard client >= 0 else { continue }
+            guard client >= 0 else {
+                // Out of descriptors: the socket stays readable, so wait instead of spinning.
+                if errno == EMFILE || errno == ENFILE { usleep(100_000) }
+                continue
+            }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            answer(client)
+            serveOnItsOwnThread(client)
+        }
+    }
+
+    /// Answers `client` on a thread of its own, so that a long request (an apply waiting for its
+    /// health check) does not hold `status`; at most `maxClients` at once, others are told so.
+    private func serveOnItsOwnThread(_ client: Int32) {
+        let admitted = inFlight.withLock { count -> Bool in
+            guard count < Self.maxClients else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else {
+            _ = UnixSocket.writeAll(client, Array((ControlRequest.failure("the agent is answering \(Self.maxClients) requests; try again") + "\n").utf8))
             close(client)
+            return
+        }
+        let done: @Sendable () -> Void = { [inFlight] in
+            close(client)
+            inFlight.withLock { $0 -= 1 }
+            inFlight.broadcast()
+        }
+        do {
+            try DedicatedThread(stackBytes: 256 * 1024) { [self] in
+                answer(client)
+                done()
+            }
+        } catch {
+            done()
         }
     }
 

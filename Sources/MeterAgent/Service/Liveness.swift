@@ -23,11 +23,19 @@ public final class Liveness: Sendable {
 
     private let clock = ContinuousClock()
     private let state: Mutex<State>
-    private let expectsPolls: Bool
+    /// Changed by a config reload that adds the first devices or removes the last ones.
+    private let expectsPolls: Atomic<Bool>
 
     public init(expectsPolls: Bool = true) {
-        self.expectsPolls = expectsPolls
+        self.expectsPolls = Atomic(expectsPolls)
         state = Mutex(State(lastPoll: ContinuousClock().now))
+    }
+
+    /// A new config runs: it has devices to poll, or not; its polls count from now.
+    public func siteChanged(expectsPolls: Bool) {
+        let now = clock.now
+        self.expectsPolls.store(expectsPolls, ordering: .relaxed)
+        state.withLock { $0.lastPoll = now }
     }
 
     /// A device's poll finished (read and handed to the sink).
@@ -55,7 +63,7 @@ public final class Liveness: Sendable {
             if let since = s.waitingSince, now - since > limit {
                 return "no answer from the store for \(Self.seconds(now - since)) s while records wait"
             }
-            if expectsPolls, now - s.lastPoll > limit {
+            if expectsPolls.load(ordering: .relaxed), now - s.lastPoll > limit {
                 return "no device poll completed for \(Self.seconds(now - s.lastPoll)) s"
             }
             return nil

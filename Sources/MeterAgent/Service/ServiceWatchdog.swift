@@ -6,20 +6,28 @@ import MeterCore
 public struct ServiceWatchdog: Sendable {
     public let notifier: ServiceNotifier
     public let liveness: Liveness
-    /// How long without progress counts as a stall.
-    public let stallLimit: Duration
     public let interval: Duration
+    private let timeout: Duration
+    /// The config that runs now (a reload may change its poll intervals).
+    private let site: @Sendable () -> SiteConfig
+    private let intervalOverrideMs: Int?
     private let log: Log
 
     /// nil when systemd runs no watchdog for this process.
-    public init?(notifier: ServiceNotifier, liveness: Liveness, site: SiteConfig, intervalOverrideMs: Int?, log: Log) {
+    public init?(notifier: ServiceNotifier, liveness: Liveness, site: @escaping @Sendable () -> SiteConfig, intervalOverrideMs: Int?,
+                 log: Log) {
         guard let interval = notifier.watchdogInterval, let timeout = notifier.watchdogTimeout else { return nil }
         self.notifier = notifier
         self.liveness = liveness
         self.interval = interval
+        self.timeout = timeout
+        self.site = site
+        self.intervalOverrideMs = intervalOverrideMs
         self.log = log
-        stallLimit = Self.stallLimit(site: site, intervalOverrideMs: intervalOverrideMs, watchdogTimeout: timeout)
     }
+
+    /// How long without progress counts as a stall, for the config that runs now.
+    public var stallLimit: Duration { Self.stallLimit(site: site(), intervalOverrideMs: intervalOverrideMs, watchdogTimeout: timeout) }
 
     /// At least the watchdog's own timeout, and long enough for the most frequently polled device
     /// to come round three times with a dead meter's timeouts and retries on its line.
