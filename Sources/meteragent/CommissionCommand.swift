@@ -75,6 +75,7 @@ struct Commission: AsyncParsableCommand {
     var timeoutMs: Int = 1000
 
     @OptionGroup var profileOptions: ProfileOptions
+    @OptionGroup var guardOptions: PortGuard
 
     @Flag(help: "Print the result as one JSON object instead of text.")
     var json = false
@@ -99,6 +100,7 @@ struct Commission: AsyncParsableCommand {
 
     func run() async throws {
         let deviceProfile = try loadProfile(profile, directory: profileOptions.profiles)
+        try await guardOptions.refuseIfAgentUses(port)
         var line = deviceProfile.serialDefaults
         if let baud { line.baud = baud }
         if let parity, let p = Parity(rawValue: parity.lowercased()) { line.parity = p }

@@ -53,6 +53,10 @@ struct ModbusCommissioning {
             guard let stored = register.storedValue(for: value) else {
                 throw ValidationError("\(profile.model) takes \(setting.rawValue) \(register.accepted), not \(value)")
             }
+            // Checked before any port opens: a value that does not fit must not stop commissioning half-way.
+            guard (try? register.point(setting.rawValue).encode(stored)) != nil else {
+                throw ValidationError("\(setting.rawValue) \(value) does not fit register 0x\(Hex.word(register.address)) (\(register.type.rawValue))")
+            }
             steps.append(SettingStep(name: setting.rawValue, register: register, value: stored, setting: setting))
         }
         guard !steps.isEmpty else { throw ValidationError("nothing to change: give --new-unit, --new-baud, --new-parity, --ct-ratio or --vt-ratio") }
@@ -220,8 +224,11 @@ struct ModbusCommissioningSession: Sendable {
         }
         for (step, words) in read {
             let register = step.register
-            let value = register.point(step.name).decode(words).0?.doubleValue
-            guard value == step.value else {
+            let point = register.point(step.name)
+            let value = point.decode(words).0?.doubleValue
+            // What the register can hold of the value (an f32 keeps 0.1 as 0.100000001…).
+            let expected = (try? point.encode(step.value)).flatMap { point.decode($0).0?.doubleValue } ?? step.value
+            guard value == expected else {
                 let shown = value.flatMap(register.writtenValue(for:)) ?? value.map { String($0) } ?? "nothing"
                 throw CommissionFailure("unit \(to.unit) reads back \(step.name) \(shown), written \(register.writtenValue(for: step.value) ?? String(step.value))",
                                         Exit.deviceFailed)

@@ -50,6 +50,7 @@ struct Scan: AsyncParsableCommand {
     var json = false
 
     @OptionGroup var profileOptions: ProfileOptions
+    @OptionGroup var guardOptions: PortGuard
 
     func validate() throws {
         _ = try options()
@@ -92,6 +93,7 @@ struct Scan: AsyncParsableCommand {
 
     func run() async throws {
         let options = try options()
+        for port in options.ports { try await guardOptions.refuseIfAgentUses(port) }
         let profiles = try scanProfiles()
         let json = json
         let console = ScanConsole(json: json, progressBar: isatty(STDERR_FILENO) == 1)

@@ -121,6 +121,14 @@ struct StatusTests {
         #expect(second.stderr.contains("another agent is answering on the control socket \(socket)"), "\(second.stderr)")
         #expect(try Self.status(socket, ["--json"]).status == 0)
 
+        // scan and commission keep off a line the agent polls (its rate would be changed under it).
+        let line = try #require(rig.sim.lines["rs485"])
+        let scan = try runCommand(Paths.meteragent, ["scan", "--port", line, "--bauds", "9600", "--units", "1", "--control-socket", socket])
+        #expect(scan.status == 3 && scan.stderr.contains("the running agent polls \(line) (bus rs485)"), "\(scan)")
+        let commission = try runCommand(Paths.meteragent, ["commission", "--port", line, "--profile", "generic-modbus-relay-meter",
+                                                           "--new-unit", "9", "--control-socket", socket])
+        #expect(commission.status == 3 && commission.stderr.contains("the running agent polls"), "\(commission)")
+
         // Killed, the agent leaves its socket file behind: nobody answers, and the next agent replaces it.
         rig.agent?.stop(signal: SIGKILL)
         #expect(FileManager.default.fileExists(atPath: socket))

@@ -195,17 +195,19 @@ public final class LineScanner {
         decoder.append(bytes)
         var replies: [DLT645Frame] = []
         var corrupt = 0
+        var foreign = 0
         while let item = decoder.next() {
             switch item {
             case let .frame(frame) where frame.control.isFromMeter && frame.control.function == DLT645Control.readAddress.function:
                 replies.append(frame)
-            case .frame: continue
+            case .frame: foreign += 1
             case .corrupt: corrupt += 1
             }
         }
         if replies.count == 1, corrupt == 0, let found = try? DLT645Reply.address(replies[0]) { return .one(found.wire) }
-        // A few bytes are what a meter at another rate makes of the request: no one here.
-        if replies.isEmpty, corrupt == 0, bytes.count < DLT645Frame.overhead { return .silent }
+        // A few bytes are what a meter at another rate makes of the request, and whole frames that
+        // are no reply (an adapter's echo of the request) are not meters: no one here.
+        if replies.isEmpty, corrupt == 0, foreign > 0 || bytes.count < DLT645Frame.overhead { return .silent }
         return .collision
     }
 
@@ -272,14 +274,15 @@ public final class LineScanner {
         var decoder = CJT188StreamDecoder()
         decoder.append(bytes)
         var replies: [CJT188Frame] = []
+        var foreign = 0
         while let frame = decoder.nextFrame() {
-            if frame.control.isReply && frame.control.function == CJT188Control.readAddress.function { replies.append(frame) }
+            if frame.control.isReply && frame.control.function == CJT188Control.readAddress.function { replies.append(frame) } else { foreign += 1 }
         }
         if replies.count == 1, decoder.checksumErrors == 0 {
             types[replies[0].address.wire] = replies[0].meterType.rawValue
             return .one(replies[0].address.wire)
         }
-        if replies.isEmpty, decoder.checksumErrors == 0, bytes.count < CJT188Frame.overhead { return .silent }
+        if replies.isEmpty, decoder.checksumErrors == 0, foreign > 0 || bytes.count < CJT188Frame.overhead { return .silent }
         return .collision
     }
 

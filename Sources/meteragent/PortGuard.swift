@@ -1,0 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ArgumentParser
+import MeterAgent
+import MeterCore
+
+/// Keeps `scan` and `commission` off a line the running agent polls: termios settings belong to
+/// the line, not to one open descriptor, so a probe at another rate would leave the agent's port
+/// at that rate, and its frames would collide with the agent's polls.
+struct PortGuard: ParsableArguments {
+    @OptionGroup var socket: ControlSocketOption
+
+    @Flag(help: "Use the port even if the running agent polls it (stop the agent first instead, if you can).")
+    var force = false
+
+    /// Exits with code 3 when the agent on the control socket says it uses `port`.
+    func refuseIfAgentUses(_ port: String) async throws {
+        guard !force else { return }
+        let request = "{\"request\":\"uses_port\",\"port\":" + JSONWriter.quoted(port) + "}"
+        // No agent, or one that cannot say: nothing to protect.
+        guard let reply = try? await ControlClient.send(path: socket.path, request: request, timeoutMs: 3_000), reply.ok,
+              let user = reply.string("used_by") else { return }
+        throw fail("the running agent polls \(port) (\(user)); stop it first (systemctl stop meteragent), or give --force", Exit.busUnavailable)
+    }
+
+    /// Whether two port names lead to the same device (a udev symlink and its tty).
+    static func sameDevice(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        var first = stat(), second = stat()
+        guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
+    }
+}
