@@ -160,4 +160,9 @@ public final class PollScheduler: Sendable {
     public func close() {
         for bus in buses.values { bus.close() }
     }
+
+    /// Returns once every bus has closed its port or connection (after `close`).
+    public func closed() async {
+        for bus in buses.values { await bus.closed() }
+    }
 }

@@ -22,6 +22,8 @@ public protocol MeterBus: Sendable {
     /// `statistics` with each device's counters and back-off, by how it is named on the line.
     var statisticsWithDevices: (bus: BusStatistics, devices: [LineDevice: DeviceLineStatistics]) { get }
     func close()
+    /// Returns once the bus thread has closed the port or connection (after `close`).
+    func closed() async
 }
 
 extension ModbusMeterDriver: MeterDriver {}

@@ -47,6 +47,9 @@ public final class Bus<Worker: BusWorker>: Sendable {
     public let config: BusConfig
     private let queue: JobQueue<Worker.Job>
     private let status = BusStatus()
+    /// Fulfilled when the thread has closed the port: a reload opens the same port again only then
+    /// (libmodbus restores the line's old termios when it closes).
+    private let finished = Promise<Void>()
 
     public var id: BusID { config.id }
 
@@ -54,7 +57,7 @@ public final class Bus<Worker: BusWorker>: Sendable {
     init(config: BusConfig, makeWorker: @escaping @Sendable (BusStatus) -> Worker) {
         self.config = config
         queue = JobQueue(capacity: config.queueDepth)
-        let queue = queue, status = status, graceMs = Self.commandGraceMs
+        let queue = queue, status = status, finished = finished, graceMs = Self.commandGraceMs
         do {
             try DedicatedThread(stackBytes: Self.threadStackBytes) {
                 let worker = makeWorker(status)
@@ -68,9 +71,11 @@ public final class Bus<Worker: BusWorker>: Sendable {
                     job.continuation.resume(returning: result)
                 }
                 worker.close()
+                finished.fulfill(())
             }
         } catch {
             queue.close(reason: "cannot start the bus thread: \(error)")
+            finished.fulfill(())
         }
     }
 
@@ -89,6 +94,9 @@ public final class Bus<Worker: BusWorker>: Sendable {
             job.continuation.resume(returning: .failure(job.refused(.closed("bus closed before the transaction ran"), bus: config.id)))
         }
     }
+
+    /// Returns once the thread has closed the port or connection (call `close` first).
+    public func closed() async { await finished.settled() }
 
     public var statistics: BusStatistics {
         var snapshot = status.snapshot

@@ -107,11 +107,13 @@ final class AgentGeneration: RunningSite {
                       storeSink: outbox.storeSink, uplink: uplink, cards: cards, startedMs: startedMs)
     }
 
-    /// Reverse order of start: poller, card readers, forwarder and session (offline status), then
-    /// what cost control still holds. The store stays open.
+    /// Reverse order of start: poller and its buses, card readers, forwarder and session (offline
+    /// status), then what cost control still holds. The store stays open.
     func stop() async {
         polling.cancel()
         await polling.value
+        // The next config may open the same ports: only once these are closed.
+        await scheduler.closed()
         cardTask?.cancel()
         await cardTask?.value
         await uplink?.stop()
