@@ -114,7 +114,11 @@ struct Config: ParsableCommand {
             let current = readTextFile(config)
             print("   #  time (UTC)        outcome      origin")
             for entry in entries {
-                let outcome = entry.outcome == .applied ? "applied" : "rolled back"
+                let outcome = switch entry.outcome {
+                case .applied: "applied"
+                case .rolledBack: "rolled back"
+                case .rejected: "rejected"
+                }
                 let mark = entry.outcome == .applied && readTextFile(entry.path) == current ? "  <- in the file now" : ""
                 let number = String(entry.number)
                 print(String(repeating: " ", count: max(0, 4 - number.count)) + number + "  " + entry.time + "  "
