@@ -18,7 +18,6 @@ final class AgentGeneration: RunningSite {
 
     let site: SiteConfig
     private let scheduler: PollScheduler
-    private let answering: AnsweringDevices
     private let prepaid: PrepaidService
     private let cards: CardService?
     private let cardTask: Task<Void, Never>?
@@ -26,11 +25,10 @@ final class AgentGeneration: RunningSite {
     private let polling: Task<Void, Never>
     private let log: Log
 
-    private init(site: SiteConfig, scheduler: PollScheduler, answering: AnsweringDevices, prepaid: PrepaidService, cards: CardService?,
+    private init(site: SiteConfig, scheduler: PollScheduler, prepaid: PrepaidService, cards: CardService?,
                  cardTask: Task<Void, Never>?, uplink: Uplink<OutboxStore>?, polling: Task<Void, Never>, log: Log) {
         self.site = site
         self.scheduler = scheduler
-        self.answering = answering
         self.prepaid = prepaid
         self.cards = cards
         self.cardTask = cardTask
@@ -62,8 +60,7 @@ final class AgentGeneration: RunningSite {
             authorizations: authorizations, prepaid: prepaid.isEmpty ? nil : prepaid, log: log)
         let cardTask = cards.map { service in Task { await service.run() } }
         liveness.siteChanged(expectsPolls: !site.devices.isEmpty)
-        let answering = AnsweringDevices()
-        let sink = AnsweringDevicesSink(inner: outbox.storeSink, answering: answering)
+        let sink = outbox.storeSink
         let interval = options.pollIntervalMs
         let polling = Task {
             if prepaid.isEmpty {
@@ -72,7 +69,7 @@ final class AgentGeneration: RunningSite {
                 await scheduler.run(sink: PrepaidSink(inner: sink, prepaid: prepaid), intervalOverrideMs: interval, liveness: liveness)
             }
         }
-        return AgentGeneration(site: site, scheduler: scheduler, answering: answering, prepaid: prepaid, cards: cards,
+        return AgentGeneration(site: site, scheduler: scheduler, prepaid: prepaid, cards: cards,
                                cardTask: cardTask, uplink: uplink, polling: polling, log: log)
     }
 
@@ -92,10 +89,10 @@ final class AgentGeneration: RunningSite {
     }
 
     func health() -> ConfigHealth {
-        ConfigHealth(site: site, busStatistics: scheduler.busStatistics, answered: answering.devices)
+        // A device answered when one of its polls gave a good reading (what `status` shows too).
+        let answered = site.devices.map(\.id).filter { (scheduler.pollState(of: $0)?.goodPolls ?? 0) > 0 }
+        return ConfigHealth(site: site, busStatistics: scheduler.busStatistics, answered: Set(answered))
     }
-
-    func healthChecked() { answering.stopWatching() }
 
     var maintenanceWindowOpen: Bool { !(cards?.openWindows.isEmpty ?? true) }
 

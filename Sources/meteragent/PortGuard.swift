@@ -26,6 +26,17 @@ struct PortGuard: ParsableArguments {
         throw fail("the running agent polls \(port) (\(user)); stop it first (systemctl stop meteragent), or give --force", Exit.busUnavailable)
     }
 
+    /// The agent's side of `uses_port`: `{"ok":true}`, with `"used_by":"bus rs485"` when a bus or
+    /// card reader of `site` is on the asked port.
+    static func reply(to request: ControlRequest, site: SiteConfig) -> String {
+        let port = request.string("port") ?? ""
+        let users = site.buses.compactMap { bus -> String? in
+            guard case let .serial(path, _, _) = bus.transport, sameDevice(path, port) else { return nil }
+            return "bus \(bus.id)"
+        } + site.readers.filter { sameDevice($0.port, port) }.map { "reader \($0.id)" }
+        return "{\"ok\":true" + (users.isEmpty ? "" : ",\"used_by\":" + JSONWriter.quoted(users.joined(separator: ", "))) + "}"
+    }
+
     /// Whether two port names lead to the same device (a udev symlink and its tty).
     static func sameDevice(_ a: String, _ b: String) -> Bool {
         if a == b { return true }

@@ -109,15 +109,7 @@ struct Run: AsyncParsableCommand {
                 (reloader.current as? AgentGeneration)?.statusSources(outbox: outbox, startedMs: startedMs)
             }
             // `scan` and `commission` ask before they touch a line.
-            controlServer.handle("uses_port") { request in
-                let site = reloader.site
-                let port = request.string("port") ?? ""
-                let users = site.buses.compactMap { bus -> String? in
-                    guard case let .serial(path, _, _) = bus.transport, PortGuard.sameDevice(path, port) else { return nil }
-                    return "bus \(bus.id)"
-                } + site.readers.filter { PortGuard.sameDevice($0.port, port) }.map { "reader \($0.id)" }
-                return "{\"ok\":true" + (users.isEmpty ? "" : ",\"used_by\":" + JSONWriter.quoted(users.joined(separator: ", "))) + "}"
-            }
+            controlServer.handle("uses_port") { PortGuard.reply(to: $0, site: reloader.site) }
             // An apply may take the longest health deadline a config can set, and stopping and starting.
             controlServer.handle("apply", timeoutMs: 3_700_000) { await reloader.handleApply($0) }
             do throws(ControlSocketError) { try controlServer.start() } catch { log.error(error.description) }

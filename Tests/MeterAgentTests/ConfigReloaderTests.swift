@@ -29,7 +29,6 @@ struct ConfigReloaderTests {
             let answering = site.devices.map(\.id).filter { $0.rawValue != "nobody" }
             return ConfigHealth(site: site, busStatistics: [:], answered: Set(answering))
         }
-        func healthChecked() {}
         var maintenanceWindowOpen: Bool { windowOpen }
         func wakeUplink() {}
         func stop() async { stopped.withLock { $0 = true } }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import MeterCore
 import MeterStore
 import Synchronization
@@ -13,8 +8,6 @@ public protocol RunningSite: Sendable {
     var site: SiteConfig { get }
     /// Whether every bus opened and enough devices answered since it started.
     func health() -> ConfigHealth
-    /// The health check has decided: stop watching for it.
-    func healthChecked()
     /// A technician's badge holds a maintenance window open at one of its readers.
     var maintenanceWindowOpen: Bool { get }
     /// A result or event waits in the store: publish it now rather than at the next poll.
@@ -73,7 +66,6 @@ public final class ConfigReloader: Sendable {
     public func begin() async throws(AgentError) {
         let (text, site) = running.withLock { ($0.text, $0.site) }
         let generation = try await start(site, self)
-        generation.healthChecked()
         running.withLock { $0.generation = generation }
         let newest = history.entries().last
         if newest.map({ readTextFile($0.path) != text }) ?? true {
@@ -160,7 +152,6 @@ public final class ConfigReloader: Sendable {
             return await rollBack(text, to: oldText, oldSite, origin: origin, changes: changes, failed: generation, reason: reason,
                                   message: message)
         }
-        generation.healthChecked()
         running.withLock { $0 = Running(text: text, site: newSite, generation: generation) }
         let entry = await settle(file: text, history: text, outcome: .applied, origin: origin.name)
         let outcome = ConfigApplyOutcome(status: .applied, message: generation.health().summary, changes: changes,
@@ -179,7 +170,6 @@ public final class ConfigReloader: Sendable {
         if !stopping.load(ordering: .relaxed) {
             do {
                 restored = try await start(oldSite, self)
-                restored?.healthChecked()
             } catch {
                 // Nothing polls now; `text == oldText` no longer counts as unchanged, so the same config can be applied again.
                 log.error("the previous config does not start again", ["error": error.description])

@@ -175,7 +175,7 @@ public final class LineScanner {
         search.willNarrow = { [self] in progress.total += $0 }
         let label = "\(channel.settings.summary) dlt645"
         let found = search.run(probe: { pattern in
-            defer { step(label + " " + DLT645Address.writtenPattern(pattern)) }
+            defer { step(label + " " + writtenAddress(pattern)) }
             guard failure == nil else { return .silent }
             do throws(SerialPortError) { return try probeDLT645(pattern, on: channel) } catch { failure = error; return .silent }
         }, confirm: { address in
@@ -236,7 +236,7 @@ public final class LineScanner {
         search.willNarrow = { [self] in progress.total += $0 }
         let label = "\(channel.settings.summary) cjt188"
         let found = search.run(probe: { pattern in
-            defer { step(label + " " + CJT188Address.writtenPattern(pattern)) }
+            defer { step(label + " " + writtenAddress(pattern)) }
             guard failure == nil else { return .silent }
             do throws(SerialPortError) {
                 var outcome = try probeCJT188(pattern, order: order, types: &meterTypes, on: channel)
@@ -310,3 +310,6 @@ extension DLT645Address {
 extension CJT188Address {
     static func writtenPattern(_ wire: [UInt8]) -> String { wire.reversed().map { Hex.byte($0) }.joined() }
 }
+
+/// A searched address (wire order, low byte first) as a nameplate writes it, `AA` where still open.
+private func writtenAddress(_ wire: [UInt8]) -> String { wire.reversed().map { Hex.byte($0) }.joined() }
