@@ -95,12 +95,16 @@ public final class Forwarder<Outbox: ForwarderOutbox, Publisher: UplinkPublisher
                 await wakeSignal.wait(upToMs: idlePollMs)
                 continue
             }
+            // The batches of one read go out one after another; their records leave the store
+            // in one transaction (one fsync per read rather than per batch). Should the agent stop
+            // before it, they are sent again: a duplicate, never a loss.
+            var sent: [UplinkBatch] = []
             for batch in builder.batches(records) {
                 do {
                     try await publisher.publish(topic: topics.topic(for: batch.kind), payload: batch.payload, retain: false)
                 } catch {
                     counters.update { $0.failedPublishes += 1 }
-                    if error.kind == .cancelled { return }
+                    if error.kind == .cancelled { break }
                     // Not connected is the ordinary race with a dropped link: the session logs the
                     // outage; here it is only worth a debug line.
                     if error.kind == .notConnected || failing {
@@ -118,20 +122,26 @@ public final class Forwarder<Outbox: ForwarderOutbox, Publisher: UplinkPublisher
                     log.info("forwarder: publishing again", ["seq.first": String(batch.firstSeq)])
                     failing = false
                 }
-                do {
-                    try await outbox.acknowledge(batch.seqs)
-                } catch {
-                    // The batch reached the broker; it will go out once more (a duplicate, not a loss).
-                    log.error("forwarder cannot delete acknowledged records: \(error)", ["seq.first": String(batch.firstSeq)])
-                    await pause(retryMs)
-                    break
-                }
-                counters.update { s in
-                    s.batches += 1
+                sent.append(batch)
+            }
+            guard let last = sent.last else { continue }
+            do {
+                try await outbox.acknowledge(sent.flatMap(\.seqs))
+            } catch {
+                // The batches reached the broker; they will go out once more (duplicates, not a loss).
+                log.error("forwarder cannot delete acknowledged records: \(error)", ["seq.first": String(sent[0].firstSeq)])
+                await pause(retryMs)
+                continue
+            }
+            let now = MonotonicClock.nowMs()
+            counters.update { s in
+                s.batches += sent.count
+                for batch in sent {
                     s.records += batch.seqs.count
                     s.bytes += batch.payload.utf8.count
-                    s.lastAcknowledgedSeq = batch.lastSeq
                 }
+                s.lastAcknowledgedSeq = last.lastSeq
+                s.lastAcknowledgedMs = now
             }
         }
     }
@@ -148,6 +158,13 @@ public struct ForwarderStatistics: Sendable, Hashable {
     public var bytes = 0
     public var failedPublishes = 0
     public var lastAcknowledgedSeq: UInt64 = 0
+    /// Monotonic ms of the last records the broker took (0: none yet).
+    public var lastAcknowledgedMs: UInt64 = 0
+
+    /// Whether records have left the store within the last `ms`.
+    public func acknowledged(withinMs ms: UInt64, now: UInt64 = MonotonicClock.nowMs()) -> Bool {
+        lastAcknowledgedMs > 0 && now &- lastAcknowledgedMs <= ms
+    }
 }
 
 /// The forwarder's counters, readable from other tasks.

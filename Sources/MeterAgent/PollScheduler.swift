@@ -66,8 +66,10 @@ public final class PollScheduler: Sendable {
 
     /// Polls every device until the task is cancelled or `durationMs` has passed.
     /// `intervalOverrideMs` replaces every device's interval; 0 polls back to back (benchmarks).
-    /// `liveness` hears of every completed poll (the service watchdog's sign of progress).
-    public func run(sink: some ReadingSink, durationMs: Int64? = nil, intervalOverrideMs: Int? = nil, liveness: Liveness? = nil) async {
+    /// `liveness` hears of every completed poll (the service watchdog's sign of progress);
+    /// `backPressure` holds polls back while the store cannot take more without evicting.
+    public func run(sink: some ReadingSink, durationMs: Int64? = nil, intervalOverrideMs: Int? = nil, liveness: Liveness? = nil,
+                    backPressure: StoreBackPressure? = nil) async {
         let clock = ContinuousClock()
         let stop = durationMs.map { clock.now + .milliseconds($0) }
         log.info("polling", ["devices": String(drivers.count), "buses": String(buses.count), "gateway": site.gatewayID])
@@ -76,7 +78,7 @@ public final class PollScheduler: Sendable {
                 guard let driver = drivers[device.id], let bus = buses[device.bus], let record = records[device.id] else { continue }
                 group.addTask { [log] in
                     await Self.poll(device: device, driver: driver, bus: bus, record: record, sink: sink, clock: clock, stop: stop, log: log,
-                                    intervalMs: intervalOverrideMs ?? device.pollIntervalMs, liveness: liveness)
+                                    intervalMs: intervalOverrideMs ?? device.pollIntervalMs, liveness: liveness, backPressure: backPressure)
                 }
             }
         }
@@ -85,12 +87,14 @@ public final class PollScheduler: Sendable {
 
     private static func poll(device: DeviceConfig, driver: any MeterDriver, bus: any MeterBus, record: DevicePollRecord, sink: some ReadingSink,
                              clock: ContinuousClock, stop: ContinuousClock.Instant?, log: Log, intervalMs: Int,
-                             liveness: Liveness?) async {
+                             liveness: Liveness?, backPressure: StoreBackPressure?) async {
         let interval = Duration.milliseconds(intervalMs)
         var next = clock.now
         var lastQuality = Quality.good
         var detector = DeviceEventDetector(device: device, localSeconds: { LocalClock.localSeconds(utcMs: $0) })
         while !Task.isCancelled {
+            await backPressure?.waitForRoom()
+            if Task.isCancelled { return }
             if let stop, clock.now >= stop { return }
             let readings = await driver.read(points: nil, now: WallClock.nowMs)
             await sink.deliver(readings)

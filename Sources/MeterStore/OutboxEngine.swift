@@ -59,7 +59,11 @@ final class OutboxEngine {
     /// freed page may still be there when the file is measured.
     var dataBudget: Int64 { max(maxBytes - walAllowance - pageSize, 8 * pageSize) }
 
-    init(path: String, maxBytes: Int64, options: StoreOptions, log: Log) throws(StoreError) {
+    /// Published after every append and delete, for `OutboxStore.fill`.
+    private let fill: StoreFill
+
+    init(path: String, maxBytes: Int64, options: StoreOptions, log: Log, fill: StoreFill = StoreFill()) throws(StoreError) {
+        self.fill = fill
         self.path = path
         self.maxBytes = maxBytes
         self.options = options
@@ -82,6 +86,7 @@ final class OutboxEngine {
         } catch let error where error.kind == .corrupt {
             try recover(reason: error.message, knownNextSeq: nil)
         }
+        try publishFill()
     }
 
     deinit { close() }
@@ -324,7 +329,13 @@ final class OutboxEngine {
             logEvictions(evicted)
         }
         try writeMeta("next_seq", Int64(nextSeq))
+        try publishFill()
         return seqs
+    }
+
+    /// Measures the pages in use for `fill` (two pragmas, no page reads).
+    private func publishFill() throws(StoreError) {
+        fill.update(used: try usedBytes(), budget: dataBudget)
     }
 
     private func insert(_ record: OutboxRecord, seq: UInt64) throws(StoreError) {
@@ -433,6 +444,7 @@ final class OutboxEngine {
                     try s.run()
                 }
             }
+            try publishFill()
         }
     }
 

@@ -23,6 +23,8 @@ import MeterCore
 public final class OutboxStore: Sendable {
     public let path: String
     public let maxBytes: Int64
+    /// How full the store is as of its last append or delete.
+    public let fill: StoreFill
     private let queue: JobQueue<StoreJob>
     private let thread: DedicatedThread?
 
@@ -32,13 +34,15 @@ public final class OutboxStore: Sendable {
                 log: Log = .silent) throws(StoreError) {
         let queue = JobQueue<StoreJob>(capacity: 256)
         let outcome = WaitableState<StoreError??>(nil)
-        let thread = StoreThread.start(path: path, maxBytes: maxBytes, options: options, log: log, queue: queue) { error in
+        let fill = StoreFill()
+        let thread = StoreThread.start(path: path, maxBytes: maxBytes, options: options, log: log, fill: fill, queue: queue) { error in
             outcome.withLock { $0 = .some(error) }
             outcome.broadcast()
         }
         if let error = outcome.wait(until: { $0 != nil }, then: { $0! }) { throw error }
         self.path = path
         self.maxBytes = maxBytes
+        self.fill = fill
         self.queue = queue
         self.thread = thread
     }

@@ -11,13 +11,13 @@ struct StoreJob: Sendable {
 /// gateway has two threads. It opens the database, reports through `opened`, serves `queue` until
 /// the queue is closed and drained, and closes the database on its way out.
 enum StoreThread {
-    static func start(path: String, maxBytes: Int64, options: StoreOptions, log: Log,
+    static func start(path: String, maxBytes: Int64, options: StoreOptions, log: Log, fill: StoreFill,
                       queue: JobQueue<StoreJob>, opened: @escaping @Sendable (StoreError?) -> Void) -> DedicatedThread? {
         do {
             return try DedicatedThread {
                 let engine: OutboxEngine
                 do throws(StoreError) {
-                    engine = try OutboxEngine(path: path, maxBytes: maxBytes, options: options, log: log)
+                    engine = try OutboxEngine(path: path, maxBytes: maxBytes, options: options, log: log, fill: fill)
                 } catch {
                     fail(queue, error)
                     opened(error)

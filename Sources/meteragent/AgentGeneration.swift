@@ -62,11 +62,19 @@ final class AgentGeneration: RunningSite {
         liveness.siteChanged(expectsPolls: !site.devices.isEmpty)
         let sink = outbox.storeSink
         let interval = options.pollIntervalMs
+        // Held back only while records really leave the store: a broker that takes the connection
+        // but acknowledges nothing is an outage too.
+        let backPressure = uplink.map { uplink in
+            StoreBackPressure(fill: outbox.store.fill, uplinkDraining: {
+                uplink.session.isConnected && uplink.forwarder.statistics.acknowledged(withinMs: 10_000)
+            }, log: log)
+        }
         let polling = Task {
             if prepaid.isEmpty {
-                await scheduler.run(sink: sink, intervalOverrideMs: interval, liveness: liveness)
+                await scheduler.run(sink: sink, intervalOverrideMs: interval, liveness: liveness, backPressure: backPressure)
             } else {
-                await scheduler.run(sink: PrepaidSink(inner: sink, prepaid: prepaid), intervalOverrideMs: interval, liveness: liveness)
+                await scheduler.run(sink: PrepaidSink(inner: sink, prepaid: prepaid), intervalOverrideMs: interval, liveness: liveness,
+                                    backPressure: backPressure)
             }
         }
         return AgentGeneration(site: site, scheduler: scheduler, prepaid: prepaid, cards: cards,
