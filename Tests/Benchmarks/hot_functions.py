@@ -10,8 +10,7 @@ usage: hot_functions.py BINARY MAP CALLGRIND_OUT...   (MAP: lld's -Map output of
 A name that several object files define as a local symbol (`objectdestroyTm`, a value witness of a
 generic type specialised in several modules) is left out when one of those definitions sits in a
 large section: the linker moves every section defining the name, and a library built without
-function sections has all its code in one. Private functions without a symbol are grouped by
-Sources/meteragent/Link/private-functions.ld instead.
+function sections has all its code in one. Private functions without a symbol cannot be named.
 """
 import os
 import re
@@ -74,9 +73,11 @@ def main():
     binary, map_path, profiles = os.path.realpath(sys.argv[1]), sys.argv[2], sys.argv[3:]
     sections = defining_sections(map_path)
 
+    # A name the link's .text does not define ("(below main)", code of shared libraries) cannot be
+    # ordered, and would fail check-link-order.sh.
     def orderable(name):
         defs = sections.get(name, [])
-        return len(defs) <= 1 or max(defs) <= LARGE_SECTION
+        return len(defs) == 1 or (len(defs) > 1 and max(defs) <= LARGE_SECTION)
 
     runs, first = Counter(), {}
     for index, profile in enumerate(profiles):
