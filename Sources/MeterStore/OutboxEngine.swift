@@ -434,18 +434,35 @@ final class OutboxEngine {
     }
 
     /// Deletes records the broker has acknowledged. Unknown sequence numbers are ignored.
+    /// Acknowledged records come in runs of consecutive numbers (a read's batches): one range
+    /// delete per run and class instead of one per record and class.
     func delete(_ seqs: [UInt64]) throws(StoreError) {
         guard !seqs.isEmpty else { return }
+        let runs = Self.runs(seqs.sorted())
         try transaction("delete") { () throws(StoreError) in
             for priority in RecordPriority.classes {
-                let s = try statement(OutboxSchema.delete(priority), "delete")
-                for seq in seqs {
-                    try s.bind(Int64(seq), at: 1)
+                let s = try statement(OutboxSchema.deleteThrough(priority), "delete")
+                for run in runs {
+                    try s.bind(Int64(run.upperBound), at: 1)
+                    try s.bind(Int64(run.lowerBound) - 1, at: 2)
                     try s.run()
                 }
             }
             try publishFill()
         }
+    }
+
+    /// Sorted numbers as runs of consecutive ones.
+    static func runs(_ sorted: [UInt64]) -> [ClosedRange<UInt64>] {
+        var runs: [ClosedRange<UInt64>] = []
+        for seq in sorted {
+            if let last = runs.last, seq <= last.upperBound + 1 {
+                runs[runs.count - 1] = last.lowerBound...max(last.upperBound, seq)
+            } else {
+                runs.append(seq...seq)
+            }
+        }
+        return runs
     }
 
     // MARK: - Reading

@@ -62,8 +62,6 @@ enum OutboxSchema {
         "INSERT INTO \(table(priority))(seq, kind, created_ms, payload) VALUES (?1, ?2, ?3, ?4)"
     }
 
-    static func delete(_ priority: UInt8) -> String { "DELETE FROM \(table(priority)) WHERE seq = ?1" }
-
     /// How many of the oldest `?1` rows of a class after seq `?2` there are, and their sequence range.
     static func oldestSpan(_ priority: UInt8) -> String {
         "SELECT count(*), min(seq), max(seq) FROM (SELECT seq FROM \(table(priority)) WHERE seq > ?2 ORDER BY seq LIMIT ?1)"

@@ -93,3 +93,11 @@ struct OutboxStoreTests {
         #expect(StoreConfig.parseBytes("99999999999999999999") == nil)
     }
 }
+
+struct AcknowledgedRunsTests {
+    @Test func consecutiveNumbersBecomeOneRangeAndGapsSplitThem() {
+        #expect(OutboxEngine.runs([1, 2, 3, 5, 6, 9]) == [1...3, 5...6, 9...9])
+        #expect(OutboxEngine.runs([4, 4, 5]) == [4...5])
+        #expect(OutboxEngine.runs([]) == [])
+    }
+}
