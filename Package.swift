@@ -8,9 +8,6 @@ let package = Package(
         .executable(name: "meteragent", targets: ["meteragent"]),
         .executable(name: "metersim", targets: ["metersim"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    ],
     targets: [
         // Pure codecs: no Foundation, no I/O, Embedded-Swift friendly.
         .target(name: "MeterProtocols", linkerSettings: [.linkedLibrary("m")]),
@@ -37,9 +34,12 @@ let package = Package(
         // Ed25519 keys and signatures of the signed commands, on COpenSSL.
         .target(name: "MeterCrypto", dependencies: ["MeterCore", "COpenSSL"]),
         .target(name: "MeterAgent", dependencies: ["MeterCore", "MeterDrivers", "MeterIO", "MeterStore", "MeterUplink", "MeterCrypto"]),
+        // The command line's parser and help (in-house: swift-argument-parser brings Foundation's
+        // essentials into the binary, some 3 MB stripped).
+        .target(name: "CommandLineKit"),
         .executableTarget(
             name: "meteragent",
-            dependencies: ["MeterAgent", "MeterStore", "MeterProtocols", "MeterCrypto", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MeterAgent", "MeterStore", "MeterProtocols", "MeterCrypto", "CMalloc", "CommandLineKit"],
             // Inputs of the release link (Makefile, RELEASE_FLAGS), not sources.
             exclude: ["Link"]
         ),
@@ -54,6 +54,7 @@ let package = Package(
         // Helpers several test targets share (a libmodbus test server, bus helpers); not shipped.
         .target(name: "MeterTestSupport", dependencies: ["MeterCore", "MeterIO", "MeterStore", "CModbus"], path: "Tests/MeterTestSupport"),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols"]),
+        .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
         .testTarget(name: "MeterCoreTests", dependencies: ["MeterCore", "MeterProtocols"], exclude: ["Fixtures"]),
         .testTarget(name: "MeterIOTests", dependencies: ["MeterIO", "MeterCore", "MeterProtocols", "MeterTestSupport"]),
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "MeterIO", "MeterCore", "MeterProtocols", "MeterSimulation", "MeterTestSupport"]),

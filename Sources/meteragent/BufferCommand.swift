@@ -1,12 +1,13 @@
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 import MeterStore
 
 /// `meteragent buffer …`: look into the outbox, also while the agent runs (WAL lets a reader in
 /// next to the writer; these commands open the file read-only).
-struct Buffer: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+enum Buffer: CommandNode {
+    static let spec = CommandSpec(
+        group: "buffer",
         abstract: "Look into the outbox: records per class, oldest records, export.",
         discussion: "The store is the site's store.path, or --store PATH, or /var/lib/meteragent/outbox.db. Exit code 4: the store cannot be opened.",
         subcommands: [BufferStatsCommand.self, BufferPeek.self, BufferExport.self]
@@ -14,14 +15,21 @@ struct Buffer: AsyncParsableCommand {
 }
 
 /// Which store a `buffer` command looks at.
-struct StoreLocation: ParsableArguments {
-    @Argument(help: "Site configuration file (YAML); its store.path is used.")
-    var config: String?
+struct StoreLocation {
+    static let parameters: [Parameter] = [
+        .optionalArgument("config", help: "Site configuration file (YAML); its store.path is used."),
+        .option("store", value: "path", help: "Outbox database (instead of the site's store.path)."),
+    ] + ProfileOptions.parameters
 
-    @Option(name: .long, help: ArgumentHelp("Outbox database (instead of the site's store.path).", valueName: "path"))
-    var store: String?
+    let config: String?
+    let store: String?
+    let profileOptions: ProfileOptions
 
-    @OptionGroup var profileOptions: ProfileOptions
+    init(_ values: ParsedValues) throws(ValidationError) {
+        config = try values.optional("config")
+        store = try values.optional("store")
+        profileOptions = try ProfileOptions(values)
+    }
 
     func path() throws -> String {
         if let store { return store }
@@ -39,16 +47,20 @@ struct StoreLocation: ParsableArguments {
     }
 }
 
-struct BufferStatsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "stats",
-        abstract: "Records and bytes per class, oldest and newest sequence number, drops so far."
+struct BufferStatsCommand: Command {
+    static let spec = CommandSpec(
+        "stats",
+        abstract: "Records and bytes per class, oldest and newest sequence number, drops so far.",
+        parameters: StoreLocation.parameters + [.flag("json", help: "Print one JSON object instead of a table.")]
     )
 
-    @OptionGroup var location: StoreLocation
+    let location: StoreLocation
+    let json: Bool
 
-    @Flag(help: "Print one JSON object instead of a table.")
-    var json = false
+    init(_ values: ParsedValues) throws(ValidationError) {
+        location = try StoreLocation(values)
+        json = values.flag("json")
+    }
 
     func run() async throws {
         let store = try location.openReadOnly()
@@ -90,16 +102,20 @@ struct BufferStatsCommand: AsyncParsableCommand {
     }
 }
 
-struct BufferPeek: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "peek",
-        abstract: "Print the N oldest records (the next ones the uplink sends) as JSON lines."
+struct BufferPeek: Command {
+    static let spec = CommandSpec(
+        "peek",
+        abstract: "Print the N oldest records (the next ones the uplink sends) as JSON lines.",
+        parameters: [.optionalArgument("count", default: "10", help: "How many records.")] + StoreLocation.parameters
     )
 
-    @Argument(help: "How many records.")
-    var count: Int = 10
+    let count: Int
+    let location: StoreLocation
 
-    @OptionGroup var location: StoreLocation
+    init(_ values: ParsedValues) throws(ValidationError) {
+        count = try values.value("count")
+        location = try StoreLocation(values)
+    }
 
     func validate() throws {
         if count < 1 { throw ValidationError("N must be 1 or more") }
@@ -116,19 +132,25 @@ struct BufferPeek: AsyncParsableCommand {
     }
 }
 
-struct BufferExport: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "export",
-        abstract: "Print stored records from a sequence number on, as JSON lines with seq, kind and class."
+struct BufferExport: Command {
+    static let spec = CommandSpec(
+        "export",
+        abstract: "Print stored records from a sequence number on, as JSON lines with seq, kind and class.",
+        parameters: StoreLocation.parameters + [
+            .option("since", default: "0", help: "First sequence number to print."),
+            .option("limit", help: "Print at most this many records."),
+        ]
     )
 
-    @OptionGroup var location: StoreLocation
+    let location: StoreLocation
+    let since: UInt64
+    let limit: Int?
 
-    @Option(help: "First sequence number to print.")
-    var since: UInt64 = 0
-
-    @Option(help: "Print at most this many records.")
-    var limit: Int?
+    init(_ values: ParsedValues) throws(ValidationError) {
+        location = try StoreLocation(values)
+        since = try values.value("since")
+        limit = try values.optional("limit")
+    }
 
     func run() async throws {
         let store = try location.openReadOnly()

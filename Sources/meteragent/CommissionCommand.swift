@@ -1,9 +1,10 @@
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 
-struct Commission: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Commission: Command {
+    static let spec = CommandSpec(
+        "commission",
         abstract: "Give a new meter its address and the line's settings, read it back there, and print its site-config entry.",
         discussion: """
         Examples:
@@ -23,62 +24,70 @@ struct Commission: AsyncParsableCommand {
         Exit codes: 0 commissioned; 1 no meter, more than one meter, a write refused, or the \
         read-back differs; 2 the profile cannot be loaded or declares the setting not writable; \
         3 the port cannot be opened.
-        """
+        """,
+        parameters: [
+            .option("port", required: true, help: "Serial port (/dev/ttyUSB0 or usb:VID:PID[:SERIAL])."),
+            .option("profile", required: true, help: "Profile name from the profiles directory, or a path to a profile file."),
+            .option("baud", help: "Current baud rate (default: the profile's)."),
+            .option("parity", help: "Current parity: none, even or odd (default: the profile's)."),
+            .option("unit", help: "Modbus: current unit id (default 1, the factory's)."),
+            .option("address", help: "DL/T 645: current address as on the nameplate (default: ask the only meter on the line)."),
+            .option("new-unit", help: "Modbus: new unit id (1–247)."),
+            .option("new-baud", help: "New baud rate."),
+            .option("new-parity", help: "Modbus: new parity (none, even, odd)."),
+            .option("ct-ratio", help: "Modbus: current transformer ratio to write."),
+            .option("vt-ratio", help: "Modbus: voltage transformer ratio to write."),
+            .option("new-address", help: "DL/T 645: new 12-digit address."),
+            .option("bus-id", default: "rs485", help: "Bus id for the printed entry."),
+            .option("device-id", help: "Device id for the printed entry (default: meter-UNIT or meter-ADDRESS)."),
+            .option("restart-wait", default: "120", help: "Seconds to wait for a meter that takes its settings after a restart."),
+            .option("timeout-ms", default: "1000", help: "Reply timeout in milliseconds."),
+        ] + ProfileOptions.parameters + PortGuard.parameters + [
+            .flag("json", help: "Print the result as one JSON object instead of text."),
+        ]
     )
 
-    @Option(help: "Serial port (/dev/ttyUSB0 or usb:VID:PID[:SERIAL]).")
-    var port: String
+    let port: String
+    let profile: String
+    let baud: Int?
+    let parity: String?
+    let unit: UInt8
+    let address: String?
+    let newUnit: UInt8?
+    let newBaud: Int?
+    let newParity: String?
+    let ctRatio: String?
+    let vtRatio: String?
+    let newAddress: String?
+    let busID: String
+    let deviceID: String?
+    let restartWait: Double
+    let timeoutMs: Int
+    let profileOptions: ProfileOptions
+    let guardOptions: PortGuard
+    let json: Bool
 
-    @Option(help: "Profile name from the profiles directory, or a path to a profile file.")
-    var profile: String
-
-    @Option(help: "Current baud rate (default: the profile's).")
-    var baud: Int?
-
-    @Option(help: "Current parity: none, even or odd (default: the profile's).")
-    var parity: String?
-
-    @Option(help: "Modbus: current unit id (default 1, the factory's).")
-    var unit: UInt8 = 1
-
-    @Option(help: "DL/T 645: current address as on the nameplate (default: ask the only meter on the line).")
-    var address: String?
-
-    @Option(help: "Modbus: new unit id (1–247).")
-    var newUnit: UInt8?
-
-    @Option(help: "New baud rate.")
-    var newBaud: Int?
-
-    @Option(help: "Modbus: new parity (none, even, odd).")
-    var newParity: String?
-
-    @Option(help: "Modbus: current transformer ratio to write.")
-    var ctRatio: String?
-
-    @Option(help: "Modbus: voltage transformer ratio to write.")
-    var vtRatio: String?
-
-    @Option(help: "DL/T 645: new 12-digit address.")
-    var newAddress: String?
-
-    @Option(help: "Bus id for the printed entry.")
-    var busID = "rs485"
-
-    @Option(help: "Device id for the printed entry (default: meter-UNIT or meter-ADDRESS).")
-    var deviceID: String?
-
-    @Option(help: "Seconds to wait for a meter that takes its settings after a restart.")
-    var restartWait: Double = 120
-
-    @Option(help: "Reply timeout in milliseconds.")
-    var timeoutMs: Int = 1000
-
-    @OptionGroup var profileOptions: ProfileOptions
-    @OptionGroup var guardOptions: PortGuard
-
-    @Flag(help: "Print the result as one JSON object instead of text.")
-    var json = false
+    init(_ values: ParsedValues) throws(ValidationError) {
+        port = try values.value("port")
+        profile = try values.value("profile")
+        baud = try values.optional("baud")
+        parity = try values.optional("parity")
+        unit = try values.optional("unit") ?? 1
+        address = try values.optional("address")
+        newUnit = try values.optional("new-unit")
+        newBaud = try values.optional("new-baud")
+        newParity = try values.optional("new-parity")
+        ctRatio = try values.optional("ct-ratio")
+        vtRatio = try values.optional("vt-ratio")
+        newAddress = try values.optional("new-address")
+        busID = try values.value("bus-id")
+        deviceID = try values.optional("device-id")
+        restartWait = try values.value("restart-wait")
+        timeoutMs = try values.value("timeout-ms")
+        profileOptions = try ProfileOptions(values)
+        guardOptions = try PortGuard(values)
+        json = values.flag("json")
+    }
 
     func validate() throws {
         if let newUnit, !(1...247).contains(newUnit) { throw ValidationError("--new-unit must be 1–247, got \(newUnit)") }

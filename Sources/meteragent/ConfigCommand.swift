@@ -1,19 +1,26 @@
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 
-struct Config: ParsableCommand {
-    static let configuration = CommandConfiguration(
+enum Config: CommandNode {
+    static let spec = CommandSpec(
+        group: "config",
         abstract: "Work with site configuration files.",
         subcommands: [Validate.self, Diff.self, Apply.self, History.self, Rollback.self]
     )
 
-    struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Check a site config and the profiles it uses; print every error as file:line:column: message."
+    struct Validate: Command {
+        static let spec = CommandSpec(
+            "validate",
+            abstract: "Check a site config and the profiles it uses; print every error as file:line:column: message.",
+            parameters: SiteArguments.parameters
         )
 
-        @OptionGroup var site: SiteArguments
+        let site: SiteArguments
+
+        init(_ values: ParsedValues) throws(ValidationError) {
+            site = try SiteArguments(values)
+        }
 
         func run() throws {
             let site = try self.site.load()
@@ -21,15 +28,26 @@ struct Config: ParsableCommand {
         }
     }
 
-    struct Diff: ParsableCommand {
-        static let configuration = CommandConfiguration(
+    struct Diff: Command {
+        static let spec = CommandSpec(
+            "diff",
             abstract: "Show the buses, devices and readers that NEW adds, removes or changes against OLD.",
-            discussion: "Both files are validated first. Exit code 0 whether or not they differ; 2 when either does not validate."
+            discussion: "Both files are validated first. Exit code 0 whether or not they differ; 2 when either does not validate.",
+            parameters: [
+                .argument("old", help: "The config that runs now."),
+                .argument("new", help: "The config to compare with it."),
+            ] + ProfileOptions.parameters
         )
 
-        @Argument(help: "The config that runs now.") var old: String
-        @Argument(help: "The config to compare with it.") var new: String
-        @OptionGroup var profileOptions: ProfileOptions
+        let old: String
+        let new: String
+        let profileOptions: ProfileOptions
+
+        init(_ values: ParsedValues) throws(ValidationError) {
+            old = try values.value("old")
+            new = try values.value("new")
+            profileOptions = try ProfileOptions(values)
+        }
 
         func run() throws {
             let before = try loadSite(old, profiles: profileOptions.profiles)
@@ -39,8 +57,9 @@ struct Config: ParsableCommand {
         }
     }
 
-    struct Apply: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+    struct Apply: Command {
+        static let spec = CommandSpec(
+            "apply",
             abstract: "Validate a site config and have the running agent take it into use, or roll it back.",
             discussion: """
             FILE is validated here first (every error as file:line:column). The running agent (over its control \
@@ -50,15 +69,28 @@ struct Config: ParsableCommand {
             again. Nothing buffered is lost either way. Without a running agent, FILE is written to --config \
             (atomically, with a history entry) and runs at the next start. Exit codes: 0 applied or unchanged; \
             2 FILE does not validate; 9 rolled back or refused by the agent; 7 the agent did not answer.
-            """
+            """,
+            parameters: [
+                .argument("file", help: "The new site config."),
+                .option("config", value: "path", default: "/etc/meteragent/site.yaml", help: "The config file of the gateway, written when no agent runs."),
+            ] + ProfileOptions.parameters + ControlSocketOption.parameters + [
+                .flag("json", help: "Print the agent's JSON reply."),
+            ]
         )
 
-        @Argument(help: "The new site config.") var file: String
-        @Option(help: ArgumentHelp("The config file of the gateway, written when no agent runs.", valueName: "path"))
-        var config = "/etc/meteragent/site.yaml"
-        @OptionGroup var profileOptions: ProfileOptions
-        @OptionGroup var socket: ControlSocketOption
-        @Flag(help: "Print the agent's JSON reply.") var json = false
+        let file: String
+        let config: String
+        let profileOptions: ProfileOptions
+        let socket: ControlSocketOption
+        let json: Bool
+
+        init(_ values: ParsedValues) throws(ValidationError) {
+            file = try values.value("file")
+            config = try values.value("config")
+            profileOptions = try ProfileOptions(values)
+            socket = try ControlSocketOption(values)
+            json = values.flag("json")
+        }
 
         func run() async throws {
             let site = try loadSite(file, profiles: profileOptions.profiles)
@@ -67,17 +99,32 @@ struct Config: ParsableCommand {
         }
     }
 
-    struct Rollback: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+    struct Rollback: Command {
+        static let spec = CommandSpec(
+            "rollback",
             abstract: "Apply a config of the history again (default: the newest one taken into use before the one in the file).",
-            discussion: "The same path as `config apply`: the running agent's health check decides. `config history` lists the entries."
+            discussion: "The same path as `config apply`: the running agent's health check decides. `config history` lists the entries.",
+            parameters: [
+                .argument("config", help: "The site config file the agent runs."),
+                .optionalArgument("entry", help: "The history entry to go back to."),
+            ] + ProfileOptions.parameters + ControlSocketOption.parameters + [
+                .flag("json", help: "Print the agent's JSON reply."),
+            ]
         )
 
-        @Argument(help: "The site config file the agent runs.") var config: String
-        @Argument(help: "The history entry to go back to.") var entry: Int?
-        @OptionGroup var profileOptions: ProfileOptions
-        @OptionGroup var socket: ControlSocketOption
-        @Flag(help: "Print the agent's JSON reply.") var json = false
+        let config: String
+        let entry: Int?
+        let profileOptions: ProfileOptions
+        let socket: ControlSocketOption
+        let json: Bool
+
+        init(_ values: ParsedValues) throws(ValidationError) {
+            config = try values.value("config")
+            entry = try values.optional("entry")
+            profileOptions = try ProfileOptions(values)
+            socket = try ControlSocketOption(values)
+            json = values.flag("json")
+        }
 
         func run() async throws {
             let history = ConfigHistory(configPath: config, keep: .max)
@@ -96,13 +143,19 @@ struct Config: ParsableCommand {
         }
     }
 
-    struct History: ParsableCommand {
-        static let configuration = CommandConfiguration(
+    struct History: Command {
+        static let spec = CommandSpec(
+            "history",
             abstract: "List the configs the agent ran and tried, kept in CONFIG.history/ (newest last).",
-            discussion: "`config rollback CONFIG N` applies entry N again, through the same health check."
+            discussion: "`config rollback CONFIG N` applies entry N again, through the same health check.",
+            parameters: [.argument("config", help: "The site config file the agent runs.")]
         )
 
-        @Argument(help: "The site config file the agent runs.") var config: String
+        let config: String
+
+        init(_ values: ParsedValues) throws(ValidationError) {
+            config = try values.value("config")
+        }
 
         func run() throws {
             let history = ConfigHistory(configPath: config, keep: .max)

@@ -1,4 +1,4 @@
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 import MeterDrivers
@@ -14,14 +14,21 @@ func siteDevice(_ device: String, in site: SiteConfig, config: String) throws ->
 
 /// What every command that acts on one configured device takes: the site config, the device, the
 /// profiles, and whether to answer in JSON.
-struct DeviceCommandTarget: ParsableArguments {
-    @OptionGroup var site: SiteArguments
+struct DeviceCommandTarget {
+    static let parameters: [Parameter] = SiteArguments.parameters + [
+        .argument("device", help: "Device id from the site configuration."),
+        .flag("json", help: "Print one JSON object instead of text."),
+    ]
 
-    @Argument(help: "Device id from the site configuration.")
-    var device: String
+    let site: SiteArguments
+    let device: String
+    let json: Bool
 
-    @Flag(help: "Print one JSON object instead of text.")
-    var json = false
+    init(_ values: ParsedValues) throws(ValidationError) {
+        site = try SiteArguments(values)
+        device = try values.value("device")
+        json = values.flag("json")
+    }
 
     func execute(_ command: MeterCommand) async throws {
         try await executeCommand(command, device: device, site: try site.load(), config: site.config, json: json)

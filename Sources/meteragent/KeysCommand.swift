@@ -1,16 +1,18 @@
-import ArgumentParser
+import CommandLineKit
 import MeterCrypto
 import MeterProtocols
 
 /// `meteragent keys …`: the Ed25519 keys of signed commands (DESIGN.md, "Two-way service").
-struct Keys: ParsableCommand {
-    static let configuration = CommandConfiguration(
+enum Keys: CommandNode {
+    static let spec = CommandSpec(
+        group: "keys",
         abstract: "Make the Ed25519 key pair that signs commands for gateways.",
         subcommands: [Generate.self]
     )
 
-    struct Generate: ParsableCommand {
-        static let configuration = CommandConfiguration(
+    struct Generate: Command {
+        static let spec = CommandSpec(
+            "generate",
             abstract: "Write NAME.key (private key) and NAME.pub (public key) for signed commands.",
             discussion: """
             NAME.key is PKCS#8 PEM, created with mode 0600; it stays with whoever signs commands \
@@ -19,18 +21,23 @@ struct Keys: ParsableCommand {
             accept these commands: commands: {keys: [{id: ID, ed25519: <NAME.pub>}]}. Existing \
             files are never overwritten unless --force. Exit code 5: a file exists (without --force) \
             or cannot be written, or libcrypto.so.3 is missing.
-            """
+            """,
+            parameters: [
+                .option("out", value: "name", required: true, help: "Path of the two files without extension: NAME.key and NAME.pub."),
+                .option("key-id", value: "id", help: "The key's id in the site-config line printed at the end (default: the file name of NAME)."),
+                .flag("force", help: "Replace existing NAME.key and NAME.pub."),
+            ]
         )
 
-        @Option(help: ArgumentHelp("Path of the two files without extension: NAME.key and NAME.pub.", valueName: "name"))
-        var out: String
+        let out: String
+        let keyID: String?
+        let force: Bool
 
-        @Option(name: .customLong("key-id"),
-                help: ArgumentHelp("The key's id in the site-config line printed at the end (default: the file name of NAME).", valueName: "id"))
-        var keyID: String?
-
-        @Flag(help: "Replace existing NAME.key and NAME.pub.")
-        var force = false
+        init(_ values: ParsedValues) throws(ValidationError) {
+            out = try values.value("out")
+            keyID = try values.optional("key-id")
+            force = values.flag("force")
+        }
 
         func validate() throws {
             if out.isEmpty || out.hasSuffix("/") { throw ValidationError("--out needs a file name, e.g. --out keys/ops-1") }

@@ -1,13 +1,19 @@
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 
-struct Plan: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Show the requests of one poll cycle per bus, with bytes and bus time against one request per point."
+struct Plan: Command {
+    static let spec = CommandSpec(
+        "plan",
+        abstract: "Show the requests of one poll cycle per bus, with bytes and bus time against one request per point.",
+        parameters: SiteArguments.parameters
     )
 
-    @OptionGroup var site: SiteArguments
+    let site: SiteArguments
+
+    init(_ values: ParsedValues) throws(ValidationError) {
+        site = try SiteArguments(values)
+    }
 
     func run() throws {
         let site = try self.site.load()

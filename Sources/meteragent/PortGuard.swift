@@ -3,18 +3,25 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 
 /// Keeps `scan` and `commission` off a line the running agent polls: termios settings belong to
 /// the line, not to one open descriptor, so a probe at another rate would leave the agent's port
 /// at that rate, and its frames would collide with the agent's polls.
-struct PortGuard: ParsableArguments {
-    @OptionGroup var socket: ControlSocketOption
+struct PortGuard {
+    static let parameters: [Parameter] = ControlSocketOption.parameters + [
+        .flag("force", help: "Use the port even if the running agent polls it (stop the agent first instead, if you can)."),
+    ]
 
-    @Flag(help: "Use the port even if the running agent polls it (stop the agent first instead, if you can).")
-    var force = false
+    let socket: ControlSocketOption
+    let force: Bool
+
+    init(_ values: ParsedValues) throws(ValidationError) {
+        socket = try ControlSocketOption(values)
+        force = values.flag("force")
+    }
 
     /// Exits with code 3 when the agent on the control socket says it uses `port`.
     func refuseIfAgentUses(_ port: String) async throws {

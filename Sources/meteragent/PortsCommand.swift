@@ -1,16 +1,21 @@
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 import MeterIO
 
-struct Ports: ParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Ports: Command {
+    static let spec = CommandSpec(
+        "ports",
         abstract: "List serial ports with their USB identity.",
-        discussion: "A site config may name a port as usb:VID:PID[:SERIAL] so that it survives renumbering of /dev/ttyUSB*."
+        discussion: "A site config may name a port as usb:VID:PID[:SERIAL] so that it survives renumbering of /dev/ttyUSB*.",
+        parameters: [.flag("json", help: "Print JSON lines instead of a table.")]
     )
 
-    @Flag(help: "Print JSON lines instead of a table.")
-    var json = false
+    let json: Bool
+
+    init(_ values: ParsedValues) throws(ValidationError) {
+        json = values.flag("json")
+    }
 
     func run() throws {
         let ports = SerialPortScanner.list()

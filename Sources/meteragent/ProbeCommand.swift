@@ -3,12 +3,13 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 
-struct Probe: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Probe: Command {
+    static let spec = CommandSpec(
+        "probe",
         abstract: "Read a meter or a card reader without a site config, to check wiring and settings on site.",
         discussion: """
         Examples:
@@ -23,46 +24,53 @@ struct Probe: AsyncParsableCommand {
         it is recognised by its first valid frame), and the first card presented within --wait \
         seconds is printed as `card em4100:0F00271DA5`. Exit codes: 0 a card was read, 1 no card \
         in time, 3 the port could not be opened or the reader went away.
-        """
+        """,
+        parameters: [
+            .option("port", required: true, help: "Serial port (/dev/ttyUSB0, usb:VID:PID[:SERIAL]) or tcp://HOST:PORT."),
+            .option("baud", help: "Baud rate (default: the profile's)."),
+            .option("parity", help: "Parity: none, even or odd (default: the profile's)."),
+            .option("stop-bits", help: "Stop bits (default: the profile's)."),
+            .option("unit", help: "Modbus unit id (slave address); required for Modbus profiles."),
+            .option("address", help: "DL/T 645 (12 digits) or CJ/T 188 (14 digits) meter address as on the nameplate; without it the only meter on the line is asked for its address."),
+            .option("profile", help: "Profile name from the profiles directory, or a path to a profile file (meters)."),
+            .option("reader", help: "Card reader type instead of a meter profile: rdm6300 or pn532."),
+            .option("wait", default: "30", help: "With --reader: seconds to wait for a card."),
+            .option("timeout-ms", default: "1000", help: "Reply timeout in milliseconds."),
+            .flag("rs485", help: "Set the port to RS-485 mode (where the driver supports it)."),
+        ] + ProfileOptions.parameters + [
+            .flag("json", help: "Print JSON lines instead of a table."),
+        ]
     )
 
-    @Option(help: "Serial port (/dev/ttyUSB0, usb:VID:PID[:SERIAL]) or tcp://HOST:PORT.")
-    var port: String
+    let port: String
+    let baud: Int?
+    let parity: String?
+    let stopBits: Int?
+    let unit: UInt8?
+    let address: String?
+    let profile: String?
+    let reader: String?
+    let wait: Double
+    let timeoutMs: Int
+    let rs485: Bool
+    let profileOptions: ProfileOptions
+    let json: Bool
 
-    @Option(help: "Baud rate (default: the profile's).")
-    var baud: Int?
-
-    @Option(help: "Parity: none, even or odd (default: the profile's).")
-    var parity: String?
-
-    @Option(help: "Stop bits (default: the profile's).")
-    var stopBits: Int?
-
-    @Option(help: "Modbus unit id (slave address); required for Modbus profiles.")
-    var unit: UInt8?
-
-    @Option(help: "DL/T 645 (12 digits) or CJ/T 188 (14 digits) meter address as on the nameplate; without it the only meter on the line is asked for its address.")
-    var address: String?
-
-    @Option(help: "Profile name from the profiles directory, or a path to a profile file (meters).")
-    var profile: String?
-
-    @Option(help: "Card reader type instead of a meter profile: rdm6300 or pn532.")
-    var reader: String?
-
-    @Option(help: "With --reader: seconds to wait for a card.")
-    var wait: Double = 30
-
-    @Option(help: "Reply timeout in milliseconds.")
-    var timeoutMs: Int = 1000
-
-    @Flag(help: "Set the port to RS-485 mode (where the driver supports it).")
-    var rs485 = false
-
-    @OptionGroup var profileOptions: ProfileOptions
-
-    @Flag(help: "Print JSON lines instead of a table.")
-    var json = false
+    init(_ values: ParsedValues) throws(ValidationError) {
+        port = try values.value("port")
+        baud = try values.optional("baud")
+        parity = try values.optional("parity")
+        stopBits = try values.optional("stop-bits")
+        unit = try values.optional("unit")
+        address = try values.optional("address")
+        profile = try values.optional("profile")
+        reader = try values.optional("reader")
+        wait = try values.value("wait")
+        timeoutMs = try values.value("timeout-ms")
+        rs485 = values.flag("rs485")
+        profileOptions = try ProfileOptions(values)
+        json = values.flag("json")
+    }
 
     func validate() throws {
         guard (profile == nil) != (reader == nil) else {

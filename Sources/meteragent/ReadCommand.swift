@@ -1,30 +1,37 @@
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 
-struct Read: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Read: Command {
+    static let spec = CommandSpec(
+        "read",
         abstract: "Read a device of a site once, now; or wait for a card on one of its readers.",
         discussion: """
         Prints a table of point, value, unit and quality, or JSON lines with --json. For a reader \
         (an id under readers:), opens it as the agent would, waits up to --wait seconds for one \
         card and prints `card em4100:0F00271DA5` (exit 1 without a card, 3 if the port fails).
-        """
+        """,
+        parameters: SiteArguments.parameters + [
+            .argument("device", help: "Device or reader id from the site configuration."),
+            .variadicArgument("points", help: "Points to read (default: all points of the device's profile)."),
+            .flag("json", help: "Print JSON lines instead of a table."),
+            .option("wait", default: "30", help: "For a reader: seconds to wait for a card."),
+        ]
     )
 
-    @OptionGroup var site: SiteArguments
+    let site: SiteArguments
+    let device: String
+    let points: [String]
+    let json: Bool
+    let wait: Double
 
-    @Argument(help: "Device or reader id from the site configuration.")
-    var device: String
-
-    @Argument(help: "Points to read (default: all points of the device's profile).")
-    var points: [String] = []
-
-    @Flag(help: "Print JSON lines instead of a table.")
-    var json = false
-
-    @Option(help: "For a reader: seconds to wait for a card.")
-    var wait: Double = 30
+    init(_ values: ParsedValues) throws(ValidationError) {
+        site = try SiteArguments(values)
+        device = try values.value("device")
+        points = try values.list("points")
+        json = values.flag("json")
+        wait = try values.value("wait")
+    }
 
     func run() async throws {
         let site = try self.site.load()

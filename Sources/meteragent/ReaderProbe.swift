@@ -1,4 +1,3 @@
-import ArgumentParser
 import MeterAgent
 import MeterCore
 import MeterDrivers

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ArgumentParser
+import CommandLineKit
 import Dispatch
 import MeterAgent
 import MeterCore
@@ -11,8 +11,9 @@ import MeterCrypto
 import MeterDrivers
 import Synchronization
 
-struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Run: Command {
+    static let spec = CommandSpec(
+        "run",
         abstract: "Poll every device of a site on its schedule.",
         discussion: """
         Readings are committed to the outbox (the site's store, or --store) one batch per flush interval, \
@@ -26,33 +27,41 @@ struct Run: AsyncParsableCommand {
         device polls complete and the store answers: a stuck agent is restarted. SIGHUP reloads the config file, and \
         a signed config.apply on <prefix>/config applies a new one: either runs only if it passes its health check \
         (the site's apply section), else the previous config runs again.
-        """
+        """,
+        parameters: SiteArguments.parameters + [
+            .option("duration", help: "Stop after this many seconds (default: run until stopped)."),
+            .option("poll-interval-ms", value: "ms",
+                    help: "Poll every device at this interval instead of its configured one (0: back to back, for benchmarks)."),
+            .flag("once", help: "Read every device once, print the cycle time on stderr, and exit."),
+            .flag("verbose", help: "Log every poll at debug level."),
+            .option("store", value: "path", help: "Outbox database to use instead of the site's store.path."),
+            .option("stop-timeout", value: "seconds", default: "20",
+                    help: "Longest a stop on SIGTERM/SIGINT may take before the process exits anyway."),
+            .flag("stdout", help: "Also print readings as JSON lines on stdout (the default when the site has no mqtt section)."),
+        ] + ControlSocketOption.parameters
     )
 
-    @OptionGroup var site: SiteArguments
+    let site: SiteArguments
+    let duration: Double?
+    let pollIntervalMs: Int?
+    let once: Bool
+    let verbose: Bool
+    let store: String?
+    let stopTimeout: Double
+    let alsoStdout: Bool
+    let control: ControlSocketOption
 
-    @Option(help: "Stop after this many seconds (default: run until stopped).")
-    var duration: Double?
-
-    @Option(help: ArgumentHelp("Poll every device at this interval instead of its configured one (0: back to back, for benchmarks).", valueName: "ms"))
-    var pollIntervalMs: Int?
-
-    @Flag(help: "Read every device once, print the cycle time on stderr, and exit.")
-    var once = false
-
-    @Flag(help: "Log every poll at debug level.")
-    var verbose = false
-
-    @Option(help: ArgumentHelp("Outbox database to use instead of the site's store.path.", valueName: "path"))
-    var store: String?
-
-    @Option(help: ArgumentHelp("Longest a stop on SIGTERM/SIGINT may take before the process exits anyway.", valueName: "seconds"))
-    var stopTimeout: Double = 20
-
-    @Flag(name: .customLong("stdout"), help: "Also print readings as JSON lines on stdout (the default when the site has no mqtt section).")
-    var alsoStdout = false
-
-    @OptionGroup var control: ControlSocketOption
+    init(_ values: ParsedValues) throws(ValidationError) {
+        site = try SiteArguments(values)
+        duration = try values.optional("duration")
+        pollIntervalMs = try values.optional("poll-interval-ms")
+        once = values.flag("once")
+        verbose = values.flag("verbose")
+        store = try values.optional("store")
+        stopTimeout = try values.value("stop-timeout")
+        alsoStdout = values.flag("stdout")
+        control = try ControlSocketOption(values)
+    }
 
     func validate() throws {
         if let pollIntervalMs, pollIntervalMs < 0 { throw ValidationError("--poll-interval-ms must be 0 or more") }

@@ -3,13 +3,14 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ArgumentParser
+import CommandLineKit
 import MeterCore
 import MeterDrivers
 import MeterIO
 
-struct Scan: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Scan: Command {
+    static let spec = CommandSpec(
+        "scan",
         abstract: "Find the meters on serial lines: Modbus unit ids, DL/T 645 and CJ/T 188 addresses, per baud rate and parity.",
         discussion: """
         Examples:
@@ -25,32 +26,40 @@ struct Scan: AsyncParsableCommand {
         bar with the remaining time goes to stderr; found meters are printed as they are found. \
         The scan ends with a proposed buses:/devices: block for the site config (one bus per \
         port). Exit codes: 0 meters found, 1 none found, 3 a port could not be opened.
-        """
+        """,
+        parameters: [
+            .repeatedOption("port", help: "Serial port to scan (repeat for several)."),
+            .option("bauds", default: "1200,2400,4800,9600,19200", help: "Baud rates to try, comma-separated."),
+            .option("parity", default: "none,even", help: "Parities to try, comma-separated (none, even, odd)."),
+            .option("units", default: "1-247", help: "Modbus unit ids to try: ranges and single ids, e.g. 1-247 or 1-10,42."),
+            .option("protocols", default: "modbus,dlt645,cjt188", help: "Protocols to look for, comma-separated (modbus, dlt645, cjt188)."),
+            .option("turnaround-ms", default: "100",
+                    help: "How long a meter may take to start its reply, beyond the time the bytes take on the line (ms)."),
+            .flag("json", help: "Print one JSON document instead of lines and YAML."),
+        ] + ProfileOptions.parameters + PortGuard.parameters
     )
 
-    @Option(help: "Serial port to scan (repeat for several).")
-    var port: [String]
+    let port: [String]
+    let bauds: String
+    let parity: String
+    let units: String
+    let protocols: String
+    let turnaroundMs: Int
+    let json: Bool
+    let profileOptions: ProfileOptions
+    let guardOptions: PortGuard
 
-    @Option(help: "Baud rates to try, comma-separated.")
-    var bauds = "1200,2400,4800,9600,19200"
-
-    @Option(help: "Parities to try, comma-separated (none, even, odd).")
-    var parity = "none,even"
-
-    @Option(help: "Modbus unit ids to try: ranges and single ids, e.g. 1-247 or 1-10,42.")
-    var units = "1-247"
-
-    @Option(help: "Protocols to look for, comma-separated (modbus, dlt645, cjt188).")
-    var protocols = "modbus,dlt645,cjt188"
-
-    @Option(help: "How long a meter may take to start its reply, beyond the time the bytes take on the line (ms).")
-    var turnaroundMs = 100
-
-    @Flag(help: "Print one JSON document instead of lines and YAML.")
-    var json = false
-
-    @OptionGroup var profileOptions: ProfileOptions
-    @OptionGroup var guardOptions: PortGuard
+    init(_ values: ParsedValues) throws(ValidationError) {
+        port = try values.list("port")
+        bauds = try values.value("bauds")
+        parity = try values.value("parity")
+        units = try values.value("units")
+        protocols = try values.value("protocols")
+        turnaroundMs = try values.value("turnaround-ms")
+        json = values.flag("json")
+        profileOptions = try ProfileOptions(values)
+        guardOptions = try PortGuard(values)
+    }
 
     func validate() throws {
         _ = try options()

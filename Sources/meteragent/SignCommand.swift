@@ -3,14 +3,15 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ArgumentParser
+import CommandLineKit
 import MeterCore
 import MeterCrypto
 import MeterProtocols
 
 /// `meteragent sign`: what the head-end does to a command, for tests on site and for scripts.
-struct Sign: ParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Sign: Command {
+    static let spec = CommandSpec(
+        "sign",
         abstract: "Sign a command: read its JSON on stdin, print the signed envelope to publish.",
         discussion: """
         The signature covers exactly the bytes read from standard input, including a trailing \
@@ -20,15 +21,20 @@ struct Sign: ParsableCommand {
         {"key":ID,"payload":<base64 of those bytes>,"sig":<base64 of the Ed25519 signature>}. \
         Exit code 5: the key file cannot be read or is not an Ed25519 PKCS#8 key, or \
         libcrypto.so.3 is missing; 64: empty input.
-        """
+        """,
+        parameters: [
+            .option("key", value: "file", required: true, help: "Private key (PKCS#8 PEM, as `keys generate` writes it)."),
+            .option("key-id", value: "id", required: true, help: "The key's id in the gateways' site config (commands.keys[].id)."),
+        ]
     )
 
-    @Option(help: ArgumentHelp("Private key (PKCS#8 PEM, as `keys generate` writes it).", valueName: "file"))
-    var key: String
+    let key: String
+    let keyID: String
 
-    @Option(name: .customLong("key-id"),
-            help: ArgumentHelp("The key's id in the gateways' site config (commands.keys[].id).", valueName: "id"))
-    var keyID: String
+    init(_ values: ParsedValues) throws(ValidationError) {
+        key = try values.value("key")
+        keyID = try values.value("key-id")
+    }
 
     func validate() throws {
         if keyID.isEmpty { throw ValidationError("--key-id must not be empty") }

@@ -3,24 +3,32 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 
 /// Where the running agent's control socket is: `--control-socket`, or the default both `run`
 /// and `status` compute the same way.
-struct ControlSocketOption: ParsableArguments {
-    @Option(help: ArgumentHelp("""
-        The agent's control socket (default: $METERAGENT_CONTROL_SOCKET, else /run/meteragent/control.sock when \
-        /run/meteragent is writable, else $XDG_RUNTIME_DIR/meteragent.sock, else /tmp/meteragent-UID/control.sock).
-        """, valueName: "path"))
-    var controlSocket: String?
+struct ControlSocketOption {
+    static let parameters: [Parameter] = [
+        .option("control-socket", value: "path", help: """
+            The agent's control socket (default: $METERAGENT_CONTROL_SOCKET, else /run/meteragent/control.sock when \
+            /run/meteragent is writable, else $XDG_RUNTIME_DIR/meteragent.sock, else /tmp/meteragent-UID/control.sock).
+            """),
+    ]
+
+    let controlSocket: String?
+
+    init(_ values: ParsedValues) throws(ValidationError) {
+        controlSocket = try values.optional("control-socket")
+    }
 
     var path: String { controlSocket ?? ControlClient.defaultPath() }
 }
 
-struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Status: Command {
+    static let spec = CommandSpec(
+        "status",
         abstract: "Show what the running agent sees: buses, devices, card readers, store and uplink.",
         discussion: """
         Asks the running `meteragent run` over its control socket (owner-only, mode 0600: run it as the agent's \
@@ -30,19 +38,25 @@ struct Status: AsyncParsableCommand {
         reader: ready or lost and the last card (written as the site's id_privacy says); the store's unsent \
         records and last commit; the uplink's connection and last acknowledged sequence number. \
         Exit code 7: no agent answers on the socket.
-        """
+        """,
+        parameters: ControlSocketOption.parameters + [
+            .flag("json", help: "Print the agent's JSON object (one line) instead of tables."),
+            .flag("watch", help: "Repeat until interrupted (Ctrl-C), redrawing the screen on a terminal."),
+            .option("interval", value: "seconds", default: "2", help: "Seconds between two looks with --watch."),
+        ]
     )
 
-    @OptionGroup var socket: ControlSocketOption
+    let socket: ControlSocketOption
+    let json: Bool
+    let watch: Bool
+    let interval: Double
 
-    @Flag(help: "Print the agent's JSON object (one line) instead of tables.")
-    var json = false
-
-    @Flag(help: "Repeat until interrupted (Ctrl-C), redrawing the screen on a terminal.")
-    var watch = false
-
-    @Option(help: ArgumentHelp("Seconds between two looks with --watch.", valueName: "seconds"))
-    var interval: Double = 2
+    init(_ values: ParsedValues) throws(ValidationError) {
+        socket = try ControlSocketOption(values)
+        json = values.flag("json")
+        watch = values.flag("watch")
+        interval = try values.value("interval")
+    }
 
     func validate() throws {
         if interval < 0.2 { throw ValidationError("--interval must be at least 0.2 seconds") }

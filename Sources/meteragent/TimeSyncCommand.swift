@@ -1,4 +1,4 @@
-import ArgumentParser
+import CommandLineKit
 import MeterAgent
 import MeterCore
 import MeterDrivers
@@ -8,21 +8,25 @@ import MeterProtocols
 /// `meteragent timesync CONFIG BUS`: broadcasts the gateway's local time to every DL/T 645
 /// meter on a line (0x08 to 99…99, which no meter answers), then reads each configured meter's
 /// clock back and prints how far off it is.
-struct TimeSync: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "timesync",
+struct TimeSync: Command {
+    static let spec = CommandSpec(
+        "timesync",
         abstract: "Broadcast the time to the DL/T 645 meters of a line and read their clocks back.",
         discussion: """
         Meters take a broadcast only when it moves their clock by less than 5 minutes (and, on \
         many, once a day): a meter further off needs a password-protected write. Exit 0 when every \
         configured meter on the line reads back within 5 s; 1 otherwise.
-        """
+        """,
+        parameters: SiteArguments.parameters + [.argument("bus", help: "Bus id of a DL/T 645 line from the site configuration.")]
     )
 
-    @OptionGroup var site: SiteArguments
+    let site: SiteArguments
+    let bus: String
 
-    @Argument(help: "Bus id of a DL/T 645 line from the site configuration.")
-    var bus: String
+    init(_ values: ParsedValues) throws(ValidationError) {
+        site = try SiteArguments(values)
+        bus = try values.value("bus")
+    }
 
     func run() async throws {
         let site = try self.site.load()
