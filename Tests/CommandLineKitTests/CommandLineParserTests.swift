@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func aUsageErrorNamesTheCommandItWasMadeOn() throws {
-        do {
+        do throws(UsageFailure) {
             _ = try CommandLineParser.parse(["keys", "generate"], root: Tool.self)
             Issue.record("parsed without --out")
         } catch {

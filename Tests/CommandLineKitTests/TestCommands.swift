@@ -139,7 +139,7 @@ func parsed<C: Command>(_ words: [String], as type: C.Type = C.self) throws -> C
 
 /// The message of the usage error a command line makes, or nil when it parses.
 func usageError(_ words: [String]) -> String? {
-    do {
+    do throws(UsageFailure) {
         _ = try CommandLineParser.parse(words, root: Tool.self)
         return nil
     } catch {
