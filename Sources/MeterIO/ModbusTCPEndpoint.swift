@@ -236,19 +236,22 @@ final class ModbusTCPEndpoint {
         phase = .awaiting(deadlineMs: deadline)
     }
 
-    /// Reads what has arrived; bytes while idle are stale (a late reply) and dropped.
+    /// Reads what has arrived until the reply is complete or the socket is empty; bytes while idle
+    /// are stale (a late reply) and dropped.
     private func receive(now: UInt64) {
         while true {
             let result = readBuffer.withUnsafeMutableBytes { NonBlockingTCP.receiveSome(fd, into: $0) }
             switch result {
             case let .bytes(n):
-                if case .awaiting = phase {
-                    decoder.append(readBuffer[0..<n])
-                } else {
+                guard case .awaiting = phase else {
                     decoder.reset()
+                    continue
                 }
+                decoder.append(readBuffer[0..<n])
+                // A whole reply needs no further read (and its EAGAIN) before it is handed over.
+                if decodeReply(now: now) { return }
             case .wouldBlock:
-                return decodeReply(now: now)
+                return
             case .closed:
                 return broke(ECONNRESET, now: now)
             case let .failed(code):
@@ -257,11 +260,11 @@ final class ModbusTCPEndpoint {
         }
     }
 
-    private func decodeReply(now: UInt64) {
-        guard case .awaiting = phase else { return }
+    /// True when the attempt ended (with a reply, or a reply that makes no sense).
+    private func decodeReply(now: UInt64) -> Bool {
         do throws(ModbusTCPDecodeError) {
             switch try decoder.decode() {
-            case nil: return
+            case nil: return false
             case let .values(values)?: attemptEnded(.success(values), now: now)
             case let .exception(code)?:
                 attemptEnded(.failure(error(.exception(code), ModbusErrno.message(code))), now: now)
@@ -269,6 +272,7 @@ final class ModbusTCPEndpoint {
         } catch {
             attemptEnded(.failure(self.error(.invalidResponse, error.description)), now: now)
         }
+        return true
     }
 
     /// The connection failed under a request, or hung up while idle (then the next request opens

@@ -3,7 +3,7 @@ import MeterCore
 /// The retry and back-off bookkeeping every bus worker shares: which devices are skipped for now,
 /// how many attempts a transaction gets, and the counters that go with each outcome. `Device` is
 /// whatever names a device on the line (a Modbus unit, a meter address).
-/// Confined to the bus thread, like the worker that owns it.
+/// Confined to the thread that runs the bus (its own, or the TCP loop's), like the worker that owns it.
 struct RetryLedger<Device: Hashable> {
     private let config: BusConfig
     private let status: BusStatus

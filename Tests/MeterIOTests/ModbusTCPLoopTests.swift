@@ -242,6 +242,27 @@ import Testing
         #expect(server.acceptedConnections == 2)
     }
 
+    @Test func aGarbledReplyIsRetriedAndALateOneSkipped() async throws {
+        // First request: an answer that is no Modbus at all. Its retry: the late reply of the
+        // first request, then the right one, in one segment.
+        let peer = try ScriptedPeer { request, index in
+            let tid = Array(request[0..<2])
+            if index == 0 { return Array("HTTP/1.1 400 Bad Request\r\n".utf8) }
+            let late: [UInt8] = [tid[0], tid[1] &- 1, 0, 0, 0, 5, 1, 3, 2, 0x00, 0x01]
+            return late + [tid[0], tid[1], 0, 0, 0, 5, 1, 3, 2, 0x12, 0x34]
+        }
+        defer { peer.close() }
+        let bus = tcpBus("garbled-loop", port: peer.port, timeoutMs: 1_000, retries: 1)
+        defer { bus.close() }
+        #expect(try await bus.readRegisters(unit: UnitID(1), table: .holding, address: 0, count: 1) == [0x1234])
+        let stats = bus.statistics
+        #expect(stats.crcErrors == 1)
+        #expect(stats.retries == 1)
+        #expect(stats.successes == 1)
+        #expect(stats.timeouts == 0)
+        #expect(stats.lastError?.contains("invalid response (MBAP protocol id") == true)
+    }
+
     @Test func aHostNameIsResolved() async throws {
         let server = try TestModbusServer(input: [1: 77])
         try server.start()
@@ -257,4 +278,49 @@ final class Completions: Sendable {
     private let list = Mutex<[String]>([])
     func add(_ name: String) { list.withLock { $0.append(name) } }
     var names: [String] { list.withLock { $0 } }
+}
+
+struct PeerError: Error {}
+
+/// A TCP peer that answers each request (read with one recv) with what `reply` makes of it, on a
+/// thread of its own; one connection.
+final class ScriptedPeer: Sendable {
+    let port: UInt16
+    private let listener: Int32
+
+    init(reply: @escaping @Sendable (_ request: [UInt8], _ index: Int) -> [UInt8]) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard fd >= 0, bound == 0, listen(fd, 1) == 0 else { throw PeerError() }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = UInt16(bigEndian: address.sin_port)
+        listener = fd
+        try DedicatedThread {
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { return }
+            defer { Foundation.close(client) }
+            var buffer = [UInt8](repeating: 0, count: 300)
+            var index = 0
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+                guard n > 0 else { return }
+                let answer = reply(Array(buffer[0..<n]), index)
+                index += 1
+                _ = answer.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+        }
+    }
+
+    func close() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        Foundation.close(listener)
+    }
 }
