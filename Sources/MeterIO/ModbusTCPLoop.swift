@@ -13,7 +13,8 @@ import Musl
 /// side.
 ///
 /// The thread starts with the first endpoint and ends when the last one has closed; a bus wakes it
-/// through the pipe when it queues a job or closes.
+/// through the pipe when it queues a job or closes. A bus configured with a host name rather than
+/// an address holds the loop for its DNS lookup on each connect (not on each transaction).
 final class ModbusTCPLoop: Sendable {
     static let shared = ModbusTCPLoop()
 
@@ -88,6 +89,8 @@ final class ModbusTCPLoop: Sendable {
 
     private func wake(_ token: Int) {
         let poke = state.withLock { s -> Bool in
+            // Not running: no endpoint is open, so none is waiting for this (a bus closing twice).
+            guard s.running else { return false }
             let poke = s.arriving.isEmpty && s.woken.isEmpty
             s.woken.append(token)
             return poke

@@ -50,7 +50,7 @@ struct RetryLedger<Device: Hashable> {
 
     /// Counts a transaction going on the line and returns its attempt budget. A device already in
     /// back-off gets one probe, not a round of retries that would hold the line.
-    mutating func begin(_ device: Device) -> RetryAttempts {
+    func begin(_ device: Device) -> RetryAttempts {
         let attempts = devices[device]?.isBackingOff == true ? 1 : 1 + max(0, config.retries)
         status.update(lineDevice(device)) { bus, device in
             bus.transactions += 1
