@@ -31,7 +31,8 @@ public protocol BusWorker: AnyObject {
     func close()
 }
 
-/// One serial line or TCP endpoint, with its own thread that runs transactions one at a time.
+/// One serial line or TCP endpoint, whose transactions run one at a time: on a thread of its own
+/// (a serial line), or on an event loop shared with other endpoints (`ModbusTCPLoop`).
 ///
 /// Every device on an RS-485 line goes through its line's bus, so frames never interleave. Callers
 /// `await` results while the blocking calls run on the bus thread, never on Swift's cooperative
@@ -50,6 +51,9 @@ public final class Bus<Worker: BusWorker>: Sendable {
     /// Fulfilled when the thread has closed the port: a reload opens the same port again only then
     /// (libmodbus restores the line's old termios when it closes).
     private let finished = Promise<Void>()
+    /// Tells an event loop that drives this bus (instead of a thread of its own) to look at the
+    /// queue again; nil for a bus with its own thread, which waits on the queue itself.
+    private let wake: (@Sendable () -> Void)?
 
     public var id: BusID { config.id }
 
@@ -57,6 +61,7 @@ public final class Bus<Worker: BusWorker>: Sendable {
     init(config: BusConfig, makeWorker: @escaping @Sendable (BusStatus) -> Worker) {
         self.config = config
         queue = JobQueue(capacity: config.queueDepth)
+        wake = nil
         let queue = queue, status = status, finished = finished, graceMs = Self.commandGraceMs
         do {
             try DedicatedThread(stackBytes: Self.threadStackBytes) {
@@ -79,6 +84,14 @@ public final class Bus<Worker: BusWorker>: Sendable {
         }
     }
 
+    /// A bus without a thread of its own: `attach` hands the queue, counters and the promise to
+    /// fulfil once the connection is closed to an event loop, and returns how to wake that loop.
+    init(config: BusConfig, attach: (JobQueue<Worker.Job>, BusStatus, Promise<Void>) -> @Sendable () -> Void) {
+        self.config = config
+        queue = JobQueue(capacity: config.queueDepth)
+        wake = attach(queue, status, finished)
+    }
+
     /// How long the line stays free for a command's next transaction (see `JobQueue.next(afterUrgent:graceMs:)`).
     static var commandGraceMs: Int { 20 }
 
@@ -93,6 +106,7 @@ public final class Bus<Worker: BusWorker>: Sendable {
         for job in queue.close(reason: "bus closed") {
             job.continuation.resume(returning: .failure(job.refused(.closed("bus closed before the transaction ran"), bus: config.id)))
         }
+        wake?()
     }
 
     /// Returns once the thread has closed the port or connection (call `close` first).
@@ -116,7 +130,10 @@ public final class Bus<Worker: BusWorker>: Sendable {
         let urgent = BusPriority.isCommand
         return await withCheckedContinuation { continuation in
             let job = makeJob(continuation, urgent)
-            guard let refusal = queue.enqueue(job, urgent: urgent) else { return }
+            guard let refusal = queue.enqueue(job, urgent: urgent) else {
+                wake?()
+                return
+            }
             let error = job.refused(refusal, bus: config.id)
             if case .full = refusal {
                 status.update {

@@ -1,13 +1,22 @@
 import MeterCore
 import MeterProtocols
 
-/// A Modbus RTU line or Modbus TCP endpoint: `Bus` with libmodbus on its thread.
+/// A Modbus RTU line (`Bus` with libmodbus on a thread of its own) or a Modbus TCP endpoint (on
+/// the one thread all TCP endpoints share, `ModbusTCPLoop`).
 public typealias ModbusBus = Bus<ModbusBusWorker>
 
 extension Bus where Worker == ModbusBusWorker {
-    /// Starts the bus thread; the port or connection is opened lazily by the first transaction.
+    /// Starts the bus thread, or attaches to the TCP loop; the port or connection is opened lazily
+    /// by the first transaction.
     public convenience init(config: BusConfig) {
-        self.init(config: config) { ModbusBusWorker(config: config, status: $0) }
+        switch config.transport {
+        case .serial:
+            self.init(config: config) { ModbusBusWorker(config: config, status: $0) }
+        case .tcp:
+            self.init(config: config, attach: { queue, status, finished in
+                ModbusTCPLoop.shared.attach(config: config, queue: queue, status: status, finished: finished)
+            })
+        }
     }
 
     // MARK: - Transactions

@@ -1,8 +1,9 @@
 import MeterCore
 import MeterProtocols
 
-/// What runs on a Modbus bus's thread: carries out transactions one at a time with retries,
-/// per-device back-off, reconnect back-off and RS-485 inter-frame silence.
+/// What runs on a Modbus RTU line's thread: carries out transactions one at a time with retries,
+/// per-device back-off, reconnect back-off and RS-485 inter-frame silence. (Modbus TCP endpoints
+/// run on `ModbusTCPLoop` instead, with the same `RetryLedger`.)
 public final class ModbusBusWorker: BusWorker {
     private let config: BusConfig
     private let client: ModbusClient

@@ -37,6 +37,11 @@ enum ModbusErrno {
         }
     }
 
+    /// libmodbus's message for an exception reply, as a libmodbus transaction would carry it.
+    static func message(_ exception: ModbusExceptionCode) -> String {
+        message(cmodbus_exception_base() + Int32(exception.rawValue))
+    }
+
     /// libmodbus's message for an errno (`modbus_strerror` also covers plain errno values).
     static func message(_ code: Int32) -> String {
         guard let text = modbus_strerror(code) else { return "errno \(code)" }

@@ -3,7 +3,7 @@ import MeterCore
 /// The retry and back-off bookkeeping every bus worker shares: which devices are skipped for now,
 /// how many attempts a transaction gets, and the counters that go with each outcome. `Device` is
 /// whatever names a device on the line (a Modbus unit, a meter address).
-/// Confined to the bus thread, like the worker that owns it.
+/// Confined to the thread that runs the bus (its own, or the TCP loop's), like the worker that owns it.
 struct RetryLedger<Device: Hashable> {
     private let config: BusConfig
     private let status: BusStatus
@@ -36,51 +36,59 @@ struct RetryLedger<Device: Hashable> {
         return "no reply to the last \(backoff.consecutiveFailures) requests; next try in \(backoff.remainingMs(now: time)) ms"
     }
 
-    /// Runs one transaction for `device`: `attempt` until it succeeds or the attempts are used up.
-    /// No reply or a garbled one is retried; an error reply means the device is alive; a port or
-    /// connection failure is retried once at once when `connectionBroke` says an open connection
-    /// broke (a TCP server dropping an idle client, a USB adapter re-enumerated), rather than
-    /// failing a poll for it. Counts every outcome.
+    /// Runs one transaction for `device`: `attempt` until `next` says it is done. For a worker
+    /// that blocks on its line; an event loop calls `begin` and `next` itself as replies arrive.
     mutating func transact<Output, Failure: BusError>(
         _ device: Device, attempt: () -> Result<Output, Failure>, connectionBroke: (Failure) -> Bool
     ) -> Result<Output, Failure> {
-        var attemptsLeft = beginTransaction(device)
-        var reopened = false
+        var attempts = begin(device)
         while true {
             let result = attempt()
-            guard case let .failure(error) = result else {
-                answered(device, success: true)
-                return result
-            }
-            status.update { $0.lastError = error.description }
-            switch error.kind {
-            case let kind where kind.isBadReply:
-                if retryAfterBadReply(device, timedOut: kind == .timeout, attemptsLeft: &attemptsLeft) { continue }
-            case .exception, .meterError:
-                answered(device, success: false)
-            case .connection:
-                if connectionBroke(error) && !reopened {
-                    reopened = true
-                    continue
-                }
-                status.update { $0.connectionErrors += 1 }
-            default:
-                // Not attempted on the line: queue full, back-off, bus closed, invalid request.
-                break
-            }
-            return result
+            if next(device, after: result, attempts: &attempts, connectionBroke: connectionBroke) == .finish { return result }
         }
     }
 
-    /// Counts a transaction going on the line and returns how many attempts it gets. A device
-    /// already in back-off gets one probe, not a round of retries that would hold the line.
-    private func beginTransaction(_ device: Device) -> Int {
+    /// Counts a transaction going on the line and returns its attempt budget. A device already in
+    /// back-off gets one probe, not a round of retries that would hold the line.
+    func begin(_ device: Device) -> RetryAttempts {
         let attempts = devices[device]?.isBackingOff == true ? 1 : 1 + max(0, config.retries)
         status.update(lineDevice(device)) { bus, device in
             bus.transactions += 1
             device.transactions += 1
         }
-        return attempts
+        return RetryAttempts(left: attempts)
+    }
+
+    /// Counts one attempt's outcome and says whether to try again. No reply or a garbled one is
+    /// retried while attempts are left; an error reply means the device is alive; a port or
+    /// connection failure is retried once at once when `connectionBroke` says an open connection
+    /// broke (a TCP server dropping an idle client, a USB adapter re-enumerated), rather than
+    /// failing a poll for it.
+    mutating func next<Output, Failure: BusError>(
+        _ device: Device, after result: Result<Output, Failure>, attempts: inout RetryAttempts,
+        connectionBroke: (Failure) -> Bool
+    ) -> RetryStep {
+        guard case let .failure(error) = result else {
+            answered(device, success: true)
+            return .finish
+        }
+        status.update { $0.lastError = error.description }
+        switch error.kind {
+        case let kind where kind.isBadReply:
+            if retryAfterBadReply(device, timedOut: kind == .timeout, attemptsLeft: &attempts.left) { return .again }
+        case .exception, .meterError:
+            answered(device, success: false)
+        case .connection:
+            if connectionBroke(error) && !attempts.reopened {
+                attempts.reopened = true
+                return .again
+            }
+            status.update { $0.connectionErrors += 1 }
+        default:
+            // Not attempted on the line: queue full, back-off, bus closed, invalid request.
+            break
+        }
+        return .finish
     }
 
     /// The device answered, with a reply or an exception: it is alive.
@@ -131,6 +139,18 @@ struct RetryLedger<Device: Hashable> {
         }
         return false
     }
+}
+
+/// What is left of one transaction's attempts.
+struct RetryAttempts {
+    fileprivate var left: Int
+    /// The connection was reopened once already for this transaction.
+    fileprivate var reopened = false
+}
+
+/// What `RetryLedger.next` says to do after an attempt.
+enum RetryStep: Equatable {
+    case again, finish
 }
 
 /// The silence a serial line needs between frames (3.5 characters on RS-485), 0 when none.

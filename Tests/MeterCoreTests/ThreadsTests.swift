@@ -40,6 +40,28 @@ import MeterCore
         #expect(queue.next() == nil)
     }
 
+    @Test func anEventLoopTakesWithoutBlockingAndKeepsTheGraceItself() {
+        let queue = JobQueue<Int>(capacity: 4)
+        #expect(taken(queue.take(urgentOnly: false)) == "empty")
+        #expect(queue.enqueue(1) == nil)
+        #expect(queue.enqueue(2) == nil)
+        // In a command's grace only urgent jobs are handed out.
+        #expect(taken(queue.take(urgentOnly: true)) == "empty")
+        #expect(queue.enqueue(9, urgent: true) == nil)
+        #expect(taken(queue.take(urgentOnly: true)) == "9")
+        #expect(taken(queue.take(urgentOnly: false)) == "1")
+        #expect(queue.close(reason: "done") == [2])
+        #expect(taken(queue.take(urgentOnly: false)) == "closed")
+    }
+
+    private func taken(_ result: JobQueue<Int>.Taken) -> String {
+        switch result {
+        case let .job(job): String(job)
+        case .empty: "empty"
+        case .closed: "closed"
+        }
+    }
+
     @Test func aWorkerThreadTakesJobsInOrderUntilTheQueueCloses() {
         let queue = JobQueue<Int>(capacity: 100)
         let taken = Mutex<[Int]>([])

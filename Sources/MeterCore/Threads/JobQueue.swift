@@ -100,6 +100,26 @@ public final class JobQueue<Job: Sendable>: Sendable {
         return next()
     }
 
+    /// What `take` finds.
+    public enum Taken: Sendable {
+        case job(Job)
+        /// Nothing waiting (or, with `urgentOnly`, no urgent job).
+        case empty
+        /// Closed, and nothing more to hand out.
+        case closed
+    }
+
+    /// An event loop's side of `next()`: never blocks. `urgentOnly` is the command grace of
+    /// `next(afterUrgent:graceMs:)`, which the loop times itself.
+    @inlinable public func take(urgentOnly: Bool) -> Taken {
+        state.withLock { s -> Taken in
+            if s.closedReason != nil && (!s.drainAfterClose || s.jobs.isEmpty) { return .closed }
+            if s.jobs.isEmpty || (urgentOnly && s.urgent == 0) { return .empty }
+            if s.urgent > 0 { s.urgent -= 1 }
+            return .job(s.jobs.removeFirst())
+        }
+    }
+
     /// The worker thread's side: blocks until a job is waiting; nil once the queue is closed (and,
     /// when it was closed with `drain`, empty). Never call it from a Swift task.
     @inlinable public func next() -> Job? {
