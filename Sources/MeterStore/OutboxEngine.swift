@@ -31,6 +31,14 @@ final class OutboxEngine {
     private let log: Log
     private var connection: SQLiteConnection?
     private var statements: [String: SQLiteStatement] = [:]
+    /// The insert statements by class, at hand without a lookup: `append` runs one per record.
+    private var payloadInserts: [SQLiteStatement] = []
+    private var readingInserts: [SQLiteStatement] = []
+    /// The `series` table as far as it is loaded.
+    var series = SeriesCache()
+    /// The file has compact reading rows (version 5 on): always for the writer, which upgrades
+    /// older files; a reader may look at a version 4 file the agent has not opened yet.
+    private var compactReadings = true
     private var pageSize: Int64 = 4096
     /// The number the next record gets; persisted in `meta` in the same transaction as the records.
     private var nextSeq: UInt64 = 1
@@ -70,10 +78,11 @@ final class OutboxEngine {
             }
             let db = try SQLiteConnection(path: path, readOnly: true)
             db.setBusyTimeout(ms: options.busyTimeoutMs)
-            try Self.checkSchema(db, allowCreate: false)
+            compactReadings = try Self.checkSchema(db, allowCreate: false) >= OutboxSchema.compactReadingsVersion
             connection = db
             pageSize = try db.integer("PRAGMA page_size", "open") ?? 4096
             nextSeq = UInt64(try readMeta("next_seq") ?? 1)
+            if compactReadings { try loadSeries() }
             return
         }
         StoreFiles.makeDirectories(StoreFiles.directory(of: path))
@@ -87,7 +96,11 @@ final class OutboxEngine {
     deinit { close() }
 
     func close() {
+        // Statements keep their connection open: they go first, so that recovery can move the file.
         statements.removeAll()
+        payloadInserts.removeAll()
+        readingInserts.removeAll()
+        series = SeriesCache()
         connection = nil
     }
 
@@ -119,7 +132,7 @@ final class OutboxEngine {
         // FULL: the WAL is fsynced at every commit, so "stored" survives a power cut as well as
         // kill -9. NORMAL survives kill -9 but may lose the last commits on power loss.
         try db.execute("PRAGMA synchronous = \(options.sync == .full ? "FULL" : "NORMAL")", "open")
-        try Self.checkSchema(db, allowCreate: true)
+        _ = try Self.checkSchema(db, allowCreate: true)
         if let limit = options.pageLimit {
             _ = try db.integer("PRAGMA max_page_count = \(limit)", "open")
         }
@@ -130,6 +143,11 @@ final class OutboxEngine {
         try db.execute("PRAGMA wal_autocheckpoint = \(checkpointPages)", "open")
         try db.execute("PRAGMA journal_size_limit = \(walAllowance)", "open")
         connection = db
+        payloadInserts = try RecordPriority.classes.map { (priority) throws(StoreError) in try db.prepare(OutboxSchema.insert(priority), "append") }
+        readingInserts = try RecordPriority.classes.map { (priority) throws(StoreError) in
+            try db.prepare(OutboxSchema.insertReading(priority), "append")
+        }
+        try loadSeries()
         nextSeq = UInt64(try readMeta("next_seq") ?? 1)
         if try readMeta("max_bytes") != maxBytes {
             try writeMeta("max_bytes", maxBytes)
@@ -137,13 +155,14 @@ final class OutboxEngine {
     }
 
     /// Recognises our own file, creates the tables in an empty one, refuses everything else as
-    /// `.corrupt` (which moves it aside).
-    private static func checkSchema(_ db: SQLiteConnection, allowCreate: Bool) throws(StoreError) {
+    /// `.corrupt` (which moves it aside). Returns the schema version the file now has.
+    private static func checkSchema(_ db: SQLiteConnection, allowCreate: Bool) throws(StoreError) -> Int64 {
         // One transaction (a write lock for the writer), so that a file another process is
         // creating at this moment is seen whole or not at all — never as "someone else's database".
         try db.execute(allowCreate ? "BEGIN IMMEDIATE" : "BEGIN", "open")
+        let version: Int64
         do {
-            try recognise(db, allowCreate: allowCreate)
+            version = try recognise(db, allowCreate: allowCreate)
             try db.execute("COMMIT", "open")
         } catch {
             if !db.isAutocommit { try? db.execute("ROLLBACK", "open") }
@@ -151,14 +170,15 @@ final class OutboxEngine {
         }
         // The writer catches damaged pages now rather than in the middle of a commit; this reads
         // the whole file once at start. Readers (`meteragent buffer`) skip it.
-        guard allowCreate else { return }
+        guard allowCreate else { return version }
         let check = try db.text("PRAGMA quick_check(1)", "open") ?? "?"
         guard check == "ok" else {
             throw StoreError(.corrupt, path: db.path, operation: "open", message: "integrity check failed: \(check)")
         }
+        return version
     }
 
-    private static func recognise(_ db: SQLiteConnection, allowCreate: Bool) throws(StoreError) {
+    private static func recognise(_ db: SQLiteConnection, allowCreate: Bool) throws(StoreError) -> Int64 {
         let application = try db.integer("PRAGMA application_id", "open") ?? 0
         let version = try db.integer("PRAGMA user_version", "open") ?? 0
         let objects = try db.integer("SELECT count(*) FROM sqlite_master", "open") ?? 0
@@ -167,7 +187,7 @@ final class OutboxEngine {
                 throw StoreError(.corrupt, path: db.path, operation: "open", message: "empty database, not an outbox yet")
             }
             try db.execute(OutboxSchema.create, "create")
-            return
+            return OutboxSchema.version
         }
         guard application == OutboxSchema.applicationID else {
             throw StoreError(.corrupt, path: db.path, operation: "open",
@@ -177,16 +197,20 @@ final class OutboxEngine {
             throw StoreError(.corrupt, path: db.path, operation: "open",
                              message: "outbox schema version \(version) is newer than this agent's (\(OutboxSchema.version))")
         }
-        // A version 1 store (before the command log), 2 (before the prepaid accounts) or 3 (before
-        // the card tables) keeps its records: the writer adds the tables it lacks.
-        let upgrades = [1: OutboxSchema.upgradeFrom1, 2: OutboxSchema.upgradeFrom2, 3: OutboxSchema.upgradeFrom3]
+        // A version 1 store (before the command log), 2 (before the prepaid accounts), 3 (before
+        // the card tables) or 4 (before compact readings) keeps its records: the writer adds the
+        // tables and columns it lacks; a reader reads it as it is.
+        let upgrades = [1: OutboxSchema.upgradeFrom1, 2: OutboxSchema.upgradeFrom2, 3: OutboxSchema.upgradeFrom3,
+                        4: OutboxSchema.upgradeFrom4]
         if let upgrade = upgrades[Int(version)] {
-            if allowCreate { try db.execute(upgrade, "upgrade") }
-            return
+            guard allowCreate else { return version }
+            try db.execute(upgrade, "upgrade")
+            return OutboxSchema.version
         }
         guard version == OutboxSchema.version else {
             throw StoreError(.corrupt, path: db.path, operation: "open", message: "unknown outbox schema version \(version)")
         }
+        return version
     }
 
     /// Moves a corrupt or incompatible file aside, starts a new store and records a
@@ -270,7 +294,7 @@ final class OutboxEngine {
     /// and, for a file found corrupt, recovers to a new store before throwing.
     func transaction<T>(_ operation: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         try requireWritable(operation)
-        let savedNext = nextSeq, savedDrop = openDrop
+        let savedNext = nextSeq, savedDrop = openDrop, savedSeries = series.highestID
         // No local reference to the connection: recovery below must be able to close it before it
         // moves the file.
         do {
@@ -283,6 +307,7 @@ final class OutboxEngine {
             if let connection, !connection.isAutocommit { try? connection.execute("ROLLBACK", operation) }
             nextSeq = savedNext
             openDrop = savedDrop
+            series.forget(after: savedSeries)
             if error.kind == .corrupt {
                 try recover(reason: error.message, knownNextSeq: nextSeq)
             }
@@ -303,8 +328,7 @@ final class OutboxEngine {
         guard !records.isEmpty else { return [] }
         var seqs: [UInt64] = []
         seqs.reserveCapacity(records.count)
-        let payloadBytes = records.reduce(0) { $0 + Int64($1.estimatedPayloadBytes) }
-        let rowEstimate = payloadBytes / Int64(records.count) + 24
+        let rowEstimate = records.reduce(0) { $0 + Int64($1.estimatedRowBytes) } / Int64(records.count)
         let mostImportant = records.map(\.priority).min() ?? RecordPriority.instantaneous
         // Room first, so the batch reuses freed pages instead of growing the file past the
         // budget; then again, in case the estimate was short.
@@ -328,13 +352,26 @@ final class OutboxEngine {
     }
 
     private func insert(_ record: OutboxRecord, seq: UInt64) throws(StoreError) {
-        let s = try statement(OutboxSchema.insert(record.priority), "append")
+        let priority = Int(min(record.priority, RecordPriority.classes.upperBound))
+        // A reading is a compact row; its timestamp is its `created_ms` (the reading's own, which
+        // is what `createdMs` of a reading record is).
+        if let reading = record.reading {
+            let s = readingInserts[priority]
+            try s.bind(Int64(seq), at: 1)
+            try s.bind(reading.timestampMs, at: 2)
+            try bindReading(reading, to: s)
+            try s.run()
+            return
+        }
+        let s = payloadInserts[priority]
         try s.bind(Int64(seq), at: 1)
         try s.bind(record.kind.code, at: 2)
         try s.bind(record.createdMs, at: 3)
         try s.bind(record.payload, at: 4)
         try s.run()
     }
+
+    func lastInsertRowID() throws(StoreError) -> Int64 { try db().lastInsertRowID }
 
     /// Database pages in use, in bytes: what the budget measures. Pages freed by deletes go to
     /// SQLite's free list and are reused before the file grows.
@@ -442,14 +479,14 @@ final class OutboxEngine {
     /// (but always at least one record, however big).
     func records(from seq: UInt64, limit: Int, maxBytes: Int = .max) throws(StoreError) -> [StoredRecord] {
         guard limit > 0 else { return [] }
-        let s = try statement(OutboxSchema.inOrderFrom, "read")
+        let s = try statement(OutboxSchema.inOrderFrom(compact: compactReadings), "read")
         defer { s.reset() }
         try s.bind(Int64(clamping: seq), at: 1)
         try s.bind(Int64(limit), at: 2)
         var result: [StoredRecord] = []
         var bytes = 0
         while try s.step() {
-            let payload = s.text(4)
+            let payload = s.isNull(5) ? s.text(4) : try readingJSON(s, seriesID: s.int64(5), ts: s.int64(3))
             bytes += payload.utf8.count
             if !result.isEmpty && bytes > maxBytes { break }
             result.append(StoredRecord(seq: UInt64(s.int64(0)), kind: RecordKind(code: s.int64(1)) ?? .event,
@@ -476,7 +513,7 @@ final class OutboxEngine {
         if ownTransaction { try db.execute("BEGIN", "stats") }
         defer { if ownTransaction { try? db.execute("COMMIT", "stats") } }
         for priority in RecordPriority.classes {
-            let s = try statement(OutboxSchema.classStats(priority), "stats")
+            let s = try statement(OutboxSchema.classStats(priority, compact: compactReadings), "stats")
             guard try s.step() else { continue }
             let count = Int(s.int64(0))
             let classOldest = count > 0 ? UInt64(s.int64(2)) : nil
