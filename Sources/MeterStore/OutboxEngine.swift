@@ -31,9 +31,11 @@ final class OutboxEngine {
     private let log: Log
     private var connection: SQLiteConnection?
     private var statements: [String: SQLiteStatement] = [:]
-    /// The insert statements by class, at hand without a lookup: `append` runs one per record.
+    /// The insert statements by class, at hand without a lookup: `append` runs them for every
+    /// record. Readings go `ReadingRows.rowsPerInsert` at a time, what is left of a batch one by one.
     private var payloadInserts: [SQLiteStatement] = []
     private var readingInserts: [SQLiteStatement] = []
+    private var manyReadingInserts: [SQLiteStatement] = []
     /// The `series` table as far as it is loaded.
     var series = SeriesCache()
     /// The file has compact reading rows (version 5 on): always for the writer, which upgrades
@@ -100,6 +102,7 @@ final class OutboxEngine {
         statements.removeAll()
         payloadInserts.removeAll()
         readingInserts.removeAll()
+        manyReadingInserts.removeAll()
         series = SeriesCache()
         connection = nil
     }
@@ -145,7 +148,10 @@ final class OutboxEngine {
         connection = db
         payloadInserts = try RecordPriority.classes.map { (priority) throws(StoreError) in try db.prepare(OutboxSchema.insert(priority), "append") }
         readingInserts = try RecordPriority.classes.map { (priority) throws(StoreError) in
-            try db.prepare(OutboxSchema.insertReading(priority), "append")
+            try db.prepare(OutboxSchema.insertReadings(priority, rows: 1), "append")
+        }
+        manyReadingInserts = try RecordPriority.classes.map { (priority) throws(StoreError) in
+            try db.prepare(OutboxSchema.insertReadings(priority, rows: ReadingRows.rowsPerInsert), "append")
         }
         try loadSeries()
         nextSeq = UInt64(try readMeta("next_seq") ?? 1)
@@ -334,10 +340,21 @@ final class OutboxEngine {
         // budget; then again, in case the estimate was short.
         var evicted = try evict(downTo: mostImportant, target: dataBudget - rowEstimate * Int64(records.count) * 5 / 4,
                                 rowEstimate: rowEstimate)
-        for record in records {
-            try insert(record, seq: nextSeq)
-            seqs.append(nextSeq)
-            nextSeq += 1
+        var start = records.startIndex
+        while start < records.endIndex {
+            // Consecutive readings of one class go in together; anything else alone.
+            var end = start + 1
+            if records[start].isReading {
+                while end < records.endIndex, records[end].isReading, records[end].priority == records[start].priority { end += 1 }
+                try insertReadings(records[start..<end], firstSeq: nextSeq)
+            } else {
+                try insert(records[start], seq: nextSeq)
+            }
+            for _ in start..<end {
+                seqs.append(nextSeq)
+                nextSeq += 1
+            }
+            start = end
         }
         for (priority, range) in try evict(downTo: mostImportant, target: dataBudget, rowEstimate: rowEstimate) {
             evicted[priority, default: DroppedRange()].merge(range)
@@ -351,18 +368,33 @@ final class OutboxEngine {
         return seqs
     }
 
+    /// Readings of one class as compact rows, numbered from `firstSeq` on. Every record of
+    /// `records` is a reading (`appendInTransaction` makes the runs).
+    private func insertReadings(_ records: ArraySlice<OutboxRecord>, firstSeq: UInt64) throws(StoreError) {
+        guard let first = records.first else { return }
+        let priority = Int(min(first.priority, RecordPriority.classes.upperBound))
+        var seq = firstSeq
+        var index = records.startIndex
+        while records.endIndex - index >= ReadingRows.rowsPerInsert {
+            let s = manyReadingInserts[priority]
+            for row in 0..<ReadingRows.rowsPerInsert {
+                try bindReading(records[index + row].reading!, seq: seq + UInt64(row), to: s, row: row)
+            }
+            try s.run()
+            index += ReadingRows.rowsPerInsert
+            seq += UInt64(ReadingRows.rowsPerInsert)
+        }
+        let s = readingInserts[priority]
+        for record in records[index...] {
+            try bindReading(record.reading!, seq: seq, to: s, row: 0)
+            try s.run()
+            seq += 1
+        }
+    }
+
+    /// A record as its JSON payload.
     private func insert(_ record: OutboxRecord, seq: UInt64) throws(StoreError) {
         let priority = Int(min(record.priority, RecordPriority.classes.upperBound))
-        // A reading is a compact row; its timestamp is its `created_ms` (the reading's own, which
-        // is what `createdMs` of a reading record is).
-        if let reading = record.reading {
-            let s = readingInserts[priority]
-            try s.bind(Int64(seq), at: 1)
-            try s.bind(reading.timestampMs, at: 2)
-            try bindReading(reading, to: s)
-            try s.run()
-            return
-        }
         let s = payloadInserts[priority]
         try s.bind(Int64(seq), at: 1)
         try s.bind(record.kind.code, at: 2)

@@ -91,6 +91,12 @@ public struct OutboxRecord: Sendable, Hashable {
         }
     }
 
+    /// A record stored as a compact row (`reading` is not nil).
+    var isReading: Bool {
+        if case .reading = body { return true }
+        return false
+    }
+
     /// The reading of a record stored as a compact row; nil for one stored as its JSON payload.
     var reading: Reading? {
         if case let .reading(reading) = body { return reading }

@@ -107,9 +107,14 @@ enum OutboxSchema {
         "INSERT INTO \(table(priority))(seq, kind, created_ms, payload) VALUES (?1, ?2, ?3, ?4)"
     }
 
-    /// A reading's row: `?1` seq, `?2` timestamp, `?3` series, `?4` value, `?5` quality code.
-    static func insertReading(_ priority: UInt8) -> String {
-        "INSERT INTO \(table(priority))(seq, kind, created_ms, payload, series, value, quality) VALUES (?1, \(RecordKind.reading.code), ?2, '', ?3, ?4, ?5)"
+    /// `rows` readings' rows: row r's parameters are `?(5r+1)` seq, `?(5r+2)` timestamp,
+    /// `?(5r+3)` series, `?(5r+4)` value, `?(5r+5)` quality code.
+    static func insertReadings(_ priority: UInt8, rows: Int) -> String {
+        "INSERT INTO \(table(priority))(seq, kind, created_ms, payload, series, value, quality) VALUES "
+            + (0..<rows).map { row in
+                let p = row * ReadingRows.parametersPerRow
+                return "(?\(p + 1), \(RecordKind.reading.code), ?\(p + 2), '', ?\(p + 3), ?\(p + 4), ?\(p + 5))"
+            }.joined(separator: ", ")
     }
 
     static let loadSeries = "SELECT id, device, point, unit, billing, value_type, exponent FROM series WHERE id > ?1"

@@ -97,6 +97,29 @@ struct CompactReadingTests {
         #expect(try rows(path, "SELECT count(*) FROM series") == [String(Set(Self.variants.map(ReadingSeries.init)).count)])
     }
 
+    @Test func runsOfReadingsOfEveryLengthKeepTheirOrderAndNumbers() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try OutboxStore(path: dir.path("outbox.db"))
+        // Runs of one class around the rows-per-statement mark, broken by the other class and by events.
+        var records: [OutboxRecord] = []
+        var n = 0
+        for (length, billing) in [(ReadingRows.rowsPerInsert, true), (1, false), (ReadingRows.rowsPerInsert * 2 + 3, false),
+                                  (ReadingRows.rowsPerInsert - 1, true), (0, true), (ReadingRows.rowsPerInsert + 1, true)] {
+            for _ in 0..<length {
+                n += 1
+                records.append(OutboxRecord(reading: Self.reading(Self.decimal(Int64(n), -1), device: "m-\(n % 7)", billing: billing, ts: Int64(n))))
+            }
+            records.append(.event(json: "{\"type\":\"mark\",\"n\":\(n)}", ts: Int64(n)))
+        }
+        let seqs = try await store.append(records)
+        #expect(seqs == Array(1...UInt64(records.count)))
+        let stored = try await store.everything()
+        #expect(stored.map(\.seq) == seqs)
+        #expect(stored.map(\.payload) == records.map(\.payload))
+        #expect(stored.map(\.priority) == records.map(\.priority))
+        await store.shutdown()
+    }
+
     @Test func theOutboxViewShowsReadingsAsTheirJSON() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.path("outbox.db")
