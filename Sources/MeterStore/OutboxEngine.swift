@@ -492,17 +492,30 @@ final class OutboxEngine {
     }
 
     /// Deletes records the broker has acknowledged. Unknown sequence numbers are ignored.
+    ///
+    /// Committed without an fsync even with `sync: .full`: a delete lost in a power cut only sends
+    /// its records once more (the head-end drops duplicates by seq), and the next commit's fsync
+    /// makes it durable with that commit (the WAL is written in order). An fsync per acknowledged
+    /// batch would otherwise set the pace of a replay.
     func delete(_ seqs: [UInt64]) throws(StoreError) {
         guard !seqs.isEmpty else { return }
-        try transaction("delete") { () throws(StoreError) in
-            for priority in RecordPriority.classes {
-                let s = try statement(OutboxSchema.delete(priority), "delete")
-                for seq in seqs {
-                    try s.bind(Int64(seq), at: 1)
-                    try s.run()
+        let relaxed = options.sync == .full && !options.readOnly
+        if relaxed { try db().execute("PRAGMA synchronous = NORMAL", "delete") }
+        let deleted = Result { () throws(StoreError) in
+            try transaction("delete") { () throws(StoreError) in
+                for priority in RecordPriority.classes {
+                    let s = try statement(OutboxSchema.delete(priority), "delete")
+                    for seq in seqs {
+                        try s.bind(Int64(seq), at: 1)
+                        try s.run()
+                    }
                 }
             }
         }
+        // Back to FULL before anything else commits; a failure here fails the call rather than
+        // leaving later appends unsynced.
+        if relaxed { try db().execute("PRAGMA synchronous = FULL", "delete") }
+        try deleted.get()
     }
 
     // MARK: - Reading
