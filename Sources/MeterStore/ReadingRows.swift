@@ -1,9 +1,9 @@
 import MeterCore
 import MeterProtocols
 
-/// How a reading is kept in a compact row and made into its JSON again: `Reading.json` of the
-/// reading put back together, so the text the uplink sends is the one the agent wrote before
-/// version 5 (keys, order, number formatting), by construction.
+/// How a reading is kept in a compact row and made into its JSON again: the text `Reading.json`
+/// writes (`KnownSeries`), so the uplink sends what the agent stored before version 5 — keys,
+/// order, number formatting (`CompactReadingTests` compares the two for every kind of value).
 ///
 /// A row holds the series id, the timestamp (`created_ms`), the value and a quality code:
 /// - exact decimal: its significand as an INTEGER, the exponent in the series (`12345.67` is
@@ -108,11 +108,53 @@ struct ReadingSeries: Hashable {
         self.init(device: reading.device.rawValue, point: reading.point.rawValue, unit: reading.unit, billing: reading.billing,
                   valueType: type, exponent: exponent)
     }
+}
 
-    /// The reading of a row of this series.
-    func reading(ts: Int64, value: MeterValue?, quality: Quality) -> Reading {
-        Reading(device: DeviceID(rawValue: device), point: PointName(rawValue: point), value: value, unit: unit,
-                timestampMs: ts, quality: quality, billing: billing)
+/// A series as the cache holds it, with the parts of `Reading.json` its readings repeat, written
+/// once: a replay writes the JSON of every stored reading again, and escaping the names each time
+/// would cost more than reading the row. A class: looked up for every row read, and one retain is
+/// cheaper than copying six strings.
+final class KnownSeries {
+    let series: ReadingSeries
+    /// `{"device":"flat-301","point":"energy.import.total","value":`
+    private let head: String
+    /// `,"unit":"kWh","ts":`
+    private let unit: String
+    /// `,"billing":true}`
+    private let tail: String
+
+    init(_ series: ReadingSeries) {
+        self.series = series
+        // The same writer calls as `Reading.json`.
+        var w = JSONWriter()
+        w.raw("{\"device\":"); w.string(series.device)
+        w.raw(",\"point\":"); w.string(series.point)
+        w.raw(",\"value\":")
+        head = w.text
+        w = JSONWriter()
+        w.raw(",\"unit\":"); w.string(series.unit)
+        w.raw(",\"ts\":")
+        unit = w.text
+        w = JSONWriter()
+        w.raw(",\"billing\":"); w.bool(series.billing)
+        w.raw("}")
+        tail = w.text
+    }
+
+    /// `Reading.json` of a reading of this series (`JSONWriter.value` writes a value as its
+    /// `description`, none as `null`; a quality's text never needs escaping, `quoted` does it anyway).
+    func json(value: MeterValue?, ts: Int64, quality: Quality) -> String {
+        let valueText = value?.description ?? "null"
+        let qualityText = JSONWriter.quoted(quality.description)
+        var text = head
+        text.reserveCapacity(head.utf8.count + valueText.utf8.count + unit.utf8.count + 20 + 11 + qualityText.utf8.count + tail.utf8.count)
+        text += valueText
+        text += unit
+        text += String(ts)
+        text += ",\"quality\":"
+        text += qualityText
+        text += tail
+        return text
     }
 }
 
@@ -120,18 +162,18 @@ struct ReadingSeries: Hashable {
 /// a row read back finds its names.
 struct SeriesCache {
     private var ids: [ReadingSeries: Int64] = [:]
-    private var byID: [Int64: ReadingSeries] = [:]
+    private var byID: [Int64: KnownSeries] = [:]
     /// Ids only grow (rowids of a table whose rows are never deleted): what is newer than this is
     /// not loaded yet.
     private(set) var highestID: Int64 = 0
 
     func id(of series: ReadingSeries) -> Int64? { ids[series] }
 
-    func series(_ id: Int64) -> ReadingSeries? { byID[id] }
+    func series(_ id: Int64) -> KnownSeries? { byID[id] }
 
     mutating func add(_ series: ReadingSeries, id: Int64) {
         ids[series] = id
-        byID[id] = series
+        byID[id] = KnownSeries(series)
         highestID = max(highestID, id)
     }
 
@@ -140,7 +182,7 @@ struct SeriesCache {
         guard highestID > id else { return }
         for (key, value) in byID where key > id {
             byID[key] = nil
-            ids[value] = nil
+            ids[value.series] = nil
         }
         highestID = id
     }
@@ -204,13 +246,13 @@ extension OutboxEngine {
         }
         var value: MeterValue?
         if !s.isNull(6) {
-            switch row.valueType {
-            case .decimal: value = .decimal(ExactDecimal(significand: s.int64(6), exponent: Int(row.exponent)))
+            switch row.series.valueType {
+            case .decimal: value = .decimal(ExactDecimal(significand: s.int64(6), exponent: Int(row.series.exponent)))
             case .real: value = .real(s.double(6))
             case .bool: value = .bool(s.int64(6) != 0)
             case .none: value = nil
             }
         }
-        return row.reading(ts: ts, value: value, quality: quality).json
+        return row.json(value: value, ts: ts, quality: quality)
     }
 }
