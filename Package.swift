@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "MeterIO", dependencies: ["MeterCore", "CModbus", "CSerialPort"]),
         .target(name: "MeterDrivers", dependencies: ["MeterCore", "MeterProtocols", "MeterIO", "CNFC"]),
         // The durable outbox; runs its sqlite3 calls on a thread of its own (MeterCore's DedicatedThread).
-        .target(name: "MeterStore", dependencies: ["MeterCore", "CSQLite"]),
+        .target(name: "MeterStore", dependencies: ["MeterCore", "MeterProtocols", "CSQLite"]),
         // The MQTT uplink on libmosquitto (its own network thread, callbacks into continuations).
         .target(name: "MeterUplink", dependencies: ["MeterCore", "CMosquitto"]),
         // Ed25519 keys and signatures of the signed commands, on COpenSSL.
@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(name: "metersim", dependencies: ["MeterSimulation"], path: "Simulators/metersim"),
         // The store-and-forward benchmark of Tests/Benchmarks/uplink-bench.sh (`make bench`): durable
         // ingest into the outbox, then replay to a broker (not shipped).
-        .executableTarget(name: "uplink-bench", dependencies: ["MeterAgent", "MeterStore", "MeterUplink", "MeterCore"],
+        .executableTarget(name: "uplink-bench", dependencies: ["MeterAgent", "MeterStore", "MeterUplink", "MeterCore", "MeterProtocols"],
                           path: "Tests/Benchmarks/UplinkBench"),
         // Test targets mirror the modules: `<Module>Tests` tests `<Module>`; IntegrationTests runs
         // the built executables, simulators and a broker as separate processes.

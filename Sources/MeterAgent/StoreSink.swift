@@ -82,14 +82,9 @@ public actor StoreSink: ReadingSink {
         if echo { lines.reserveCapacity(readings.count) }
         for reading in readings {
             if pending.count >= capacity { dropOne() }
-            if echo {
-                // Printed and stored: built once, the same text in both queues.
-                let json = reading.json
-                lines.append(json)
-                pending.append(OutboxRecord(reading: reading, json: json))
-            } else {
-                pending.append(OutboxRecord(reading: reading))
-            }
+            // Stored as a compact row; its JSON is built again, the same text, when it is sent.
+            if echo { lines.append(reading.json) }
+            pending.append(OutboxRecord(reading: reading))
         }
         if !readings.isEmpty { liveness?.recordsQueued() }
         if echo { await ConsoleOutput.stdout.write(lines: lines) }

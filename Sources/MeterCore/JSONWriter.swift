@@ -17,15 +17,27 @@ public struct JSONWriter {
 
     public mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
 
-    public mutating func integer(_ v: some BinaryInteger) {
+    public mutating func integer(_ v: Int64) {
         if v < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = v.magnitude
-        var digits: [UInt8] = []
+        integer(v.magnitude)
+    }
+
+    /// Concrete, not generic: a replay writes two integers into every stored reading, and the
+    /// generic version's arithmetic goes through protocol witnesses.
+    public mutating func integer(_ v: UInt64) {
+        // Least significant digit first, then turned around in place: no buffer of its own.
+        let start = bytes.count
+        var rest = v
         repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes.append(contentsOf: digits.reversed())
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
+    }
+
+    /// Any other integer type (none wider than 64 bits is written).
+    public mutating func integer(_ v: some BinaryInteger) {
+        if let signed = Int64(exactly: v) { integer(signed) } else { integer(UInt64(clamping: v)) }
     }
 
     public mutating func bool(_ b: Bool) { raw(b ? "true" : "false") }

@@ -31,6 +31,16 @@ final class OutboxEngine {
     private let log: Log
     private var connection: SQLiteConnection?
     private var statements: [String: SQLiteStatement] = [:]
+    /// The insert statements by class, at hand without a lookup: `append` runs them for every
+    /// record. Readings go `ReadingRows.rowsPerInsert` at a time, what is left of a batch one by one.
+    private var payloadInserts: [SQLiteStatement] = []
+    private var readingInserts: [SQLiteStatement] = []
+    private var manyReadingInserts: [SQLiteStatement] = []
+    /// The `series` table as far as it is loaded.
+    var series = SeriesCache()
+    /// The file has compact reading rows (version 5 on): always for the writer, which upgrades
+    /// older files; a reader may look at a version 4 file the agent has not opened yet.
+    private var compactReadings = true
     private var pageSize: Int64 = 4096
     /// The number the next record gets; persisted in `meta` in the same transaction as the records.
     private var nextSeq: UInt64 = 1
@@ -74,10 +84,11 @@ final class OutboxEngine {
             }
             let db = try SQLiteConnection(path: path, readOnly: true)
             db.setBusyTimeout(ms: options.busyTimeoutMs)
-            try Self.checkSchema(db, allowCreate: false)
+            compactReadings = try Self.checkSchema(db, allowCreate: false) >= OutboxSchema.compactReadingsVersion
             connection = db
             pageSize = try db.integer("PRAGMA page_size", "open") ?? 4096
             nextSeq = UInt64(try readMeta("next_seq") ?? 1)
+            if compactReadings { try loadSeries() }
             return
         }
         StoreFiles.makeDirectories(StoreFiles.directory(of: path))
@@ -92,7 +103,12 @@ final class OutboxEngine {
     deinit { close() }
 
     func close() {
+        // Statements keep their connection open: they go first, so that recovery can move the file.
         statements.removeAll()
+        payloadInserts.removeAll()
+        readingInserts.removeAll()
+        manyReadingInserts.removeAll()
+        series = SeriesCache()
         connection = nil
     }
 
@@ -124,7 +140,7 @@ final class OutboxEngine {
         // FULL: the WAL is fsynced at every commit, so "stored" survives a power cut as well as
         // kill -9. NORMAL survives kill -9 but may lose the last commits on power loss.
         try db.execute("PRAGMA synchronous = \(options.sync == .full ? "FULL" : "NORMAL")", "open")
-        try Self.checkSchema(db, allowCreate: true)
+        _ = try Self.checkSchema(db, allowCreate: true)
         if let limit = options.pageLimit {
             _ = try db.integer("PRAGMA max_page_count = \(limit)", "open")
         }
@@ -135,6 +151,14 @@ final class OutboxEngine {
         try db.execute("PRAGMA wal_autocheckpoint = \(checkpointPages)", "open")
         try db.execute("PRAGMA journal_size_limit = \(walAllowance)", "open")
         connection = db
+        payloadInserts = try RecordPriority.classes.map { (priority) throws(StoreError) in try db.prepare(OutboxSchema.insert(priority), "append") }
+        readingInserts = try RecordPriority.classes.map { (priority) throws(StoreError) in
+            try db.prepare(OutboxSchema.insertReadings(priority, rows: 1), "append")
+        }
+        manyReadingInserts = try RecordPriority.classes.map { (priority) throws(StoreError) in
+            try db.prepare(OutboxSchema.insertReadings(priority, rows: ReadingRows.rowsPerInsert), "append")
+        }
+        try loadSeries()
         nextSeq = UInt64(try readMeta("next_seq") ?? 1)
         if try readMeta("max_bytes") != maxBytes {
             try writeMeta("max_bytes", maxBytes)
@@ -142,13 +166,14 @@ final class OutboxEngine {
     }
 
     /// Recognises our own file, creates the tables in an empty one, refuses everything else as
-    /// `.corrupt` (which moves it aside).
-    private static func checkSchema(_ db: SQLiteConnection, allowCreate: Bool) throws(StoreError) {
+    /// `.corrupt` (which moves it aside). Returns the schema version the file now has.
+    private static func checkSchema(_ db: SQLiteConnection, allowCreate: Bool) throws(StoreError) -> Int64 {
         // One transaction (a write lock for the writer), so that a file another process is
         // creating at this moment is seen whole or not at all — never as "someone else's database".
         try db.execute(allowCreate ? "BEGIN IMMEDIATE" : "BEGIN", "open")
+        let version: Int64
         do {
-            try recognise(db, allowCreate: allowCreate)
+            version = try recognise(db, allowCreate: allowCreate)
             try db.execute("COMMIT", "open")
         } catch {
             if !db.isAutocommit { try? db.execute("ROLLBACK", "open") }
@@ -156,14 +181,15 @@ final class OutboxEngine {
         }
         // The writer catches damaged pages now rather than in the middle of a commit; this reads
         // the whole file once at start. Readers (`meteragent buffer`) skip it.
-        guard allowCreate else { return }
+        guard allowCreate else { return version }
         let check = try db.text("PRAGMA quick_check(1)", "open") ?? "?"
         guard check == "ok" else {
             throw StoreError(.corrupt, path: db.path, operation: "open", message: "integrity check failed: \(check)")
         }
+        return version
     }
 
-    private static func recognise(_ db: SQLiteConnection, allowCreate: Bool) throws(StoreError) {
+    private static func recognise(_ db: SQLiteConnection, allowCreate: Bool) throws(StoreError) -> Int64 {
         let application = try db.integer("PRAGMA application_id", "open") ?? 0
         let version = try db.integer("PRAGMA user_version", "open") ?? 0
         let objects = try db.integer("SELECT count(*) FROM sqlite_master", "open") ?? 0
@@ -172,7 +198,7 @@ final class OutboxEngine {
                 throw StoreError(.corrupt, path: db.path, operation: "open", message: "empty database, not an outbox yet")
             }
             try db.execute(OutboxSchema.create, "create")
-            return
+            return OutboxSchema.version
         }
         guard application == OutboxSchema.applicationID else {
             throw StoreError(.corrupt, path: db.path, operation: "open",
@@ -182,16 +208,20 @@ final class OutboxEngine {
             throw StoreError(.corrupt, path: db.path, operation: "open",
                              message: "outbox schema version \(version) is newer than this agent's (\(OutboxSchema.version))")
         }
-        // A version 1 store (before the command log), 2 (before the prepaid accounts) or 3 (before
-        // the card tables) keeps its records: the writer adds the tables it lacks.
-        let upgrades = [1: OutboxSchema.upgradeFrom1, 2: OutboxSchema.upgradeFrom2, 3: OutboxSchema.upgradeFrom3]
+        // A version 1 store (before the command log), 2 (before the prepaid accounts), 3 (before
+        // the card tables) or 4 (before compact readings) keeps its records: the writer adds the
+        // tables and columns it lacks; a reader reads it as it is.
+        let upgrades = [1: OutboxSchema.upgradeFrom1, 2: OutboxSchema.upgradeFrom2, 3: OutboxSchema.upgradeFrom3,
+                        4: OutboxSchema.upgradeFrom4]
         if let upgrade = upgrades[Int(version)] {
-            if allowCreate { try db.execute(upgrade, "upgrade") }
-            return
+            guard allowCreate else { return version }
+            try db.execute(upgrade, "upgrade")
+            return OutboxSchema.version
         }
         guard version == OutboxSchema.version else {
             throw StoreError(.corrupt, path: db.path, operation: "open", message: "unknown outbox schema version \(version)")
         }
+        return version
     }
 
     /// Moves a corrupt or incompatible file aside, starts a new store and records a
@@ -275,7 +305,7 @@ final class OutboxEngine {
     /// and, for a file found corrupt, recovers to a new store before throwing.
     func transaction<T>(_ operation: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         try requireWritable(operation)
-        let savedNext = nextSeq, savedDrop = openDrop
+        let savedNext = nextSeq, savedDrop = openDrop, savedSeries = series.highestID
         // No local reference to the connection: recovery below must be able to close it before it
         // moves the file.
         do {
@@ -288,6 +318,7 @@ final class OutboxEngine {
             if let connection, !connection.isAutocommit { try? connection.execute("ROLLBACK", operation) }
             nextSeq = savedNext
             openDrop = savedDrop
+            series.forget(after: savedSeries)
             if error.kind == .corrupt {
                 try recover(reason: error.message, knownNextSeq: nextSeq)
             }
@@ -308,17 +339,27 @@ final class OutboxEngine {
         guard !records.isEmpty else { return [] }
         var seqs: [UInt64] = []
         seqs.reserveCapacity(records.count)
-        let payloadBytes = records.reduce(0) { $0 + Int64($1.estimatedPayloadBytes) }
-        let rowEstimate = payloadBytes / Int64(records.count) + 24
+        let rowEstimate = records.reduce(0) { $0 + Int64($1.estimatedRowBytes) } / Int64(records.count)
         let mostImportant = records.map(\.priority).min() ?? RecordPriority.instantaneous
         // Room first, so the batch reuses freed pages instead of growing the file past the
         // budget; then again, in case the estimate was short.
         var evicted = try evict(downTo: mostImportant, target: dataBudget - rowEstimate * Int64(records.count) * 5 / 4,
                                 rowEstimate: rowEstimate)
-        for record in records {
-            try insert(record, seq: nextSeq)
-            seqs.append(nextSeq)
-            nextSeq += 1
+        var start = records.startIndex
+        while start < records.endIndex {
+            // Consecutive readings of one class go in together; anything else alone.
+            var end = start + 1
+            if records[start].isReading {
+                while end < records.endIndex, records[end].isReading, records[end].priority == records[start].priority { end += 1 }
+                try insertReadings(records[start..<end], firstSeq: nextSeq)
+            } else {
+                try insert(records[start], seq: nextSeq)
+            }
+            for _ in start..<end {
+                seqs.append(nextSeq)
+                nextSeq += 1
+            }
+            start = end
         }
         for (priority, range) in try evict(downTo: mostImportant, target: dataBudget, rowEstimate: rowEstimate) {
             evicted[priority, default: DroppedRange()].merge(range)
@@ -338,14 +379,42 @@ final class OutboxEngine {
         fill.update(used: try usedBytes(), budget: dataBudget)
     }
 
+    /// Readings of one class as compact rows, numbered from `firstSeq` on. Every record of
+    /// `records` is a reading (`appendInTransaction` makes the runs).
+    private func insertReadings(_ records: ArraySlice<OutboxRecord>, firstSeq: UInt64) throws(StoreError) {
+        guard let first = records.first else { return }
+        let priority = Int(min(first.priority, RecordPriority.classes.upperBound))
+        var seq = firstSeq
+        var index = records.startIndex
+        while records.endIndex - index >= ReadingRows.rowsPerInsert {
+            let s = manyReadingInserts[priority]
+            for row in 0..<ReadingRows.rowsPerInsert {
+                try bindReading(records[index + row].reading!, seq: seq + UInt64(row), to: s, row: row)
+            }
+            try s.run()
+            index += ReadingRows.rowsPerInsert
+            seq += UInt64(ReadingRows.rowsPerInsert)
+        }
+        let s = readingInserts[priority]
+        for record in records[index...] {
+            try bindReading(record.reading!, seq: seq, to: s, row: 0)
+            try s.run()
+            seq += 1
+        }
+    }
+
+    /// A record as its JSON payload.
     private func insert(_ record: OutboxRecord, seq: UInt64) throws(StoreError) {
-        let s = try statement(OutboxSchema.insert(record.priority), "append")
+        let priority = Int(min(record.priority, RecordPriority.classes.upperBound))
+        let s = payloadInserts[priority]
         try s.bind(Int64(seq), at: 1)
         try s.bind(record.kind.code, at: 2)
         try s.bind(record.createdMs, at: 3)
         try s.bind(record.payload, at: 4)
         try s.run()
     }
+
+    func lastInsertRowID() throws(StoreError) -> Int64 { try db().lastInsertRowID }
 
     /// Database pages in use, in bytes: what the budget measures. Pages freed by deletes go to
     /// SQLite's free list and are reused before the file grows.
@@ -436,20 +505,33 @@ final class OutboxEngine {
     /// Deletes records the broker has acknowledged. Unknown sequence numbers are ignored.
     /// Acknowledged records come in runs of consecutive numbers (a read's batches): one range
     /// delete per run and class instead of one per record and class.
+    ///
+    /// Committed without an fsync even with `sync: .full`: a delete lost in a power cut only sends
+    /// its records once more (the head-end drops duplicates by seq), and the next commit's fsync
+    /// makes it durable with that commit (the WAL is written in order). An fsync per acknowledged
+    /// batch would otherwise set the pace of a replay.
     func delete(_ seqs: [UInt64]) throws(StoreError) {
         guard !seqs.isEmpty else { return }
         let runs = Self.runs(seqs.sorted())
-        try transaction("delete") { () throws(StoreError) in
-            for priority in RecordPriority.classes {
-                let s = try statement(OutboxSchema.deleteThrough(priority), "delete")
-                for run in runs {
-                    try s.bind(Int64(run.upperBound), at: 1)
-                    try s.bind(Int64(run.lowerBound) - 1, at: 2)
-                    try s.run()
+        let relaxed = options.sync == .full && !options.readOnly
+        if relaxed { try db().execute("PRAGMA synchronous = NORMAL", "delete") }
+        let deleted = Result { () throws(StoreError) in
+            try transaction("delete") { () throws(StoreError) in
+                for priority in RecordPriority.classes {
+                    let s = try statement(OutboxSchema.deleteThrough(priority), "delete")
+                    for run in runs {
+                        try s.bind(Int64(run.upperBound), at: 1)
+                        try s.bind(Int64(run.lowerBound) - 1, at: 2)
+                        try s.run()
+                    }
                 }
             }
             try publishFill()
         }
+        // Back to FULL before anything else commits; a failure here fails the call rather than
+        // leaving later appends unsynced.
+        if relaxed { try db().execute("PRAGMA synchronous = FULL", "delete") }
+        try deleted.get()
     }
 
     /// Sorted numbers as runs of consecutive ones.
@@ -471,14 +553,14 @@ final class OutboxEngine {
     /// (but always at least one record, however big).
     func records(from seq: UInt64, limit: Int, maxBytes: Int = .max) throws(StoreError) -> [StoredRecord] {
         guard limit > 0 else { return [] }
-        let s = try statement(OutboxSchema.inOrderFrom, "read")
+        let s = try statement(OutboxSchema.inOrderFrom(compact: compactReadings), "read")
         defer { s.reset() }
         try s.bind(Int64(clamping: seq), at: 1)
         try s.bind(Int64(limit), at: 2)
         var result: [StoredRecord] = []
         var bytes = 0
         while try s.step() {
-            let payload = s.text(4)
+            let payload = s.isNull(5) ? s.text(4) : try readingJSON(s, seriesID: s.int64(5), ts: s.int64(3))
             bytes += payload.utf8.count
             if !result.isEmpty && bytes > maxBytes { break }
             result.append(StoredRecord(seq: UInt64(s.int64(0)), kind: RecordKind(code: s.int64(1)) ?? .event,
@@ -505,7 +587,7 @@ final class OutboxEngine {
         if ownTransaction { try db.execute("BEGIN", "stats") }
         defer { if ownTransaction { try? db.execute("COMMIT", "stats") } }
         for priority in RecordPriority.classes {
-            let s = try statement(OutboxSchema.classStats(priority), "stats")
+            let s = try statement(OutboxSchema.classStats(priority, compact: compactReadings), "stats")
             guard try s.step() else { continue }
             let count = Int(s.int64(0))
             let classOldest = count > 0 ? UInt64(s.int64(2)) : nil

@@ -36,9 +36,10 @@ public enum RecordPriority {
 /// A record to append. `payload` is one JSON object without `"seq"`: the store assigns the
 /// sequence number and the forwarder writes it into the message.
 ///
-/// A reading waits for its commit as the reading itself and becomes JSON only when it is inserted
-/// (unless its JSON was built anyway, to print it): a queued reading takes less than half the
-/// memory of its JSON text, and a gateway polling a hundred meters queues a thousand of them.
+/// A reading waits for its commit as the reading itself and is stored as a compact row (see
+/// `ReadingRows`); its JSON is built only when it is read out for the uplink. A queued reading
+/// takes less than half the memory of its JSON text, and a gateway polling a hundred meters
+/// queues a thousand of them.
 public struct OutboxRecord: Sendable, Hashable {
     public var kind: RecordKind
     /// 0 command results and alarms, 1 billing, 2 instantaneous (see `RecordPriority`).
@@ -69,7 +70,8 @@ public struct OutboxRecord: Sendable, Hashable {
         self.init(reading, body: .reading(reading))
     }
 
-    /// A reading whose JSON was already built (to print it as well): kept as that text.
+    /// A reading whose JSON is not `Reading.json` (a command's read-back carries the command id):
+    /// kept as that text.
     public init(reading: Reading, json: String) {
         self.init(reading, body: .json(json))
     }
@@ -89,14 +91,25 @@ public struct OutboxRecord: Sendable, Hashable {
         }
     }
 
-    /// About how many bytes `payload` has, without building it: what the store budgets room by.
-    var estimatedPayloadBytes: Int {
+    /// A record stored as a compact row (`reading` is not nil).
+    var isReading: Bool {
+        if case .reading = body { return true }
+        return false
+    }
+
+    /// The reading of a record stored as a compact row; nil for one stored as its JSON payload.
+    var reading: Reading? {
+        if case let .reading(reading) = body { return reading }
+        return nil
+    }
+
+    /// About how many bytes the record's row takes on disk, without building anything: what the
+    /// store budgets room by. A payload row is its text plus ~24 bytes of header, rowid, kind and
+    /// timestamp.
+    var estimatedRowBytes: Int {
         switch body {
-        case let .json(text):
-            text.utf8.count
-        case let .reading(reading):
-            // Keys, punctuation, a 13-digit timestamp, a value and a quality: 110 bytes or so.
-            110 + reading.device.rawValue.utf8.count + reading.point.rawValue.utf8.count + reading.unit.utf8.count
+        case let .json(text): text.utf8.count + 24
+        case .reading: ReadingRows.estimatedRowBytes
         }
     }
 }
@@ -141,7 +154,8 @@ public struct StoredRecord: Sendable, Hashable {
 public struct BufferStats: Sendable, Hashable {
     public struct ClassStats: Sendable, Hashable {
         public var records: Int
-        /// Payload bytes (the JSON text); pages on disk add SQLite's per-row overhead.
+        /// Payload bytes (the JSON text of events and results, `ReadingRows.valueBytes` per compact
+        /// reading); pages on disk add SQLite's per-row overhead.
         public var bytes: Int64
         public var oldestSeq: UInt64?
     }

@@ -54,6 +54,8 @@ final class SQLiteConnection {
 
     var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
 
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     func setBusyTimeout(ms: Int32) { sqlite3_busy_timeout(handle, ms) }
 }
 
@@ -88,6 +90,16 @@ final class SQLiteStatement {
         guard rc == SQLITE_OK else { throw connection.error(rc, operation) }
     }
 
+    func bindReal(_ value: Double, at index: Int32) throws(StoreError) {
+        let rc = sqlite3_bind_double(handle, index, value)
+        guard rc == SQLITE_OK else { throw connection.error(rc, operation) }
+    }
+
+    func bindNull(at index: Int32) throws(StoreError) {
+        let rc = sqlite3_bind_null(handle, index)
+        guard rc == SQLITE_OK else { throw connection.error(rc, operation) }
+    }
+
     /// Steps once: true when a row is ready, false when the statement is done.
     func step() throws(StoreError) -> Bool {
         let rc = sqlite3_step(handle)
@@ -108,6 +120,8 @@ final class SQLiteStatement {
     }
 
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
 
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 

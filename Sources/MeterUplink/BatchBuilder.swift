@@ -21,6 +21,7 @@ public struct BatchBuilder: Sendable {
         var items: [String] = []
         var seqs: [UInt64] = []
         var itemBytes = 0
+        var envelopeFixedBytes = 0
 
         func flush() {
             guard let k = kind, !seqs.isEmpty else { return }
@@ -32,9 +33,16 @@ public struct BatchBuilder: Sendable {
 
         for record in records {
             let item = Self.withSequence(record.payload, seq: record.seq)
-            if kind != record.kind { flush(); kind = record.kind }
+            if kind != record.kind {
+                flush()
+                kind = record.kind
+                envelopeFixedBytes = envelopeBytes(record.kind, first: 0, last: 0) - 2
+            }
             if !seqs.isEmpty {
-                let size = envelopeBytes(record.kind, first: seqs[0], last: record.seq) + itemBytes + item.utf8.count + seqs.count
+                // The envelope's size without building it for every record: its fixed text and the
+                // two sequence numbers' digits.
+                let envelope = envelopeFixedBytes + Self.digits(seqs[0]) + Self.digits(record.seq)
+                let size = envelope + itemBytes + item.utf8.count + seqs.count
                 if size > maxBytes { flush() }
             }
             items.append(item)
@@ -60,6 +68,17 @@ public struct BatchBuilder: Sendable {
 
     private static func lastNonSpace(_ s: String) -> UInt8? {
         s.utf8.reversed().first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+    }
+
+    /// Decimal digits of `n`.
+    static func digits(_ n: UInt64) -> Int {
+        var count = 1
+        var rest = n
+        while rest >= 10 {
+            rest /= 10
+            count += 1
+        }
+        return count
     }
 
     /// Bytes of a batch's payload without its items and the commas between them.

@@ -103,7 +103,7 @@ struct CardAuthorizationStoreTests {
         await store.shutdown()
         var db: OpaquePointer?
         #expect(sqlite3_open(path, &db) == SQLITE_OK)
-        let downgrade = ["DROP TABLE auth_card; DROP TABLE card_session;"]
+        let downgrade = [downgradeToVersion4, "DROP TABLE auth_card; DROP TABLE card_session;"]
             + (version <= 2 ? ["DROP TABLE prepaid_account;"] : []) + (version == 1 ? ["DROP TABLE command_log;"] : [])
         #expect(sqlite3_exec(db, downgrade.joined(separator: " ") + " PRAGMA user_version = \(version);", nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
@@ -120,7 +120,7 @@ struct CardAuthorizationStoreTests {
         var statement: OpaquePointer?
         #expect(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &statement, nil) == SQLITE_OK)
         #expect(sqlite3_step(statement) == SQLITE_ROW)
-        #expect(sqlite3_column_int64(statement, 0) == 4)
+        #expect(sqlite3_column_int64(statement, 0) == OutboxSchema.version)
         sqlite3_finalize(statement)
         sqlite3_close(db)
     }

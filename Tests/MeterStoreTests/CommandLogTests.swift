@@ -64,7 +64,7 @@ struct CommandLogTests {
         // Back to what an agent before the command log wrote.
         var db: OpaquePointer?
         #expect(sqlite3_open(path, &db) == SQLITE_OK)
-        #expect(sqlite3_exec(db, "DROP TABLE command_log; PRAGMA user_version = 1;", nil, nil, nil) == SQLITE_OK)
+        #expect(sqlite3_exec(db, downgradeToVersion4 + "DROP TABLE command_log; PRAGMA user_version = 1;", nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
 
         store = try OutboxStore(path: path)

@@ -80,7 +80,7 @@ struct PrepaidAccountTests {
         var db: OpaquePointer?
         #expect(sqlite3_open(path, &db) == SQLITE_OK)
         let downgrade = version == 1 ? "DROP TABLE prepaid_account; DROP TABLE command_log;" : "DROP TABLE prepaid_account;"
-        #expect(sqlite3_exec(db, downgrade + " PRAGMA user_version = \(version);", nil, nil, nil) == SQLITE_OK)
+        #expect(sqlite3_exec(db, downgradeToVersion4 + downgrade + " PRAGMA user_version = \(version);", nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
 
         store = try OutboxStore(path: path)

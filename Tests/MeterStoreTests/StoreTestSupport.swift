@@ -28,3 +28,13 @@ func markAsNewerSchema(_ path: String) {
     #expect(sqlite3_exec(db, "PRAGMA user_version = 99", nil, nil, nil) == SQLITE_OK)
     sqlite3_close(db)
 }
+
+/// Takes a store back to what version 4 wrote (no compact readings), for the tests that go further
+/// back from there. A version 4 file made by version 4's own SQL is in `CompactReadingTests`.
+let downgradeToVersion4 = "DROP VIEW outbox; DROP TABLE series; "
+    + RecordPriority.classes.map { "ALTER TABLE outbox_\($0) DROP COLUMN series; ALTER TABLE outbox_\($0) DROP COLUMN value; "
+        + "ALTER TABLE outbox_\($0) DROP COLUMN quality; " }.joined()
+    + """
+    CREATE VIEW outbox AS SELECT seq, kind, 0 AS class, created_ms, payload FROM outbox_0
+        UNION ALL SELECT seq, kind, 1, created_ms, payload FROM outbox_1 UNION ALL SELECT seq, kind, 2, created_ms, payload FROM outbox_2;
+    """

@@ -12,6 +12,7 @@ import Glibc
 #endif
 import MeterAgent
 import MeterCore
+import MeterProtocols
 import MeterStore
 import MeterUplink
 
@@ -41,13 +42,14 @@ let maxPayload = Int(argument("--max-payload") ?? "") ?? MQTTConfig.defaultMaxPa
 let hostPort = broker.split(separator: ":")
 guard hostPort.count == 2, let port = Int(hostPort[1]) else { fail("--broker HOST:PORT") }
 
-/// A reading as the agent stores it: billing energy registers with exact decimals.
+/// A reading as the agent stores it (`StoreSink`): billing energy registers with exact decimals,
+/// e.g. `{"device":"flat-100-elec","point":"energy.import.total","value":10000.00,"unit":"kWh",…}`.
+let devices = (0..<50).map { DeviceID("flat-\(100 + $0)-elec") }
+let energy = PointName("energy.import.total")
 func reading(_ i: Int) -> OutboxRecord {
-    let device = "flat-\(100 + i % 50)-elec"
-    let value = "\(10_000 + i / 50).\(i % 100 < 10 ? "0" : "")\(i % 100)"
-    let payload = "{\"device\":\"\(device)\",\"point\":\"energy.import.total\",\"value\":\(value),\"unit\":\"kWh\","
-        + "\"ts\":\(1_764_052_800_000 + Int64(i) * 1000),\"quality\":\"good\",\"billing\":true}"
-    return OutboxRecord(kind: .reading, priority: RecordPriority.billing, createdMs: 1_764_052_800_000, payload: payload)
+    let value = ExactDecimal(significand: Int64(10_000 + i / 50) * 100 + Int64(i % 100), exponent: -2)
+    return OutboxRecord(reading: Reading(device: devices[i % 50], point: energy, value: .decimal(value), unit: "kWh",
+                                         timestampMs: 1_764_052_800_000 + Int64(i) * 1000, quality: .good, billing: true))
 }
 
 let log = Log.console(minimum: .warning)
