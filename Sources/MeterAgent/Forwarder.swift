@@ -21,8 +21,8 @@ public protocol ForwarderOutbox: Sendable {
 public protocol UplinkPublisher: Sendable {
     /// Waits for a connection; false when the publisher has ended or the task was cancelled.
     func waitUntilConnected() async -> Bool
-    /// QoS 1; returns only after the broker's PUBACK.
-    func publish(topic: String, payload: String, retain: Bool) async throws(MQTTError)
+    /// QoS 1, sent in order, PUBACKs awaited together: the outcome of each message, in order.
+    func publishInOrder(_ messages: [OutgoingMessage]) async -> [Result<Void, MQTTError>]
 }
 
 extension MQTTSession: UplinkPublisher {}
@@ -95,14 +95,16 @@ public final class Forwarder<Outbox: ForwarderOutbox, Publisher: UplinkPublisher
                 await wakeSignal.wait(upToMs: idlePollMs)
                 continue
             }
-            // The batches of one read go out one after another; their records leave the store
-            // in one transaction (one fsync per read rather than per batch). Should the agent stop
-            // before it, they are sent again: a duplicate, never a loss.
+            // The batches of one read are sent in order without waiting for each PUBACK (their
+            // round trips overlap) and their records leave the store in one transaction, as far
+            // as the first batch that failed: the head-end sees sequence numbers in order, and the
+            // batches after a failed one go out again (duplicates, never a loss). Should the agent
+            // stop before the delete, they are all sent again.
+            let batches = builder.batches(records)
+            let outcomes = await publisher.publishInOrder(batches.map { OutgoingMessage(topic: topics.topic(for: $0.kind), payload: $0.payload) })
             var sent: [UplinkBatch] = []
-            for batch in builder.batches(records) {
-                do {
-                    try await publisher.publish(topic: topics.topic(for: batch.kind), payload: batch.payload, retain: false)
-                } catch {
+            for (batch, outcome) in zip(batches, outcomes) {
+                if case let .failure(error) = outcome {
                     counters.update { $0.failedPublishes += 1 }
                     if error.kind == .cancelled { break }
                     // Not connected is the ordinary race with a dropped link: the session logs the

@@ -10,3 +10,16 @@ public struct MQTTMessage: Sendable, Hashable {
         self.retained = retained
     }
 }
+
+/// A message to publish with QoS 1.
+public struct OutgoingMessage: Sendable, Hashable {
+    public var topic: String
+    public var payload: String
+    public var retain: Bool
+
+    public init(topic: String, payload: String, retain: Bool = false) {
+        self.topic = topic
+        self.payload = payload
+        self.retain = retain
+    }
+}

@@ -95,6 +95,31 @@ public final class MQTTSession: Sendable {
         }
     }
 
+    /// Publishes messages with QoS 1 in their order and waits for all their PUBACKs at once: the
+    /// outcome of each, in order. A message whose send failed, and every one after it, is not sent.
+    public func publishInOrder(_ messages: [OutgoingMessage]) async -> [Result<Void, MQTTError>] {
+        guard let connection = state.withLock({ $0.connection }), connection.isOpen else {
+            let error = MQTTError(.notConnected, "not connected to \(config.host):\(config.port)")
+            return messages.map { _ in .failure(error) }
+        }
+        var sent: [MosquittoConnection.Sent] = []
+        for message in messages {
+            let handed = connection.send(topic: message.topic, payload: message.payload, retain: message.retain)
+            sent.append(handed)
+            if case let .settled(.failure(error)) = handed {
+                sent += Array(repeating: .settled(.failure(error)), count: messages.count - sent.count)
+                break
+            }
+        }
+        var outcomes: [Result<Void, MQTTError>] = []
+        for handed in sent {
+            let outcome = await connection.acknowledgement(of: handed, timeoutMs: config.publishTimeoutMs)
+            if case let .failure(error) = outcome, error.kind == .timeout { connection.drop(error) }
+            outcomes.append(outcome)
+        }
+        return outcomes
+    }
+
     // MARK: - Supervision
 
     /// Connects, keeps the connection, reconnects after back-off; returns when the task is

@@ -287,13 +287,25 @@ final class MosquittoConnection: @unchecked Sendable {
     /// Publishes with QoS 1 and returns once the broker's PUBACK arrived (or not: timeout, lost
     /// connection, cancellation).
     func publish(topic: String, payload: String, retain: Bool, timeoutMs: Int) async -> Result<Void, MQTTError> {
+        await acknowledgement(of: send(topic: topic, payload: payload, retain: retain), timeoutMs: timeoutMs)
+    }
+
+    /// A message handed to libmosquitto, its PUBACK still to come.
+    enum Sent {
+        case awaiting(mid: Int32, Promise<Result<Void, MQTTError>>)
+        case settled(Result<Void, MQTTError>)
+    }
+
+    /// Hands a QoS 1 message to libmosquitto, which sends messages in the order they were handed
+    /// over; `acknowledgement(of:)` waits for its PUBACK.
+    func send(topic: String, payload: String, retain: Bool) -> Sent {
         var mid: Int32 = 0
         var text = payload
         let rc = text.withUTF8 { bytes in
             mosquitto.publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, 1, retain)
         }
         guard rc == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
-            return .failure(MQTTError(MosquittoLibrary.kind(rc), "publish to '\(topic)' failed: " + MosquittoLibrary.describe(rc, errno: errno)))
+            return .settled(.failure(MQTTError(MosquittoLibrary.kind(rc), "publish to '\(topic)' failed: " + MosquittoLibrary.describe(rc, errno: errno))))
         }
         let promise = Promise<Result<Void, MQTTError>>()
         enum Early { case ack(Int32), closed }
@@ -304,9 +316,18 @@ final class MosquittoConnection: @unchecked Sendable {
             return nil
         }
         switch early {
-        case let .ack(reason): return Self.ackResult(reason, endpoint: options.endpoint)
-        case .closed: return .failure(MQTTError(.connectionLost, "connection to \(options.endpoint) closed before PUBACK"))
-        case nil: break
+        case let .ack(reason): return .settled(Self.ackResult(reason, endpoint: options.endpoint))
+        case .closed: return .settled(.failure(MQTTError(.connectionLost, "connection to \(options.endpoint) closed before PUBACK")))
+        case nil: return .awaiting(mid: mid, promise)
+        }
+    }
+
+    /// The PUBACK of a sent message, or why there is none within `timeoutMs` of this call.
+    func acknowledgement(of sent: Sent, timeoutMs: Int) async -> Result<Void, MQTTError> {
+        let (mid, promise): (Int32, Promise<Result<Void, MQTTError>>)
+        switch sent {
+        case let .settled(result): return result
+        case let .awaiting(awaitedMid, awaitedPromise): (mid, promise) = (awaitedMid, awaitedPromise)
         }
         let result = await promise.value(
             timeoutMs: timeoutMs,

@@ -15,6 +15,32 @@ struct MQTTSessionTests {
         return config
     }
 
+    @Test func messagesPublishedInOrderArriveInOrderAndEachIsAcknowledged() async throws {
+        let broker = try Broker(persistence: false)
+        defer { broker.remove() }
+        let sub = try Subscriber(broker: broker, topic: "meteragent/gw-session/#")
+        defer { sub.stop() }
+        let session = MQTTSession(config: config(broker), gatewayID: "gw-session", agentVersion: "test", log: .silent)
+        let running = Task { await session.run() }
+        defer { running.cancel() }
+        #expect(await session.waitUntilConnected())
+
+        // More than libmosquitto's 20 messages in flight: the rest wait in its queue, in order.
+        let payloads = (1...60).map { "{\"n\":\($0)}" }
+        let outcomes = await session.publishInOrder(payloads.map { OutgoingMessage(topic: session.topics.readings, payload: $0) })
+        #expect(outcomes.count == 60)
+        #expect(outcomes.allSatisfy { if case .success = $0 { true } else { false } })
+        try sub.wait("60 messages") { $0.messages.filter { $0.topic.hasSuffix("/readings") }.count == 60 }
+        #expect(sub.messages.filter { $0.topic.hasSuffix("/readings") }.map(\.payload) == payloads)
+
+        broker.stop()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while session.isConnected && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let refused = await session.publishInOrder(payloads.prefix(3).map { OutgoingMessage(topic: session.topics.readings, payload: $0) })
+        #expect(refused.count == 3)
+        #expect(refused.allSatisfy { if case let .failure(error) = $0 { error.kind == .notConnected } else { false } })
+    }
+
     @Test func publishReturnsAfterPubackAndFailsFastWhileTheBrokerIsAway() async throws {
         let broker = try Broker(persistence: false)
         defer { broker.remove() }

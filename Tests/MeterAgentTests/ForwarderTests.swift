@@ -49,14 +49,24 @@ final class FakePublisher: UplinkPublisher, Sendable {
 
     func waitUntilConnected() async -> Bool { !Task.isCancelled }
 
-    func publish(topic: String, payload: String, retain: Bool) async throws(MQTTError) {
-        let fail: Bool = state.withLock { s in
-            s.attempts += 1
-            if s.failuresLeft > 0 { s.failuresLeft -= 1; return true }
-            s.sent.append((topic, payload))
-            return false
+    /// A failure is a lost link: the messages after it in the call fail with it, unsent.
+    func publishInOrder(_ messages: [OutgoingMessage]) async -> [Result<Void, MQTTError>] {
+        let linkDown = MQTTError(.connectionLost, "link down")
+        var outcomes: [Result<Void, MQTTError>] = []
+        for message in messages {
+            let fail: Bool = state.withLock { s in
+                s.attempts += 1
+                if s.failuresLeft > 0 { s.failuresLeft -= 1; return true }
+                s.sent.append((message.topic, message.payload))
+                return false
+            }
+            guard !fail else {
+                outcomes += Array(repeating: .failure(linkDown), count: messages.count - outcomes.count)
+                break
+            }
+            outcomes.append(.success(()))
         }
-        if fail { throw MQTTError(.connectionLost, "link down") }
+        return outcomes
     }
 }
 
