@@ -22,6 +22,7 @@ ENTRY = re.compile(r"(c?ob|c?fn|fi|fe|fl)=\((\d+)\)(?: (.*))?$")
 # 8 input section, 16 symbol).
 MAP_LINE = re.compile(r"\s*[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+ (\s*)(.*)$")
 LARGE_SECTION = 16 * 1024
+CXX_SECTION = re.compile(r"\(\.text\.(_Z[^)]+)\)$")
 
 
 def defining_sections(map_path):
@@ -37,6 +38,11 @@ def defining_sections(map_path):
                 output = name
             elif output == ".text" and indent == 8:
                 section = size
+                # lld lists C++ symbols demangled, but a C++ function of the Swift runtime has a
+                # section of its own that carries its mangled name, the one callgrind reports.
+                own = CXX_SECTION.search(name)
+                if own:
+                    sizes.setdefault(own.group(1), []).append(section)
             elif output == ".text" and indent == 16:
                 sizes.setdefault(name, []).append(section)
     return sizes
