@@ -16,7 +16,7 @@ VENV_PYDLT645  := .venv-pydlt645
 DLT645_PEERS   := dlt645==3.2.0 loguru==0.7.3 pyserial==3.5
 PYDLT645_PEERS := python-dlt645==0.1.4 pyserial==3.5
 
-.PHONY: all deps apt-deps py-deps build test run bench release release-build link-order clean arm64 arm64-check install uninstall
+.PHONY: all deps apt-deps py-deps build test run bench fleet release release-build link-order clean arm64 arm64-check install uninstall
 
 all: build
 
@@ -59,12 +59,17 @@ test: deps release
 	$(SWIFT) build --scratch-path $(BUILD_DIR)
 	METERAGENT_PYTHON=$(abspath $(PYTHON)) METERAGENT_PYTHON_DLT645=$(abspath $(VENV_DLT645))/bin/python \
 		METERAGENT_PYTHON_PYDLT645=$(abspath $(VENV_PYDLT645))/bin/python $(SWIFT) test --scratch-path $(BUILD_DIR) --no-parallel
+	FLEET_AGENTS=20 FLEET_SECONDS=20 $(PYTHON) Tests/Fleet/fleet.py $(BUILD_DIR)
 
 run: deps build
 	./Hardware/examples/run-demo.sh $(BUILD_DIR)/debug
 
 bench: deps release
 	METERAGENT_PYTHON=$(abspath $(PYTHON)) ./Tests/Benchmarks/bench.sh $(BUILD_DIR)
+
+# FLEET_AGENTS agents (default 200) on one broker and a bridged one, FLEET_SECONDS (default 60) each.
+fleet: deps release
+	$(PYTHON) Tests/Fleet/fleet.py $(BUILD_DIR)
 
 # Static Swift stdlib, stripped: the binary that ships to gateways, with the same flags on every
 # architecture. lld folds identical functions (--icf=all) and packs the PIE's relative relocations
