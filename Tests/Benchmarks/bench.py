@@ -5,7 +5,8 @@ Every figure that has a peer is measured against it in the same run on the same 
 pymodbus's client reads the same registers with the same requests as the agent's plan.
 
 usage: bench.py BUILD_DIR   (env BENCH_PORT_BASE moves the 100 meters' ports from 16000 on; BENCH_SECONDS shortens the 60 s runs at 1 Hz, BENCH_BACK_TO_BACK_SECONDS
-the 20 s back-to-back run; BENCH_JSON names a file for the figures as JSON)
+the 20 s back-to-back run; BENCH_REPORT moves the report, Tests/Benchmarks/BENCHMARKS.md and the
+figures as JSON beside it)
 """
 import json
 import os
@@ -32,12 +33,13 @@ RSS_SECONDS = float(os.environ.get("BENCH_SECONDS", "60"))
 PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "16000"))
 BACK_TO_BACK_SECONDS = float(os.environ.get("BENCH_BACK_TO_BACK_SECONDS", "20"))
 WORK = tempfile.mkdtemp(prefix="meteragent-bench-")
+REPORT = os.environ.get("BENCH_REPORT", os.path.join(ROOT, "Tests", "Benchmarks", "BENCHMARKS.md"))
 # The agents measured here (one at a time) answer on a control socket of this run's, so that a
 # gateway agent running beside the benchmark (`make run`) neither stops them nor is asked by them.
 os.environ["METERAGENT_CONTROL_SOCKET"] = os.path.join(WORK, "control.sock")
 # Budgets missed in this run; `make bench` fails when there is any.
 MISSED = []
-# The figures of this run by name, written as JSON to $BENCH_JSON when set.
+# The figures of this run by name, written as JSON beside the report.
 FIGURES = {}
 # Rows of the summary table printed at the end (the README's benchmark table).
 TABLE = []
@@ -495,6 +497,51 @@ def store_and_forward(count=100_000):
     FIGURES.update({"ingest_readings_per_s": rate, "bytes_per_reading": per_reading, "replay_readings_per_s": int(replay.group(1))})
 
 
+def command_output(*command):
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def machine():
+    """What the figures were measured on, as `name: value` pairs."""
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        memory_kb = int(f.readline().split()[1])
+    distro = "?"
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as f:
+            distro = dict(l.rstrip("\n").split("=", 1) for l in f if "=" in l).get("PRETTY_NAME", "?").strip('"')
+    first_line = lambda *command: (command_output(*command).splitlines() or ["?"])[0]
+    peers = "pymodbus %s, %s, libmodbus %s" % (first_line(PYTHON, "-c", "import pymodbus; print(pymodbus.__version__)"),
+                                               first_line(shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-h"),
+                                               first_line("pkg-config", "--modversion", "libmodbus"))
+    return [("date", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())), ("cpu", "%s, %d cores" % (cpu, os.cpu_count())),
+            ("memory", "%.1f GB" % (memory_kb / 2**20)), ("system", "%s, Linux %s" % (distro, os.uname().release)),
+            ("swift", first_line("swift", "--version")), ("peers", peers)]
+
+
+def write_report():
+    """BENCHMARKS.md (the machine, then the table) and the figures as JSON beside it."""
+    about = machine()
+    lines = ["# MeterAgent benchmarks", "", "Written by `make bench`; every figure beside a peer measured in the same run.", ""]
+    lines += ["- %s: %s" % pair for pair in about]
+    lines += ["", "| figure | MeterAgent | peer, same run | budget |", "|---|---|---|---|"]
+    lines += ["| %s | %s | %s | %s |" % row for row in TABLE]
+    lines += ["", "Budgets missed: " + ("; ".join(MISSED) if MISSED else "none"), ""]
+    with open(REPORT, "w") as f:
+        f.write("\n".join(lines))
+    with open(os.path.splitext(REPORT)[0] + ".json", "w") as f:
+        json.dump({"machine": dict(about), "figures": FIGURES, "missed": MISSED}, f, indent=1, sort_keys=True)
+    log("report: %s and %s" % (REPORT, os.path.splitext(REPORT)[0] + ".json"))
+
+
 def print_table():
     log("\n| figure | MeterAgent | peer, same run | budget |\n|---|---|---|---|")
     for figure, agent, peer, goal in TABLE:
@@ -509,8 +556,6 @@ if __name__ == "__main__":
     card_latency()
     store_and_forward()
     print_table()
-    if os.environ.get("BENCH_JSON"):
-        with open(os.environ["BENCH_JSON"], "w") as f:
-            json.dump(FIGURES, f, indent=1, sort_keys=True)
+    write_report()
     if MISSED:
         sys.exit("budgets missed: " + "; ".join(MISSED))
