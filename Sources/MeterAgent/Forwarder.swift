@@ -101,7 +101,8 @@ public final class Forwarder<Outbox: ForwarderOutbox, Publisher: UplinkPublisher
             // batches after a failed one go out again (duplicates, never a loss). Should the agent
             // stop before the delete, they are all sent again.
             let batches = builder.batches(records)
-            let outcomes = await publisher.publishInOrder(batches.map { OutgoingMessage(topic: topics.topic(for: $0.kind), payload: $0.payload) })
+            let messages = batches.map { OutgoingMessage(topic: topics.topic(for: $0.kind), payload: $0.payload) }
+            let outcomes = await publisher.publishInOrder(messages)
             var sent: [UplinkBatch] = []
             for (batch, outcome) in zip(batches, outcomes) {
                 if case let .failure(error) = outcome {
