@@ -57,9 +57,12 @@ private func command(_ payload: [UInt8]) {
 }
 
 /// The profiles a site config names, from Hardware/profiles (or $METERFUZZ_PROFILES), once.
+/// Without them every site would fail at its first device, and the fuzzer would not get past it.
 let fuzzProfiles: [String: DeviceProfile] = {
     let dir = getenv("METERFUZZ_PROFILES").map { String(cString: $0) } ?? "Hardware/profiles"
-    return (try? ProfileLoader.loadDirectory(dir)) ?? [:]
+    let profiles = (try? ProfileLoader.loadDirectory(dir)) ?? [:]
+    expect(!profiles.isEmpty, "no device profiles in \(dir) (set METERFUZZ_PROFILES)")
+    return profiles
 }()
 
 /// A site config file (YAML through libyaml, then validation). Errors name a line and column in

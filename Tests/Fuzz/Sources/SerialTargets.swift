@@ -16,6 +16,9 @@ func fuzzModbusRTU(_ bytes: [UInt8]) {
             expect(frame.bytes.count >= 4 && frame.bytes.count <= ModbusLimits.maxRTUFrame, "RTU frame of \(frame.bytes.count) bytes")
             expect(ModbusCRC.isValid(frame.bytes), "RTU frame with a bad CRC")
             _ = (frame.unit, frame.function, frame.isException, frame.pdu.count)
+            if direction == .response, let objects = ModbusDeviceIdentification.objects(in: frame.pdu) {
+                _ = objects.count
+            }
         }
         expect(framer.bufferedCount <= framer.capacity, "RTU framer holds \(framer.bufferedCount) > \(framer.capacity) bytes")
         if mode & 4 != 0, n % 3 == 2 { framer.reset() }
@@ -124,6 +127,23 @@ private func checkDLT645(_ frame: DLT645Frame) {
     for pattern in DLT645ClockPattern.allCases { _ = try? DLT645ValueFormat.clock(pattern).decode(item) }
     _ = try? DLT645StatusWord1(payload: item)
     _ = try? MeterDateTime(wireSecondsFirst: item)
+    _ = try? DLT645RelayCommand(data: payload)
+    // The master's checks of a reply, against requests to the address the frame names (and
+    // asking for the DI it carries), so that replies get past the address and DI checks.
+    let address = frame.address
+    if let di = try? DLT645DataID(wire: payload, width: 4) {
+        _ = try? DLT645Reply.read(frame, answering: DLT645Request.read(di, from: address))
+        _ = try? DLT645Reply.read(frame, answering: DLT645Request.readFollowUp(di, sequence: payload.last ?? 0, from: address))
+        _ = try? DLT645Security.reply(frame, answering: DLT645Frame(address: address, control: DLT645Control(rawValue: 0x03), data: di.wire))
+    }
+    if let di = try? DLT645DataID(wire: payload, width: 2) {
+        _ = try? DLT645Reply.read(frame, answering: DLT645Request.read1997(di, from: address))
+    }
+    _ = try? DLT645Reply.address(frame)
+    if let request = try? DLT645Request.writeAddress(address) { _ = try? DLT645Reply.writeAddress(frame, answering: request) }
+    if let feature = try? DLT645BaudFeature(baud: 9600), let request = try? DLT645Request.changeBaud(feature, of: address) {
+        _ = try? DLT645Reply.changeBaud(frame, answering: request)
+    }
 }
 
 /// CJ/T 188: the stream decoder over arbitrary reads; every frame encodes back to the bytes it
@@ -144,6 +164,15 @@ func fuzzCJT188(_ bytes: [UInt8]) {
 private func checkCJT188(_ frame: CJT188Frame) {
     let wire = frame.encoded()
     expect((try? CJT188Frame.decode(wire)) == frame, "CJ/T 188 frame \(wire) does not decode to itself")
+    // The master's check of a reply against requests to the address the frame names.
+    for order in CJT188DIOrder.allCases {
+        let serial = frame.data.count > 2 ? frame.data[2] : 0
+        let read = CJT188Request.readCurrentData(meterType: frame.meterType, address: frame.address, order: order, serial: serial)
+        _ = try? CJT188Reply.payload(of: frame, answering: read, dataID: .currentData)
+        let valve = CJT188Request.valve(.close, meterType: frame.meterType, address: frame.address, order: order, serial: serial)
+        _ = try? CJT188Reply.payload(of: frame, answering: valve, dataID: .valveControl)
+        _ = try? CJT188Reply.payload(of: frame, answering: CJT188Request.readAddress(order: order, serial: serial), dataID: .readAddress)
+    }
     for skip in [0, 3] {
         for layout in [CJT188ClockLayout.secondsFirst, .yearFirst] {
             if let current = try? CJT188CurrentData.decode(frame.data.dropFirst(skip)[...], clockLayout: layout) {
