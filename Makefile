@@ -55,24 +55,27 @@ build: apt-deps
 	$(SWIFT) build --scratch-path $(BUILD_DIR)
 
 # The release build first: the binary that ships is linked (and its link order checked) on every run.
-# Then every fuzz target for FUZZ_TEST_SECONDS (a smoke run; `make fuzz` is the real one).
+# Then every fuzz target for FUZZ_TEST_SECONDS from its seeds alone (a smoke run; `make fuzz` is the
+# real one): the corpus that long runs grow would take longer than that just to replay.
 test: deps release
 	$(SWIFT) build --scratch-path $(BUILD_DIR)
 	METERAGENT_PYTHON=$(abspath $(PYTHON)) METERAGENT_PYTHON_DLT645=$(abspath $(VENV_DLT645))/bin/python \
 		METERAGENT_PYTHON_PYDLT645=$(abspath $(VENV_PYDLT645))/bin/python $(SWIFT) test --scratch-path $(BUILD_DIR) --no-parallel
-	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
+	rm -rf $(FUZZ_DIR)/test-work
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_WORK=$(FUZZ_DIR)/test-work
 
 # libFuzzer targets of every decoder that reads outside bytes (Tests/Fuzz/README.md): one executable,
 # `meterfuzz`, with address sanitizer, in a scratch path of its own. Package.swift declares it only
 # when METERAGENT_FUZZ is set, so no other build compiles or links it. `make fuzz` runs each target
 # for FUZZ_SECONDS and prints executions per target and the total; what libFuzzer finds stays in
-# $(FUZZ_DIR)/work (corpus/<target>, artifacts/<target>-crash-…).
+# FUZZ_WORK (corpus/<target>, artifacts/<target>-crash-…).
 FUZZ_DIR          ?= .build-fuzz
 # debug: the quicker build, for `make test`; release for long runs.
 FUZZ_CONFIG       ?= debug
 FUZZ_SECONDS      ?= 60
 FUZZ_TEST_SECONDS ?= 4
 FUZZ_TARGETS      ?=
+FUZZ_WORK         ?= $(FUZZ_DIR)/work
 # Empty: SwiftPM's default (one job per core).
 FUZZ_JOBS         ?=
 # The targets import modules @testable, so a release build (FUZZ_CONFIG=release: about twice the
@@ -84,7 +87,7 @@ fuzz-build: apt-deps
 	METERAGENT_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS)
 
 fuzz: fuzz-build
-	./Tests/Fuzz/run.sh $(FUZZ_DIR)/$(FUZZ_CONFIG)/meterfuzz $(FUZZ_SECONDS) $(FUZZ_DIR)/work $(FUZZ_TARGETS)
+	./Tests/Fuzz/run.sh $(FUZZ_DIR)/$(FUZZ_CONFIG)/meterfuzz $(FUZZ_SECONDS) $(FUZZ_WORK) $(FUZZ_TARGETS)
 
 run: deps build
 	./Hardware/examples/run-demo.sh $(BUILD_DIR)/debug
@@ -203,4 +206,4 @@ uninstall:
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then command -v systemctl >/dev/null && systemctl daemon-reload || true; fi
 
 clean:
-	rm -rf $(BUILD_DIR) $(ARM64_BUILD_DIR) $(VENV) $(VENV_DLT645) $(VENV_PYDLT645) .run
+	rm -rf $(BUILD_DIR) $(ARM64_BUILD_DIR) $(FUZZ_DIR) $(VENV) $(VENV_DLT645) $(VENV_PYDLT645) .run

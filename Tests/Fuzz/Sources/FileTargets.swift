@@ -69,7 +69,8 @@ let fuzzProfiles: [String: DeviceProfile] = {
 /// the file.
 func fuzzSiteConfig(_ bytes: [UInt8]) {
     let text = String(decoding: bytes, as: UTF8.self)
-    do {
+    // The error type written out: Swift 6.0 (the ARM build) infers `any Error` for a bare `do`.
+    do throws(ConfigErrors) {
         let site = try SiteConfigLoader.load(text: text, file: "fuzz-site.yaml", profiles: fuzzProfiles)
         _ = site
     } catch {
@@ -80,7 +81,8 @@ func fuzzSiteConfig(_ bytes: [UInt8]) {
 /// A device profile file.
 func fuzzProfile(_ bytes: [UInt8]) {
     let text = String(decoding: bytes, as: UTF8.self)
-    do {
+    // The error type written out: Swift 6.0 (the ARM build) infers `any Error` for a bare `do`.
+    do throws(ConfigErrors) {
         let profile = try ProfileLoader.load(text: text, file: "fuzz-profile.yaml", name: "fuzz-profile")
         _ = profile
     } catch {

@@ -72,7 +72,7 @@ func fuzzModbusTCP(_ bytes: [UInt8]) {
     decoder.expect(transaction: transaction, unit: unit, request: request)
     for piece in chunks(input.remaining, seed: seed) {
         decoder.append(piece)
-        do {
+        do throws(ModbusTCPDecodeError) {
             while let reply = try decoder.decode() {
                 if case let .values(values) = reply {
                     switch request {
