@@ -16,7 +16,7 @@ VENV_PYDLT645  := .venv-pydlt645
 DLT645_PEERS   := dlt645==3.2.0 loguru==0.7.3 pyserial==3.5
 PYDLT645_PEERS := python-dlt645==0.1.4 pyserial==3.5
 
-.PHONY: all deps apt-deps py-deps build test run bench fleet release release-build link-order clean arm64 arm64-check install uninstall
+.PHONY: all deps apt-deps py-deps build test run bench fleet release release-build link-order clean arm64 arm64-check install uninstall fuzz fuzz-build
 
 all: build
 
@@ -55,11 +55,40 @@ build: apt-deps
 	$(SWIFT) build --scratch-path $(BUILD_DIR)
 
 # The release build first: the binary that ships is linked (and its link order checked) on every run.
+# Then every fuzz target for FUZZ_TEST_SECONDS from its seeds alone (a smoke run; `make fuzz` is the
+# real one): the corpus that long runs grow would take longer than that just to replay.
 test: deps release
 	$(SWIFT) build --scratch-path $(BUILD_DIR)
 	METERAGENT_PYTHON=$(abspath $(PYTHON)) METERAGENT_PYTHON_DLT645=$(abspath $(VENV_DLT645))/bin/python \
 		METERAGENT_PYTHON_PYDLT645=$(abspath $(VENV_PYDLT645))/bin/python $(SWIFT) test --scratch-path $(BUILD_DIR) --no-parallel
 	FLEET_AGENTS=20 FLEET_SECONDS=20 $(PYTHON) Tests/Fleet/fleet.py $(BUILD_DIR)
+	rm -rf $(FUZZ_DIR)/test-work
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_WORK=$(FUZZ_DIR)/test-work
+
+# libFuzzer targets of every decoder that reads outside bytes (Tests/Fuzz/README.md): one executable,
+# `meterfuzz`, with address sanitizer, in a scratch path of its own. Package.swift declares it only
+# when METERAGENT_FUZZ is set, so no other build compiles or links it. `make fuzz` runs each target
+# for FUZZ_SECONDS and prints executions per target and the total; what libFuzzer finds stays in
+# FUZZ_WORK (corpus/<target>, artifacts/<target>-crash-…).
+FUZZ_DIR          ?= .build-fuzz
+# debug: the quicker build, for `make test`; release for long runs.
+FUZZ_CONFIG       ?= debug
+FUZZ_SECONDS      ?= 60
+FUZZ_TEST_SECONDS ?= 4
+FUZZ_TARGETS      ?=
+FUZZ_WORK         ?= $(FUZZ_DIR)/work
+# Empty: SwiftPM's default (one job per core).
+FUZZ_JOBS         ?=
+# The targets import modules @testable, so a release build (FUZZ_CONFIG=release: about twice the
+# executions per second, twice the build time) needs -enable-testing.
+FUZZ_FLAGS := -c $(FUZZ_CONFIG) --scratch-path $(FUZZ_DIR) $(if $(FUZZ_JOBS),--jobs $(FUZZ_JOBS)) \
+	-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing --product meterfuzz
+
+fuzz-build: apt-deps
+	METERAGENT_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS)
+
+fuzz: fuzz-build
+	./Tests/Fuzz/run.sh $(FUZZ_DIR)/$(FUZZ_CONFIG)/meterfuzz $(FUZZ_SECONDS) $(FUZZ_WORK) $(FUZZ_TARGETS)
 
 run: deps build
 	./Hardware/examples/run-demo.sh $(BUILD_DIR)/debug
@@ -182,4 +211,4 @@ uninstall:
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then command -v systemctl >/dev/null && systemctl daemon-reload || true; fi
 
 clean:
-	rm -rf $(BUILD_DIR) $(ARM64_BUILD_DIR) $(VENV) $(VENV_DLT645) $(VENV_PYDLT645) .run
+	rm -rf $(BUILD_DIR) $(ARM64_BUILD_DIR) $(FUZZ_DIR) $(VENV) $(VENV_DLT645) $(VENV_PYDLT645) .run

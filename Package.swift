@@ -67,3 +67,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets of every decoder that reads outside bytes (Tests/Fuzz, `make fuzz`): declared
+// only when METERAGENT_FUZZ is set, so that the normal and the release builds never compile them
+// (they link libFuzzer and import modules @testable) and the shipped binary cannot contain them.
+if Context.environment["METERAGENT_FUZZ"] != nil {
+    package.targets += [
+        // libFuzzer's driver function (header only; -sanitize=fuzzer links libFuzzer).
+        .systemLibrary(name: "CLibFuzzer", path: "Tests/Fuzz/CLibFuzzer"),
+        .executableTarget(
+            name: "meterfuzz",
+            dependencies: ["MeterProtocols", "MeterCore", "MeterStore", "MeterAgent", "MeterSimulation", "CLibFuzzer"],
+            path: "Tests/Fuzz/Sources"
+        ),
+    ]
+}

@@ -60,6 +60,37 @@ enum ReadingRows {
         }
     }
 
+    /// A row's value column as read: NULL, or read as the series' value type says (a real for
+    /// `.real`, an integer for the others).
+    enum StoredValue {
+        case null
+        case integer(Int64)
+        case real(Double)
+    }
+
+    /// The JSON of a compact reading row: its series (nil when the file has no such series), value
+    /// column and quality code. Everything here comes from the file, which may be damaged: a
+    /// quality code, series or decimal exponent no agent writes makes the record `unreadable_reading`
+    /// (it still goes out, marked, rather than never), never a trap.
+    static func json(series row: KnownSeries?, seriesID: Int64, value stored: StoredValue, qualityCode: Int64, ts: Int64) -> String {
+        // An exponent beyond what the text parser accepts (which is all an agent writes) would make
+        // the decimal's text a string of that many zeros (found by the store-record fuzz target).
+        guard let row, let quality = Self.quality(code: qualityCode),
+              (-Int64(ExactDecimal.maxExponent)...Int64(ExactDecimal.maxExponent)).contains(row.series.exponent) else {
+            return "{\"unreadable_reading\":{\"series\":\(seriesID),\"quality\":\(qualityCode),\"ts\":\(ts)}}"
+        }
+        var value: MeterValue?
+        switch (row.series.valueType, stored) {
+        case let (.decimal, .integer(integer)): value = .decimal(ExactDecimal(significand: integer, exponent: Int(row.series.exponent)))
+        case let (.real, .real(real)): value = .real(real)
+        case let (.real, .integer(integer)): value = .real(Double(integer))
+        case let (.bool, .integer(integer)): value = .bool(integer != 0)
+        case let (.decimal, .real(real)), let (.bool, .real(real)): value = .real(real)
+        case (_, .null), (.none, _): value = nil
+        }
+        return row.json(value: value, ts: ts, quality: quality)
+    }
+
     /// The `outbox` view's payload column for table alias `o` joined with `series` as `s`: the
     /// JSON of a payload row as it is, a reading's put together as `Reading.json` writes it.
     static let payloadSQL: String = {
@@ -239,20 +270,8 @@ extension OutboxEngine {
     /// The JSON of a compact row read by `inOrderFrom` (series in column 5, value 6, quality 7).
     func readingJSON(_ s: SQLiteStatement, seriesID: Int64, ts: Int64) throws(StoreError) -> String {
         if series.series(seriesID) == nil { try loadSeries() }
-        let quality = ReadingRows.quality(code: s.int64(7))
-        guard let row = series.series(seriesID), let quality else {
-            // Only a damaged file gets here: the record still goes out, marked, rather than never.
-            return "{\"unreadable_reading\":{\"series\":\(seriesID),\"quality\":\(s.int64(7)),\"ts\":\(ts)}}"
-        }
-        var value: MeterValue?
-        if !s.isNull(6) {
-            switch row.series.valueType {
-            case .decimal: value = .decimal(ExactDecimal(significand: s.int64(6), exponent: Int(row.series.exponent)))
-            case .real: value = .real(s.double(6))
-            case .bool: value = .bool(s.int64(6) != 0)
-            case .none: value = nil
-            }
-        }
-        return row.json(value: value, ts: ts, quality: quality)
+        let row = series.series(seriesID)
+        let value: ReadingRows.StoredValue = s.isNull(6) ? .null : row?.series.valueType == .real ? .real(s.double(6)) : .integer(s.int64(6))
+        return ReadingRows.json(series: row, seriesID: seriesID, value: value, qualityCode: s.int64(7), ts: ts)
     }
 }
