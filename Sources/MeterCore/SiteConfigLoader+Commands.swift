@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MeterProtocols
 
 /// The optional `commands:` section: the head-end's public keys.
@@ -45,7 +52,8 @@ extension SiteConfigLoader {
                 guard let written = d.string(pathNode, "file") else { continue }
                 let path = FilePaths.join(FilePaths.directory(of: file), written)
                 guard let text = readTextFile(path) else {
-                    d.report(pathNode, "cannot read public key file '\(written)' (looked at \(FilePaths.tidy(path)))")
+                    let reason = String(cString: strerror(errno))
+                    d.report(pathNode, "cannot read public key file '\(written)': \(reason) (looked at \(FilePaths.tidy(path)))")
                     continue
                 }
                 guard let bytes = Ed25519PEM.publicKey(text) else {

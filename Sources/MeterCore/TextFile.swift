@@ -6,7 +6,12 @@ import Musl
 import Darwin
 #endif
 
-/// Reads a whole file with plain libc so that MeterCore needs no Foundation.
+/// The largest file `readTextFile` reads: configs, profiles and keys are kilobytes, and a path that
+/// names a device (`/dev/zero`) or a runaway file must fail, not fill the memory.
+public let textFileLimitBytes = 16 * 1024 * 1024
+
+/// Reads a whole file with plain libc so that MeterCore needs no Foundation. Nil when it cannot be
+/// read, with `errno` saying why (`EFBIG` past `textFileLimitBytes`).
 public func readTextFile(_ path: String) -> String? {
     guard let file = fopen(path, "rb") else { return nil }
     defer { fclose(file) }
@@ -15,6 +20,10 @@ public func readTextFile(_ path: String) -> String? {
     while true {
         let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
         if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
+        if bytes.count > textFileLimitBytes {
+            errno = EFBIG
+            return nil
+        }
         if n < chunk.count { break }
     }
     if ferror(file) != 0 { return nil }

@@ -122,6 +122,20 @@ import Testing
         #expect(errors.contains("s.yaml:11:87: expected true or false for 'protected', got 'maybe'"))
     }
 
+    /// Found by the site-config fuzz target's reach: a key file that never ends must fail, not hang.
+    @Test func aKeyFileThatNeverEndsIsRefusedAsTooLarge() throws {
+        let errors = try Self.siteErrors("""
+            gateway: gw-1
+            commands:
+              keys:
+                - {id: ops-1, file: /dev/zero}
+            buses: [{id: rs485, type: serial, port: /dev/ttyS1}]
+            devices:
+              - {id: flat-1, bus: rs485, unit: 1, profile: generic-modbus-relay-meter}
+            """)
+        #expect(errors.contains { $0.hasPrefix("s.yaml:4:25: cannot read public key file '/dev/zero': File too large") }, "\(errors)")
+    }
+
     @Test func aPEMPublicKeyFileIsRead() throws {
         let pem = """
             -----BEGIN PUBLIC KEY-----
