@@ -12,7 +12,7 @@ public final class ModbusBusWorker: BusWorker {
     private var ledger: RetryLedger<UnitID>
     private var connectBackoff: DeviceBackoff
     private var lastConnectError = ""
-    /// Silence the RTU spec demands between frames (3.5 characters), 0 for TCP.
+    /// Silence the RTU spec demands between frames (3.5 characters).
     private var silence: InterFrameSilence
 
     init(config: BusConfig, status: BusStatus, now: @escaping () -> UInt64 = MonotonicClock.nowMs) {

@@ -7,7 +7,7 @@ import Glibc
 import Musl
 #endif
 
-/// The one owner of one libmodbus client context (`modbus_t*`) for one serial line or TCP endpoint.
+/// The one owner of one libmodbus client context (`modbus_t*`) for one serial line.
 ///
 /// Blocking and not thread-safe: it is meant to live on the thread of one `ModbusBus` and be used
 /// from nowhere else. Every failure is a `ModbusError` carrying the bus, unit, function, register and
@@ -17,7 +17,7 @@ public final class ModbusClient {
     private var context: OpaquePointer?
     /// A failed transaction may leave late or partial reply bytes behind: drop them before the next request.
     private var needsFlush = false
-    /// The device path or `host:port` actually opened, after resolving a `usb:` identity.
+    /// The device path actually opened, after resolving a `usb:` identity.
     public private(set) var endpoint: String?
     /// Problems that did not stop the bus from opening (e.g. a port that cannot switch to RS-485 mode).
     public private(set) var notes: [String] = []
@@ -204,18 +204,9 @@ public final class ModbusClient {
                                   message: "cannot set up \(path) at \(settings.summary): \(ModbusErrno.message(code))")
             }
             return (ctx, path)
-        case let .tcp(host, port):
-            let endpoint = "\(host):\(port)"
-            // modbus_new_tcp takes only a dotted IPv4 address; names and IPv6 go through getaddrinfo.
-            var ipv4 = in_addr()
-            let ctx = inet_pton(AF_INET, host, &ipv4) == 1
-                ? modbus_new_tcp(host, Int32(port))
-                : modbus_new_tcp_pi(host, String(port))
-            guard let ctx else {
-                let code = errno
-                throw ModbusError(.connection, bus: config.id, message: "cannot set up \(endpoint): \(ModbusErrno.message(code))")
-            }
-            return (ctx, endpoint)
+        case .tcp:
+            // Modbus TCP endpoints run on `ModbusTCPLoop`, never on a libmodbus client.
+            preconditionFailure("ModbusClient for the TCP bus \(config.id)")
         }
     }
 }

@@ -42,17 +42,14 @@ public final class TCPChannel: ByteChannel {
                     lastError = SerialPortError("connect", endpoint: name, code: ETIMEDOUT)
                     continue
                 }
-                var soError: Int32 = 0
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                getsockopt(s, SOL_SOCKET, SO_ERROR, &soError, &length)
-                if soError != 0 {
+                let result = NonBlockingTCP.connectResult(s)
+                if result != 0 {
                     close(s)
-                    lastError = SerialPortError("connect", endpoint: name, code: soError)
+                    lastError = SerialPortError("connect", endpoint: name, code: result)
                     continue
                 }
             }
-            var one: Int32 = 1
-            setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            NonBlockingTCP.setNoDelay(s)
             fd = s
             endpoint = name
             return

@@ -107,16 +107,15 @@ public struct ModbusTCPReplyDecoder: Sendable {
     }
 
     private var expected: (transaction: UInt16, unit: UInt8, request: ModbusTCP.Request)?
-    private var buffer: [UInt8] = []
+    /// Room for what one read brings (`2 * maxADU` at most) beside an incomplete reply.
+    private var window = ByteWindow(capacity: 4 * ModbusTCP.maxADU)
     /// Late replies skipped so far.
     public private(set) var staleReplies = 0
 
-    public init() {
-        buffer.reserveCapacity(2 * ModbusTCP.maxADU)
-    }
+    public init() {}
 
     /// Bytes received and not yet decoded.
-    public var bufferedCount: Int { buffer.count }
+    public var bufferedCount: Int { window.count }
 
     /// The request now in flight: later bytes are matched against it.
     public mutating func expect(transaction: UInt16, unit: UInt8, request: ModbusTCP.Request) {
@@ -124,30 +123,31 @@ public struct ModbusTCPReplyDecoder: Sendable {
     }
 
     public mutating func append(_ bytes: some Collection<UInt8>) {
-        buffer.append(contentsOf: bytes)
+        window.append(contentsOf: bytes)
     }
 
     /// Drops what is buffered (bytes arriving while no request is in flight).
     public mutating func reset() {
-        buffer.removeAll(keepingCapacity: true)
+        window.reset()
     }
 
     /// The reply to the expected request, nil while it is incomplete.
     public mutating func decode() throws(ModbusTCPDecodeError) -> Reply? {
-        while buffer.count >= ModbusTCP.headerLength {
+        while window.count >= ModbusTCP.headerLength {
             let protocolID = word(2), length = Int(word(4))
             guard protocolID == 0 else { throw failed(.protocolID(protocolID)) }
             guard ModbusTCP.lengthField.contains(length) else { throw failed(.length(length)) }
             let total = 6 + length
-            guard buffer.count >= total else { return nil }
+            guard window.count >= total else { return nil }
             guard let expected, word(0) == expected.transaction else {
                 staleReplies += 1
-                buffer.removeFirst(total)
+                window.consume(total)
                 continue
             }
             do throws(ModbusTCPDecodeError) {
-                let reply = try Self.reply(buffer[6..<total], unit: expected.unit, request: expected.request)
-                buffer.removeFirst(total)
+                let reply = try Self.reply(window.bytes[(window.head + 6)..<(window.head + total)], unit: expected.unit,
+                                           request: expected.request)
+                window.consume(total)
                 self.expected = nil
                 return reply
             } catch {
@@ -158,7 +158,7 @@ public struct ModbusTCPReplyDecoder: Sendable {
     }
 
     private func word(_ offset: Int) -> UInt16 {
-        UInt16(buffer[offset]) << 8 | UInt16(buffer[offset + 1])
+        UInt16(window.bytes[window.head + offset]) << 8 | UInt16(window.bytes[window.head + offset + 1])
     }
 
     private mutating func failed(_ error: ModbusTCPDecodeError) -> ModbusTCPDecodeError {
